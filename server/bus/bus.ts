@@ -1,0 +1,79 @@
+import type { Store, StoredEvent } from '../store/index.ts'
+import { encodeFrame } from './frame.ts'
+
+/** A published event with its SSE frame, encoded once and shared by every client. */
+export interface BusEvent extends StoredEvent {
+  frame: Buffer
+}
+
+export interface Subscriber {
+  deliver(event: BusEvent): void
+}
+
+/**
+ * Assigns ids that increase for the hub's whole life (the store persists them), logs every event for resume,
+ * and fans each one out to the subscribers of its topic.
+ */
+export class Bus {
+  readonly #byTopic = new Map<string, Set<Subscriber>>()
+  readonly #log: Pick<Store, 'appendEvent' | 'lastEventId'>
+  #lastId: number
+  #emitted = 0
+
+  constructor(log: Pick<Store, 'appendEvent' | 'lastEventId'>) {
+    this.#log = log
+    this.#lastId = log.lastEventId()
+  }
+
+  /** The greatest id handed out so far. */
+  get lastId(): number {
+    return this.#lastId
+  }
+
+  /** Events emitted since start, for rate figures. */
+  get emitted(): number {
+    return this.#emitted
+  }
+
+  /** Allocates the next id and encodes the frame. The caller persists it, then calls `emit`. */
+  create(topic: string, event: string, payload: unknown, ts = Date.now()): BusEvent {
+    const id = ++this.#lastId
+    const data = JSON.stringify(payload)
+    return { id, ts, topic, event, data, frame: encodeFrame(String(id), event, data) }
+  }
+
+  /** Sends an already persisted event to every subscriber of its topic. Never waits on a client. */
+  emit(event: BusEvent): void {
+    this.#emitted++
+    const subs = this.#byTopic.get(event.topic)
+    if (!subs) return
+    for (const sub of subs) sub.deliver(event)
+  }
+
+  /** Creates, logs and emits in one call, for events that are not part of a larger write. */
+  publish(topic: string, event: string, payload: unknown): BusEvent {
+    const ev = this.create(topic, event, payload)
+    this.#log.appendEvent(ev)
+    this.emit(ev)
+    return ev
+  }
+
+  /** Subscribes to each topic; returns the unsubscribe function. */
+  subscribe(topics: readonly string[], sub: Subscriber): () => void {
+    for (const topic of topics) {
+      let set = this.#byTopic.get(topic)
+      if (!set) {
+        set = new Set()
+        this.#byTopic.set(topic, set)
+      }
+      set.add(sub)
+    }
+    return () => {
+      for (const topic of topics) {
+        const set = this.#byTopic.get(topic)
+        set?.delete(sub)
+        if (set?.size === 0) this.#byTopic.delete(topic)
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { isIP } from 'node:net'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { z } from 'zod'
+
+/** Each setting: its environment variable, its flag, and its schema. The one table both sources are read from. */
+const settings = {
+  host: { env: 'VIGIL_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
+  port: { env: 'VIGIL_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65_535).default(8686) },
+  dataDir: { env: 'VIGIL_DATA_DIR', flag: 'data-dir', schema: z.string().min(1).default('./data') },
+  sampleMs: { env: 'VIGIL_SAMPLE_MS', flag: 'sample-ms', schema: z.coerce.number().int().min(100).max(60_000).default(1000) },
+  slowSampleMs: {
+    env: 'VIGIL_SLOW_SAMPLE_MS',
+    flag: 'slow-sample-ms',
+    schema: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  },
+  heartbeatMs: {
+    env: 'VIGIL_SSE_HEARTBEAT_MS',
+    flag: 'sse-heartbeat-ms',
+    schema: z.coerce.number().int().min(10).max(300_000).default(15_000),
+  },
+  retryMs: { env: 'VIGIL_SSE_RETRY_MS', flag: 'sse-retry-ms', schema: z.coerce.number().int().min(100).max(600_000).default(2000) },
+  clientBufferBytes: {
+    env: 'VIGIL_SSE_BUFFER_BYTES',
+    flag: 'sse-buffer-bytes',
+    schema: z.coerce.number().int().min(16_384).max(268_435_456).default(1_048_576),
+  },
+  replayS: { env: 'VIGIL_REPLAY_S', flag: 'replay-s', schema: z.coerce.number().int().min(1).max(86_400).default(900) },
+  rawRetentionH: {
+    env: 'VIGIL_RAW_RETENTION_H',
+    flag: 'raw-retention-h',
+    schema: z.coerce.number().min(0.01).max(24 * 365).default(24),
+  },
+} as const
+
+type Settings = typeof settings
+export type Config = Readonly<{ [K in keyof Settings]: z.output<Settings[K]['schema']> }>
+
+/** Raised for a setting that does not parse; the message names the variable and the flag. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const LOOPBACK = new Set(['localhost', '::1'])
+
+/** True for an address that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  if (LOOPBACK.has(host)) return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+/**
+ * Parses the environment, overridden by flags, into a frozen config. The one place that reads either.
+ * @example loadConfig(process.env, ['--port', '0'])
+ */
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
+  const options = Object.fromEntries(
+    Object.values(settings).map((s) => [s.flag, { type: 'string' as const }]),
+  ) as Record<string, { type: 'string' }>
+  let flags: Record<string, string | boolean | undefined>
+  try {
+    flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const out: Record<string, unknown> = {}
+  for (const [key, s] of Object.entries(settings)) {
+    const fromFlag = flags[s.flag]
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[s.env] === '' ? undefined : env[s.env]
+    const parsed = s.schema.safeParse(raw)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]?.message ?? 'invalid value'
+      const source = typeof fromFlag === 'string' ? `--${s.flag}` : `${s.env} (--${s.flag})`
+      throw new ConfigError(`${source}=${JSON.stringify(raw)} is invalid: ${issue}`)
+    }
+    out[key] = parsed.data
+  }
+  const config = out as { -readonly [K in keyof Config]: Config[K] }
+  if (!isLoopback(config.host)) {
+    throw new ConfigError(
+      `VIGIL_HOST (--host)=${JSON.stringify(config.host)} is not a loopback address. ` +
+        'Binding beyond loopback needs operator tokens, which this version does not have yet; bind to 127.0.0.1 and put a proxy in front.',
+    )
+  }
+  config.dataDir = resolve(config.dataDir)
+  return Object.freeze(config)
+}
+
+/** The settings table for `--help` and the README: variable, flag, default. */
+export function settingsHelp(): string {
+  return Object.values(settings)
+    .map((s) => {
+      const def = s.schema.parse(undefined)
+      return `  --${s.flag.padEnd(18)} ${s.env.padEnd(24)} default ${def}`
+    })
+    .join('\n')
+}

@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:os'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import { createApp } from './app.ts'
+import { Bus } from './bus/index.ts'
+import type { Config } from './config.ts'
+import { type Logger, stderrLogger } from './log.ts'
+import { ROOT } from './paths.ts'
+import type { HostEvent, MetricsEvent } from './protocol.ts'
+import { defaultProbe, type Probe, Sampler } from './sampler/index.ts'
+import { openSqliteStore, type Store } from './store/index.ts'
+import { Streams } from './stream/index.ts'
+
+export interface HubOptions {
+  /** Replaces the platform probe; tests use it to fake readings the machine can't give. */
+  probe?: Probe
+  log?: Logger
+}
+
+/** A running hub: HTTP API, SSE, sampler and store, with its real port. */
+export interface Hub {
+  readonly port: number
+  readonly url: string
+  readonly host: string
+  readonly bus: Bus
+  readonly store: Store
+  readonly streams: Streams
+  readonly sampler: Sampler
+  /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
+  close(): Promise<void>
+}
+
+const PRUNE_EVERY_MS = 60_000
+const RATE_WINDOW = 10
+
+export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version
+
+/** Counts per second over a sliding window of one-second samples. */
+function rateMeter(read: () => number): { perS(): number; stop(): void } {
+  const window: { at: number; n: number }[] = [{ at: Date.now(), n: read() }]
+  const timer = setInterval(() => {
+    window.push({ at: Date.now(), n: read() })
+    if (window.length > RATE_WINDOW + 1) window.shift()
+  }, 1000)
+  timer.unref()
+  return {
+    perS() {
+      const first = window[0]
+      const last = { at: Date.now(), n: read() }
+      if (!first || last.at <= first.at) return 0
+      return Math.round(((last.n - first.n) * 1000 * 100) / (last.at - first.at)) / 100
+    },
+    stop: () => clearInterval(timer),
+  }
+}
+
+/**
+ * Starts a hub on `config.host:config.port` (port 0 picks a free one).
+ * @example const hub = await startHub(loadConfig(process.env, ['--port', '0']))
+ */
+export async function startHub(config: Config, opts: HubOptions = {}): Promise<Hub> {
+  const log = opts.log ?? stderrLogger
+  const startedAt = Date.now()
+  const host = hostname()
+  const store = openSqliteStore({
+    dataDir: config.dataDir,
+    rawRetentionMs: config.rawRetentionH * 3_600_000,
+    replayMs: config.replayS * 1000,
+  })
+  const bus = new Bus(store)
+  const streams = new Streams(bus, store, {
+    heartbeatMs: config.heartbeatMs,
+    retryMs: config.retryMs,
+    clientBufferBytes: config.clientBufferBytes,
+  })
+  const hosts = new Map<string, HostEvent>()
+  const info: HostEvent['info'] = {
+    platform: platform(),
+    release: release(),
+    arch: arch(),
+    cores: cpus().length,
+    memTotalBytes: totalmem(),
+    bootTime: Math.round(Date.now() - uptime() * 1000),
+  }
+  let storeErrors = 0
+
+  const sampler = new Sampler(
+    opts.probe ?? defaultProbe(),
+    { sampleMs: config.sampleMs, slowSampleMs: config.slowSampleMs },
+    {
+      metrics(ts, intervalMs, values) {
+        const payload: MetricsEvent = { host, ts, intervalMs, values }
+        const ev = bus.create('metrics', 'metrics', payload, ts)
+        try {
+          store.writeTick(host, ts, values, ev)
+        } catch (err) {
+          // Live data keeps flowing when storage fails; the missed write is counted and logged
+          storeErrors++
+          log.error('store write failed', { err })
+        }
+        bus.emit(ev)
+      },
+      processes(ts, processes) {
+        const event: HostEvent = { host, ts, info, processes }
+        hosts.set(host, event)
+        try {
+          bus.publish('hosts', 'host', event)
+        } catch (err) {
+          storeErrors++
+          log.error('host event failed', { err })
+        }
+      },
+    },
+    (group, err) => log.error(`sampler ${group} tick failed`, { err }),
+  )
+
+  const events = rateMeter(() => bus.emitted)
+  const prune = () => {
+    try {
+      store.prune(Date.now())
+    } catch (err) {
+      storeErrors++
+      log.error('prune failed', { err })
+    }
+  }
+  prune()
+  const pruneTimer = setInterval(prune, PRUNE_EVERY_MS)
+
+  const app = createApp({
+    config,
+    store,
+    streams,
+    host,
+    version: VERSION,
+    startedAt,
+    log,
+    latestHosts: () => [...hosts.values()],
+    stats: () => ({
+      clients: streams.clients,
+      droppedClients: streams.dropped,
+      eventsPerS: events.perS(),
+      lastEventId: bus.lastId,
+      sampler: sampler.stats(),
+      storeErrors,
+      storage: store.storageStats(),
+      process: { rssBytes: process.memoryUsage.rss(), uptimeS: Math.round((Date.now() - startedAt) / 1000) },
+    }),
+  })
+
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+  const port = (server.address() as AddressInfo).port
+  sampler.start()
+
+  let closing: Promise<void> | null = null
+  return {
+    port,
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    host,
+    bus,
+    store,
+    streams,
+    sampler,
+    close() {
+      closing ??= (async () => {
+        clearInterval(pruneTimer)
+        events.stop()
+        await sampler.stop()
+        streams.close()
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        const force = setTimeout(() => server.closeAllConnections(), 500)
+        await closed
+        clearTimeout(force)
+        store.close()
+      })()
+      return closing
+    },
+  }
+}

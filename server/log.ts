@@ -1,0 +1,21 @@
+/** A line-per-event logger. Callers never pass secrets; fields are printed as JSON. */
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+  error(msg: string, fields?: Record<string, unknown>): void
+}
+
+function line(level: string, msg: string, fields?: Record<string, unknown>): string {
+  const extra = fields ? ` ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.message : v))}` : ''
+  return `${new Date().toISOString()} ${level} ${msg}${extra}\n`
+}
+
+/** Logs to stderr, leaving stdout for what a command prints on purpose. */
+export const stderrLogger: Logger = {
+  info: (msg, fields) => process.stderr.write(line('info', msg, fields)),
+  warn: (msg, fields) => process.stderr.write(line('warn', msg, fields)),
+  error: (msg, fields) => process.stderr.write(line('error', msg, fields)),
+}
+
+/** Drops everything; for tests that assert on other output. */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} }

@@ -1,0 +1,86 @@
+/** Figures a sampling group reports about itself. */
+export interface GroupStats {
+  intervalMs: number
+  ticks: number
+  skipped: number
+  errors: number
+  lastMs: number
+  avgMs: number
+}
+
+/**
+ * Runs `tick` every `intervalMs`. A tick still running when the next is due makes that next one a counted skip,
+ * so ticks never overlap.
+ */
+export class Group {
+  readonly #tick: () => Promise<void>
+  readonly #onError: (err: unknown) => void
+  #intervalMs: number
+  #timer: NodeJS.Timeout | null = null
+  #running: Promise<void> | null = null
+  #ticks = 0
+  #skipped = 0
+  #errors = 0
+  #lastMs = 0
+  #totalMs = 0
+
+  constructor(intervalMs: number, tick: () => Promise<void>, onError: (err: unknown) => void) {
+    this.#intervalMs = intervalMs
+    this.#tick = tick
+    this.#onError = onError
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs
+  }
+
+  /** Starts ticking: the first tick after `firstDelayMs`, then every interval. */
+  start(firstDelayMs = 0): void {
+    this.stop()
+    this.#timer = setTimeout(() => {
+      this.#timer = setInterval(() => this.#fire(), this.#intervalMs)
+      this.#fire()
+    }, firstDelayMs)
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  /** Resolves once the tick in flight, if any, has finished. */
+  async idle(): Promise<void> {
+    await this.#running
+  }
+
+  #fire(): void {
+    if (this.#running) {
+      this.#skipped++
+      return
+    }
+    const t0 = performance.now()
+    this.#running = this.#tick()
+      .catch((err: unknown) => {
+        this.#errors++
+        this.#onError(err)
+      })
+      .finally(() => {
+        const ms = performance.now() - t0
+        this.#ticks++
+        this.#lastMs = ms
+        this.#totalMs += ms
+        this.#running = null
+      })
+  }
+
+  stats(): GroupStats {
+    return {
+      intervalMs: this.#intervalMs,
+      ticks: this.#ticks,
+      skipped: this.#skipped,
+      errors: this.#errors,
+      lastMs: Math.round(this.#lastMs * 100) / 100,
+      avgMs: this.#ticks ? Math.round((this.#totalMs / this.#ticks) * 100) / 100 : 0,
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { linuxProbe } from './linux.ts'
+import type { Probe } from './probe.ts'
+import { siProbe } from './si-probe.ts'
+
+export { describeMetric } from './catalog.ts'
+export type { GroupStats } from './group.ts'
+export type { FastReading, Probe, SlowReading } from './probe.ts'
+export { Sampler, type SamplerOptions, type SamplerSink } from './sampler.ts'
+
+/** The cheapest probe for this platform: /proc on Linux, systeminformation elsewhere. */
+export function defaultProbe(): Probe {
+  return process.platform === 'linux' ? linuxProbe() : siProbe()
+}

@@ -1,0 +1,58 @@
+import type { ProcessInfo } from '../protocol.ts'
+
+/** Cumulative CPU time, in any fixed unit: only deltas are used. */
+export interface CpuTimes {
+  busy: number
+  total: number
+}
+
+export interface NetCounters {
+  rxBytes: number
+  txBytes: number
+}
+
+export interface DiskCounters {
+  readBytes: number
+  writeBytes: number
+  readOps: number
+  writeOps: number
+}
+
+/** One fast-group reading: gauges as they are, counters as cumulative totals. */
+export interface FastReading {
+  /** Monotonic milliseconds, for rate deltas that a wall-clock jump cannot break. */
+  mono: number
+  cpu: CpuTimes
+  cores: CpuTimes[]
+  mem: { usedBytes: number; availableBytes: number; totalBytes: number; swapUsedBytes: number }
+  load: [number, number, number]
+  net: Map<string, NetCounters>
+  disk: DiskCounters | null
+}
+
+export interface FsUsage {
+  mount: string
+  sizeBytes: number
+  usedBytes: number
+}
+
+export interface SlowReading {
+  fs: FsUsage[]
+  /** Celsius; null where the machine exposes no sensors. */
+  temps: { cpu: number | null; cores: number[] } | null
+  processes: { count: number; topCpu: ProcessInfo[]; topMem: ProcessInfo[] }
+}
+
+/** Where readings come from: /proc on Linux, systeminformation elsewhere. Tests may pass their own. */
+export interface Probe {
+  readonly name: string
+  fast(): Promise<FastReading>
+  slow(): Promise<SlowReading>
+}
+
+export const TOP_N = 5
+
+/** The top `n` of `list` by `key`, highest first. */
+export function topBy<T>(list: readonly T[], key: (item: T) => number, n = TOP_N): T[] {
+  return [...list].sort((a, b) => key(b) - key(a)).slice(0, n)
+}

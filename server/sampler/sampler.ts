@@ -1,0 +1,77 @@
+import { performance } from 'node:perf_hooks'
+import { type GroupStats, Group } from './group.ts'
+import type { FastReading, Probe, SlowReading } from './probe.ts'
+import { fastValues, slowValues } from './rates.ts'
+
+/** Where a tick's results go: the hub stores and publishes them. */
+export interface SamplerSink {
+  metrics(ts: number, intervalMs: number, values: Record<string, number>): void
+  processes(ts: number, processes: SlowReading['processes']): void
+}
+
+export interface SamplerOptions {
+  sampleMs: number
+  slowSampleMs: number
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100
+}
+
+/**
+ * Samples the machine once per tick, whatever the number of viewers: a fast group (CPU, memory, load, network,
+ * disk IO) and a slow group (filesystems, temperatures, processes), each reporting its own cost.
+ */
+export class Sampler {
+  readonly #fast: Group
+  readonly #slow: Group
+  readonly #opts: SamplerOptions
+  #prev: FastReading | null = null
+
+  constructor(probe: Probe, opts: SamplerOptions, sink: SamplerSink, onError: (group: string, err: unknown) => void) {
+    this.#opts = opts
+    this.#fast = new Group(
+      opts.sampleMs,
+      async () => {
+        const t0 = performance.now()
+        const ts = Date.now()
+        const reading = await probe.fast()
+        const values = fastValues(this.#prev, reading)
+        this.#prev = reading
+        values['vigil.sampler_ms'] = round2(performance.now() - t0)
+        sink.metrics(ts, opts.sampleMs, values)
+      },
+      (err) => onError('fast', err),
+    )
+    this.#slow = new Group(
+      opts.slowSampleMs,
+      async () => {
+        const t0 = performance.now()
+        const ts = Date.now()
+        const reading = await probe.slow()
+        const values = slowValues(reading)
+        values['vigil.sampler_slow_ms'] = round2(performance.now() - t0)
+        sink.metrics(ts, opts.slowSampleMs, values)
+        sink.processes(ts, reading.processes)
+      },
+      (err) => onError('slow', err),
+    )
+  }
+
+  start(): void {
+    this.#fast.start(0)
+    // Process CPU shares need a span to measure over: the first slow tick waits one fast interval
+    this.#slow.start(Math.min(this.#opts.sampleMs, this.#opts.slowSampleMs))
+  }
+
+  /** Stops both groups and waits for ticks in flight, so their writes land before the store closes. */
+  async stop(): Promise<void> {
+    this.#fast.stop()
+    this.#slow.stop()
+    await Promise.all([this.#fast.idle(), this.#slow.idle()])
+  }
+
+  stats(): { fast: GroupStats; slow: GroupStats } {
+    return { fast: this.#fast.stats(), slow: this.#slow.stats() }
+  }
+}

@@ -1,0 +1,2 @@
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
+export type { SeriesRange, StorageStats, Store, StoredEvent, TierStats } from './store.ts'

@@ -1,0 +1,1 @@
+export { type OpenRequest, type StreamOptions, Streams } from './streams.ts'

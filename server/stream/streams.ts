@@ -1,0 +1,172 @@
+import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
+import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeRetry, type Subscriber } from '../bus/index.ts'
+import type { ResetEvent } from '../protocol.ts'
+import type { Store } from '../store/index.ts'
+
+type Response = ServerResponse | Http2ServerResponse
+
+export interface StreamOptions {
+  heartbeatMs: number
+  retryMs: number
+  /** Bytes a client may have queued before it is cut off. */
+  clientBufferBytes: number
+}
+
+export interface OpenRequest {
+  topics: readonly string[]
+  /** From `Last-Event-ID` or `?lastEventId=`, already validated as decimal. */
+  lastEventId: number | null
+}
+
+const HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+}
+const PING = encodeComment('ping')
+const REPLAY_BATCH = 256
+
+/** One SSE connection: a bounded queue in front of the socket, cut off when the client stops reading. */
+class SseClient implements Subscriber {
+  /** False while replaying: live events then come from the log, in order, not from the bus. */
+  live = false
+  closed = false
+  readonly res: Response
+  readonly #maxBuffer: number
+  readonly #onDrop: (client: SseClient) => void
+
+  constructor(res: Response, maxBuffer: number, onDrop: (client: SseClient) => void) {
+    this.res = res
+    this.#maxBuffer = maxBuffer
+    this.#onDrop = onDrop
+  }
+
+  deliver(event: BusEvent): void {
+    if (this.live) this.write(event.frame)
+  }
+
+  /** Queues bytes, or cuts the client off if its queue would pass the bound. Never waits. */
+  write(buf: Buffer): boolean {
+    if (this.closed) return false
+    if (this.res.writableLength + buf.length > this.#maxBuffer) {
+      this.#onDrop(this)
+      this.res.destroy()
+      return false
+    }
+    // Both response kinds accept a Buffer; the union of their overloads just does not type as callable
+    ;(this.res as ServerResponse).write(buf)
+    return true
+  }
+
+  get congested(): boolean {
+    return this.res.writableLength > this.#maxBuffer / 2
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done)
+        this.res.off('close', done)
+        resolve()
+      }
+      this.res.on('drain', done)
+      this.res.on('close', done)
+    })
+  }
+}
+
+/** Every open SSE stream: opening with resume, heartbeats, slow-client cut-off and shutdown. */
+export class Streams {
+  readonly #clients = new Set<SseClient>()
+  readonly #bus: Bus
+  readonly #store: Store
+  readonly #opts: StreamOptions
+  readonly #retry: Buffer
+  readonly #heartbeat: NodeJS.Timeout
+  #dropped = 0
+
+  constructor(bus: Bus, store: Store, opts: StreamOptions) {
+    this.#bus = bus
+    this.#store = store
+    this.#opts = opts
+    this.#retry = encodeRetry(opts.retryMs)
+    this.#heartbeat = setInterval(() => {
+      for (const client of this.#clients) client.write(PING)
+    }, opts.heartbeatMs)
+  }
+
+  get clients(): number {
+    return this.#clients.size
+  }
+
+  /** Clients cut off because they stopped reading. */
+  get dropped(): number {
+    return this.#dropped
+  }
+
+  /** Takes over `res`: writes the headers, then a replay or reset when resuming, then live events. */
+  open(res: Response, req: OpenRequest): void {
+    const client = new SseClient(res, this.#opts.clientBufferBytes, () => {
+      this.#dropped++
+    })
+    this.#clients.add(client)
+    const unsubscribe = this.#bus.subscribe(req.topics, client)
+    res.on('close', () => {
+      client.closed = true
+      this.#clients.delete(client)
+      unsubscribe()
+    })
+    res.writeHead(200, HEADERS)
+    client.write(this.#retry)
+
+    const from = req.lastEventId
+    if (from === null || from === this.#bus.lastId) {
+      client.live = true
+      return
+    }
+    const reason = this.#resetReason(from)
+    if (reason) {
+      const body: ResetEvent = { reason, lastEventId: String(from) }
+      client.write(encodeFrame(String(this.#bus.lastId), 'reset', JSON.stringify(body)))
+      client.live = true
+      return
+    }
+    void this.#replay(client, from, req.topics)
+  }
+
+  #resetReason(from: number): ResetEvent['reason'] | null {
+    if (from > this.#bus.lastId) return 'unknown_id'
+    const oldest = this.#store.oldestEventId()
+    if (oldest === null || from < oldest - 1) return 'too_old'
+    return null
+  }
+
+  /**
+   * Sends the logged events after `from`, pausing while the client's queue drains. Every emitted event is
+   * logged before it is emitted, so the read that finds nothing newer is the moment to switch to live.
+   */
+  async #replay(client: SseClient, from: number, topics: readonly string[]): Promise<void> {
+    let cursor = from
+    for (;;) {
+      const rows = this.#store.eventsAfter(cursor, topics, REPLAY_BATCH)
+      if (rows.length === 0) {
+        client.live = true
+        return
+      }
+      for (const row of rows) {
+        if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
+        cursor = row.id
+      }
+      if (client.congested) await client.drained()
+      if (client.closed) return
+    }
+  }
+
+  /** Ends every stream so clients reconnect (and resume) against the next process. */
+  close(): void {
+    clearInterval(this.#heartbeat)
+    for (const client of this.#clients) client.res.end()
+    this.#clients.clear()
+  }
+}
