@@ -155,11 +155,10 @@ export class Streams {
         return
       }
       for (const row of rows) {
+        if (client.congested) await client.drained()
         if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
         cursor = row.id
       }
-      if (client.congested) await client.drained()
-      if (client.closed) return
     }
   }
 
