@@ -72,7 +72,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const host = q.host ?? deps.host
     const r = deps.store.range(q.metric, host, q.from, q.to, q.points)
     if (!r.seriesFound) return c.json(errorBody('not_found', `No series ${q.metric} on host ${host}`), 404)
-    return c.json<SeriesResponse>({ metric: q.metric, host, from: r.from, to: r.to, stepMs: r.stepMs, points: r.points })
+    return c.json<SeriesResponse>({
+      metric: q.metric,
+      host,
+      from: r.from,
+      to: r.to,
+      stepMs: r.stepMs,
+      points: r.points,
+    })
   })
 
   app.get('/api/hosts', (c) => c.json(deps.latestHosts()))
@@ -103,7 +110,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
-      return c.json(errorBody(err.status < 500 ? 'invalid' : 'internal', err.message), err.status as ContentfulStatusCode)
+      return c.json(
+        errorBody(err.status < 500 ? 'invalid' : 'internal', err.message),
+        err.status as ContentfulStatusCode,
+      )
     }
     deps.log.error('request failed', { path: c.req.path, err })
     return c.json(errorBody('internal', 'Internal error'), 500)

@@ -8,7 +8,11 @@ const settings = {
   host: { env: 'VIGIL_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
   port: { env: 'VIGIL_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65_535).default(8686) },
   dataDir: { env: 'VIGIL_DATA_DIR', flag: 'data-dir', schema: z.string().min(1).default('./data') },
-  sampleMs: { env: 'VIGIL_SAMPLE_MS', flag: 'sample-ms', schema: z.coerce.number().int().min(100).max(60_000).default(1000) },
+  sampleMs: {
+    env: 'VIGIL_SAMPLE_MS',
+    flag: 'sample-ms',
+    schema: z.coerce.number().int().min(100).max(60_000).default(1000),
+  },
   slowSampleMs: {
     env: 'VIGIL_SLOW_SAMPLE_MS',
     flag: 'slow-sample-ms',
@@ -19,7 +23,11 @@ const settings = {
     flag: 'sse-heartbeat-ms',
     schema: z.coerce.number().int().min(10).max(300_000).default(15_000),
   },
-  retryMs: { env: 'VIGIL_SSE_RETRY_MS', flag: 'sse-retry-ms', schema: z.coerce.number().int().min(100).max(600_000).default(2000) },
+  retryMs: {
+    env: 'VIGIL_SSE_RETRY_MS',
+    flag: 'sse-retry-ms',
+    schema: z.coerce.number().int().min(100).max(600_000).default(2000),
+  },
   clientBufferBytes: {
     env: 'VIGIL_SSE_BUFFER_BYTES',
     flag: 'sse-buffer-bytes',
@@ -29,7 +37,11 @@ const settings = {
   rawRetentionH: {
     env: 'VIGIL_RAW_RETENTION_H',
     flag: 'raw-retention-h',
-    schema: z.coerce.number().min(0.01).max(24 * 365).default(24),
+    schema: z.coerce
+      .number()
+      .min(0.01)
+      .max(24 * 365)
+      .default(24),
   },
 } as const
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig, settingsHelp } from './config.ts'
-import { VERSION, startHub } from './hub.ts'
+import { startHub, VERSION } from './hub.ts'
 import { stderrLogger } from './log.ts'
 
 const USAGE = `vigil ${VERSION}: realtime ops monitoring

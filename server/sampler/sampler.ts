@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { type GroupStats, Group } from './group.ts'
+import { Group, type GroupStats } from './group.ts'
 import type { FastReading, Probe, SlowReading } from './probe.ts'
 import { fastValues, slowValues } from './rates.ts'
 

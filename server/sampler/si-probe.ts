@@ -62,9 +62,7 @@ export function siProbe(): Probe {
         load: [l1, l5, l15],
         net,
         disk:
-          io && fsStats
-            ? { readBytes: fsStats.rx, writeBytes: fsStats.wx, readOps: io.rIO, writeOps: io.wIO }
-            : null,
+          io && fsStats ? { readBytes: fsStats.rx, writeBytes: fsStats.wx, readOps: io.rIO, writeOps: io.wIO } : null,
       }
     },
     async slow(): Promise<SlowReading> {

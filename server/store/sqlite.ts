@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { events, samples, series } from '../../db/schema.ts'
 import { MIGRATIONS_DIR } from '../paths.ts'
 import type { SeriesPoint } from '../protocol.ts'
-import type { SeriesRange, StorageStats, Store, StoredEvent } from './store.ts'
+import type { SeriesRange, Store, StoredEvent } from './store.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
@@ -71,8 +71,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     .orderBy(asc(events.id))
     .limit(sql.placeholder('limit'))
     .prepare()
-  const selectOldestEvent = db.select({ id: min(events.id) }).from(events).prepare()
-  const selectLastEvent = db.select({ id: max(events.id) }).from(events).prepare()
+  const selectOldestEvent = db
+    .select({ id: min(events.id) })
+    .from(events)
+    .prepare()
+  const selectLastEvent = db
+    .select({ id: max(events.id) })
+    .from(events)
+    .prepare()
   const selectNewestTs = db
     .select({ ts: max(samples.ts) })
     .from(samples)

@@ -44,7 +44,9 @@ describe('GET /api/stream', () => {
   it('delivers metrics events with increasing ids carrying cpu.usage_pct and mem.used_bytes', async () => {
     t = await startTestHub()
     const c = collect(`${t.hub.url}/api/stream`, ['metrics'])
-    await c.waitFor((evs) => evs.filter((e) => (e.data as MetricsEvent).values['cpu.usage_pct'] !== undefined).length >= 3)
+    await c.waitFor(
+      (evs) => evs.filter((e) => (e.data as MetricsEvent).values['cpu.usage_pct'] !== undefined).length >= 3,
+    )
     const ids = c.ids()
     expect(ids.length).toBeGreaterThanOrEqual(3)
     for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1] as number)
@@ -60,7 +62,7 @@ describe('GET /api/stream', () => {
 
   it('opens with the SSE headers and a retry line, then sends a ping comment every VIGIL_SSE_HEARTBEAT_MS', async () => {
     t = await startTestHub({ VIGIL_SSE_HEARTBEAT_MS: '50', VIGIL_SSE_RETRY_MS: '1234', VIGIL_SAMPLE_MS: '60000' })
-    const { res, text } = await readRaw(`${t.hub.url}/api/stream?topics=config`, /(: ping\n\n[^]*){2}/)
+    const { res, text } = await readRaw(`${t.hub.url}/api/stream?topics=config`, /(: ping\n\n[\s\S]*){2}/)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
     expect(res.headers.get('cache-control')).toBe('no-cache, no-transform')
@@ -120,7 +122,7 @@ describe('GET /api/stream', () => {
   it('continues ids above the old maximum after a restart on the same data dir and still serves the old history', async () => {
     t = await startTestHub()
     const before = collect(`${t.hub.url}/api/stream`, ['metrics'])
-    await before.waitFor((e) => metricsOf(before).filter((m) => m.values['cpu.usage_pct'] !== undefined).length >= 2)
+    await before.waitFor(() => metricsOf(before).filter((m) => m.values['cpu.usage_pct'] !== undefined).length >= 2)
     before.close()
     const oldMax = t.hub.bus.lastId
     const oldTs = metricsOf(before)
@@ -188,7 +190,9 @@ describe('GET /api/stream', () => {
     expect(((await badTopic.json()) as { error: { code: string } }).error.code).toBe('invalid')
     const badId = await fetch(`${t.hub.url}/api/stream`, { headers: { 'Last-Event-ID': '12abc' } })
     expect(badId.status).toBe(400)
-    expect(await badId.json()).toEqual({ error: { code: 'invalid', message: 'Last-Event-ID must be a decimal event id' } })
+    expect(await badId.json()).toEqual({
+      error: { code: 'invalid', message: 'Last-Event-ID must be a decimal event id' },
+    })
   })
 
   it('cuts off a client that never reads once its buffer is full, while a reading client receives every event', async () => {

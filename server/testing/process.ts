@@ -1,0 +1,35 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { ROOT } from '../paths.ts'
+
+/** `vigil serve` as a real child process; resolves once it prints its URL. */
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  exited: Promise<number | null>
+  stderr(): string
+}
+
+/** Runs the built CLI when `built` is set (as users do), else the TypeScript source through tsx. */
+export function spawnServe(args: string[], env: Record<string, string> = {}, built = false): Promise<ServeProcess> {
+  const entry = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
+  const child = spawn(process.execPath, [...entry, 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /Vigil dashboard: (http:\/\/\S+?)\/\n/.exec(out)
+      if (m?.[1]) resolve({ child, url: m[1], exited, stderr: () => err })
+    })
+    exited.then((code) => reject(new Error(`vigil serve exited with ${code} before listening:\n${err}`)))
+  })
+}
