@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SeriesResponse } from '../../server/protocol.ts'
+import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+]
+
+let browser: Browser
+let server: ServeProcess
+let dataDir: string
+const serveArgs = () => ['--data-dir', dataDir, '--sample-ms', '500', '--slow-sample-ms', '2000']
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'))
+  server = await spawnServe([...serveArgs(), '--port', '0'], {}, true)
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  server?.child.kill('SIGTERM')
+  await server?.exited
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const cpuTimestamps = (page: Page) => page.evaluate(() => window.vigil.timestamps('cpu.usage_pct'))
+const indicator = (page: Page) => page.locator('#conn')
+
+async function open(options: Parameters<Browser['newPage']>[0] = {}): Promise<Page> {
+  const page = await browser.newPage(options)
+  page.on('pageerror', (err) => {
+    throw err
+  })
+  await page.goto(`${server.url}/`)
+  return page
+}
+
+describe('dashboard in Chromium', () => {
+  it('loads, says live, and its CPU chart gains points', async () => {
+    const page = await open()
+    await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('live')
+    await expect.poll(() => indicator(page).locator('.label').textContent()).toBe('live')
+    await expect.poll(async () => (await cpuTimestamps(page)).length, { timeout: 10_000 }).toBeGreaterThan(1)
+    const before = (await cpuTimestamps(page)).length
+    await expect.poll(async () => (await cpuTimestamps(page)).length, { timeout: 10_000 }).toBeGreaterThan(before)
+    expect(await page.locator('[data-chart="cpu"]').isVisible()).toBe(true)
+    expect(await page.locator('[data-chart="mem"]').isVisible()).toBe(true)
+    await expect.poll(() => page.locator('#top-cpu tbody tr').count(), { timeout: 10_000 }).toBe(5)
+    await page.close()
+  })
+
+  it('says reconnecting when the server dies, then live again after a restart with no gap in the chart', async () => {
+    const page = await open()
+    await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('live')
+    await expect.poll(async () => (await cpuTimestamps(page)).length, { timeout: 10_000 }).toBeGreaterThan(3)
+
+    const port = new URL(server.url).port
+    server.child.kill('SIGKILL')
+    await server.exited
+    await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('reconnecting')
+
+    const restartedAt = Date.now()
+    server = await spawnServe([...serveArgs(), '--port', port], {}, true)
+    await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 20_000 }).toBe('live')
+    await expect
+      .poll(async () => (await cpuTimestamps(page)).filter((ts) => ts > restartedAt).length, { timeout: 10_000 })
+      .toBeGreaterThan(2)
+
+    // Every sample the hub stored over the chart's span is on the chart, once, and nothing else is
+    const shown = await cpuTimestamps(page)
+    const from = shown[0] as number
+    const to = shown.at(-1) as number
+    const res = await fetch(`${server.url}/api/series?metric=cpu.usage_pct&from=${from}&to=${to}&points=10000`)
+    const stored = ((await res.json()) as SeriesResponse).points.map((p) => p[0])
+    expect(shown).toEqual(stored)
+    await page.close()
+  })
+
+  it('reloads history for a picked range and keeps the line free of duplicates', async () => {
+    const page = await open()
+    await expect.poll(async () => (await cpuTimestamps(page)).length, { timeout: 10_000 }).toBeGreaterThan(2)
+    await page.click('#ranges button[data-range="1h"]')
+    expect(await page.getAttribute('#ranges button[data-range="1h"]', 'aria-pressed')).toBe('true')
+    expect(await page.getAttribute('#ranges button[data-range="live"]', 'aria-pressed')).toBe('false')
+    const before = (await cpuTimestamps(page)).at(-1) as number
+    await expect.poll(async () => (await cpuTimestamps(page)).at(-1), { timeout: 10_000 }).toBeGreaterThan(before)
+    const ts = await cpuTimestamps(page)
+    for (let i = 1; i < ts.length; i++) expect(ts[i]).toBeGreaterThan(ts[i - 1] as number)
+    await page.close()
+  })
+
+  it('follows a dark OS theme and lays cards out in one column on a phone', async () => {
+    const page = await open({ colorScheme: 'dark', viewport: { width: 390, height: 844 } })
+    await expect.poll(() => page.locator('[data-chart="cpu"]').isVisible(), { timeout: 10_000 }).toBe(true)
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(15, 18, 22)')
+    const columns = await page.evaluate(
+      () => getComputedStyle(document.querySelector('#grid') as Element).gridTemplateColumns,
+    )
+    expect(columns.split(' ')).toHaveLength(1)
+    await page.close()
+  })
+})

@@ -1,0 +1,182 @@
+import type { CatalogEntry, HostEvent, MetricsEvent, ProcessInfo, SeriesResponse } from '../../server/protocol.ts'
+import { createChart, type StreamingChart } from './charts/chart.ts'
+import { CHARTS, type ChartDef, chartFor } from './charts/defs.ts'
+import { SeriesBuffer } from './charts/series.ts'
+import { formatBytes, formatValue } from './format.ts'
+import { Stream, type StreamState } from './stream.ts'
+
+type Range = 'live' | '1h' | '6h' | '24h'
+const RANGE_MS: Record<Range, number> = { live: 300_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000 }
+/** Buckets asked of /api/series: fine enough for raw 1 s samples over the live window. */
+const HISTORY_POINTS = 1200
+
+interface Card {
+  def: ChartDef
+  el: HTMLElement
+  now: HTMLElement
+  chart: StreamingChart
+  first: string | null
+}
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
+const grid = $<HTMLElement>('#grid')
+const conn = $<HTMLElement>('#conn')
+
+const buffers = new Map<string, SeriesBuffer>()
+const cards = new Map<string, Card>()
+let range: Range = 'live'
+let newestTs = 0
+let dirty = false
+let historyLoad = 0
+
+function card(def: ChartDef): Card {
+  let c = cards.get(def.id)
+  if (c) return c
+  const el = document.createElement('section')
+  el.className = 'card hidden'
+  el.dataset.chart = def.id
+  el.innerHTML = `<h2><span></span><span class="now"></span></h2><div class="chart-box"><canvas></canvas></div>`
+  ;(el.querySelector('h2 span') as HTMLElement).textContent = def.title
+  grid.append(el)
+  const chart = createChart(
+    el.querySelector('canvas') as HTMLCanvasElement,
+    def.unit,
+    def.max === undefined ? {} : { max: def.max },
+  )
+  c = { def, el, now: el.querySelector('.now') as HTMLElement, chart, first: def.primary ?? null }
+  cards.set(def.id, c)
+  return c
+}
+
+// Cards in a fixed order, shown once they have data
+for (const def of CHARTS) card(def)
+
+function buffer(metric: string): SeriesBuffer | null {
+  let b = buffers.get(metric)
+  if (b) return b
+  const def = chartFor(metric)
+  if (!def) return null
+  b = new SeriesBuffer()
+  buffers.set(metric, b)
+  const c = card(def)
+  c.chart.addSeries(metric, def.label(metric), b)
+  c.first ??= metric
+  c.el.classList.remove('hidden')
+  return b
+}
+
+function onMetrics(ev: MetricsEvent): void {
+  for (const name in ev.values) {
+    const v = ev.values[name]
+    if (v !== undefined) buffer(name)?.push(ev.ts, v)
+  }
+  if (ev.ts > newestTs) newestTs = ev.ts
+  $<HTMLElement>('#host').textContent = ev.host
+  dirty = true
+}
+
+function render(): void {
+  requestAnimationFrame(render)
+  if (!dirty || document.hidden) return
+  dirty = false
+  const w = RANGE_MS[range]
+  const now = Math.max(newestTs, Date.now() - 5000)
+  for (const b of buffers.values()) b.trim(now - w)
+  for (const c of cards.values()) {
+    if (c.el.classList.contains('hidden')) continue
+    c.chart.render(now, w)
+    const last = c.first ? buffers.get(c.first)?.points.at(-1) : undefined
+    c.now.textContent = last ? formatValue(c.def.unit, last.y) : ''
+  }
+}
+
+async function getJson<T>(path: string): Promise<T | null> {
+  const res = await fetch(path, { headers: { accept: 'application/json' } })
+  return res.ok ? ((await res.json()) as T) : null
+}
+
+/** Loads history for every charted metric over the current range and merges it under the live points. */
+async function loadHistory(): Promise<void> {
+  const load = ++historyLoad
+  const w = RANGE_MS[range]
+  const from = Math.max(0, (newestTs || Date.now()) - w)
+  const catalog = (await getJson<CatalogEntry[]>('/api/metrics/catalog')) ?? []
+  const wanted = catalog.map((m) => m.name).filter((n) => chartFor(n) !== null)
+  const results = await Promise.all(
+    wanted.map((m) =>
+      getJson<SeriesResponse>(`/api/series?metric=${encodeURIComponent(m)}&from=${from}&points=${HISTORY_POINTS}`),
+    ),
+  )
+  if (load !== historyLoad) return // a newer range was picked meanwhile
+  for (const r of results) {
+    if (!r) continue
+    buffer(r.metric)?.setHistory(r.points, r.to)
+    const last = r.points.at(-1)
+    if (last && last[0] > newestTs) newestTs = last[0]
+  }
+  dirty = true
+}
+
+function procRows(list: readonly ProcessInfo[]): string {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
+  return list
+    .map(
+      (p) =>
+        `<tr><td>${p.pid}</td><td title="${esc(p.name)}">${esc(p.name)}</td><td>${p.cpuPct.toFixed(1)}</td><td>${formatBytes(p.memBytes)}</td></tr>`,
+    )
+    .join('')
+}
+
+function onHost(ev: HostEvent): void {
+  $<HTMLElement>('#top-cpu tbody').innerHTML = procRows(ev.processes.topCpu)
+  $<HTMLElement>('#top-mem tbody').innerHTML = procRows(ev.processes.topMem)
+  $<HTMLElement>('#proc-count').textContent =
+    `${ev.processes.count} processes · ${ev.info.cores} cores · ${formatBytes(ev.info.memTotalBytes)} memory · updated ${new Date(ev.ts).toLocaleTimeString()}`
+}
+
+function showState(state: StreamState): void {
+  conn.dataset.state = state
+  ;(conn.querySelector('.label') as HTMLElement).textContent = state
+}
+
+let opened = false
+const stream = new Stream({
+  url: '/api/stream',
+  topics: ['metrics', 'hosts', 'config'],
+  on: {
+    metrics: (d) => onMetrics(d as MetricsEvent),
+    host: (d) => onHost(d as HostEvent),
+    reset: () => void loadHistory(),
+  },
+  onState: showState,
+  onOpen() {
+    // History is asked for only once the stream is open, so every sample is in one or the other
+    if (opened) return
+    opened = true
+    void loadHistory()
+  },
+})
+
+for (const btn of document.querySelectorAll<HTMLButtonElement>('#ranges button')) {
+  btn.addEventListener('click', () => {
+    range = btn.dataset.range as Range
+    for (const b of document.querySelectorAll('#ranges button')) b.setAttribute('aria-pressed', String(b === btn))
+    void loadHistory()
+  })
+}
+
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+  for (const c of cards.values()) c.chart.applyTheme()
+})
+
+void getJson<HostEvent[]>('/api/hosts').then((hosts) => {
+  if (hosts?.[0]) onHost(hosts[0])
+})
+
+window.vigil = {
+  state: () => stream.state,
+  timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
+}
+
+stream.start()
+requestAnimationFrame(render)

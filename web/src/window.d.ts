@@ -1,0 +1,8 @@
+import type { StreamState } from './stream.ts'
+
+declare global {
+  interface Window {
+    /** Read-only view for browser tests and debugging. */
+    vigil: { state(): StreamState; timestamps(metric: string): number[] }
+  }
+}
