@@ -1,12 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import type { ProcessInfo } from '../protocol.ts'
-import type { CpuTimes, DiskCounters, FastReading, NetCounters, Probe, SlowReading } from './probe.ts'
+import type { CpuTimes, DiskCounters, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
 import { topBy } from './probe.ts'
-import { fsUsage, temperatures } from './si-probe.ts'
 
-// Reading /proc directly keeps the fast group free of child processes: systeminformation's network and
-// disk calls spawn shells (lsblk, cat, awk) on every call, which alone costs more than our 1 % budget at 1 Hz.
+// Reading /proc and /sys directly keeps sampling free of child processes: systeminformation's network, disk,
+// filesystem and sensor calls spawn shells (lsblk, cat, awk, df) on every call, which alone costs more than
+// our 1 % budget at 1 Hz. systeminformation remains the probe on other platforms (si-probe.ts).
 
 const CLK_TCK = 100
 const SECTOR_BYTES = 512
@@ -130,7 +130,97 @@ function scanProcesses(page: number): Map<number, ProcSample> {
   return out
 }
 
-/** Reads Linux's /proc and /sys for the fast group and the process table; filesystems and sensors via systeminformation. */
+const PSEUDO_FS = new Set([
+  'proc',
+  'sysfs',
+  'tmpfs',
+  'devtmpfs',
+  'devpts',
+  'cgroup',
+  'cgroup2',
+  'mqueue',
+  'securityfs',
+  'debugfs',
+  'tracefs',
+  'configfs',
+  'fusectl',
+  'pstore',
+  'bpf',
+  'autofs',
+  'hugetlbfs',
+  'binfmt_misc',
+  'nsfs',
+  'squashfs',
+  'rpc_pipefs',
+  'efivarfs',
+  'ramfs',
+  'selinuxfs',
+  'overlay_none',
+  'fuse.gvfsd-fuse',
+  'fuse.portal',
+  'nfsd',
+])
+
+/** `/proc/mounts` → one mount per device (its shortest path, so bind mounts are not listed twice), pseudo filesystems left out. */
+export function parseMounts(text: string): { device: string; mount: string }[] {
+  const byDevice = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    const [device, rawMount, type] = line.split(' ')
+    if (!device || !rawMount || !type || PSEUDO_FS.has(type)) continue
+    const mount = rawMount.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
+    const seen = byDevice.get(device)
+    if (seen === undefined || mount.length < seen.length) byDevice.set(device, mount)
+  }
+  return [...byDevice].map(([device, mount]) => ({ device, mount })).sort((a, b) => a.mount.localeCompare(b.mount))
+}
+
+/** Filesystem usage as `df` computes it, through statfs: no child process. */
+function fsUsage(): FsUsage[] {
+  const out: FsUsage[] = []
+  for (const { mount } of parseMounts(read('/proc/self/mounts'))) {
+    try {
+      const st = statfsSync(mount)
+      const used = (st.blocks - st.bfree) * st.bsize
+      if (st.blocks === 0) continue
+      out.push({ mount, usedBytes: used, availableBytes: st.bavail * st.bsize, sizeBytes: st.blocks * st.bsize })
+    } catch {
+      // unreadable or vanished mount: left out of this tick
+    }
+  }
+  return out
+}
+
+const CPU_SENSORS = /^(coretemp|k10temp|zenpower|cpu_thermal|soc_thermal|x86_pkg_temp|acpitz)$/
+
+/** CPU temperatures from /sys/class/hwmon (package first, then cores), or thermal zones; null without sensors. */
+function temperatures(): SlowReading['temps'] {
+  const milli = (path: string) => {
+    const v = Number(read(path).trim())
+    return Number.isFinite(v) ? v / 1000 : null
+  }
+  try {
+    for (const hw of existsSync('/sys/class/hwmon') ? readdirSync('/sys/class/hwmon') : []) {
+      const dir = `/sys/class/hwmon/${hw}`
+      if (!CPU_SENSORS.test(read(`${dir}/name`).trim())) continue
+      const inputs = readdirSync(dir)
+        .filter((f) => /^temp\d+_input$/.test(f))
+        .sort((a, b) => Number.parseInt(a.slice(4), 10) - Number.parseInt(b.slice(4), 10))
+      const values = inputs.map((f) => milli(`${dir}/${f}`)).filter((v): v is number => v !== null)
+      if (values.length > 0) return { cpu: values[0] ?? null, cores: values.slice(1) }
+    }
+    for (const zone of existsSync('/sys/class/thermal') ? readdirSync('/sys/class/thermal') : []) {
+      const dir = `/sys/class/thermal/${zone}`
+      if (!zone.startsWith('thermal_zone') || !CPU_SENSORS.test(read(`${dir}/type`).trim())) continue
+      const cpu = milli(`${dir}/temp`)
+      if (cpu !== null) return { cpu, cores: [] }
+    }
+  } catch {
+    // a sensor that vanishes mid-read: no temperatures this tick
+  }
+  return null
+}
+
+/** Reads Linux's /proc and /sys for every group: no child processes. */
 export function linuxProbe(): Probe {
   const page = pageSize()
   let disks = wholeDisks()
@@ -165,10 +255,9 @@ export function linuxProbe(): Probe {
         list.push({ pid, name: p.name, cpuPct: Math.round(cpuPct * 10) / 10, memBytes: p.rssBytes })
       }
       prevProcs = { at: now, procs }
-      const [fs, temps] = await Promise.all([fsUsage(), temperatures()])
       return {
-        fs,
-        temps,
+        fs: fsUsage(),
+        temps: temperatures(),
         processes: {
           count: procs.size,
           topCpu: topBy(list, (p) => p.cpuPct),

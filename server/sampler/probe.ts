@@ -34,6 +34,8 @@ export interface FsUsage {
   mount: string
   sizeBytes: number
   usedBytes: number
+  /** Free to unprivileged users; excludes blocks reserved for root. */
+  availableBytes: number
 }
 
 export interface SlowReading {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseDiskstats, parseMeminfo, parseNetDev, parseProcStat } from './linux.ts'
+import { parseDiskstats, parseMeminfo, parseMounts, parseNetDev, parseProcStat } from './linux.ts'
 import type { FastReading } from './probe.ts'
 import { cpuPct, fastValues, mountSegment, ratePerS, segment, slowValues } from './rates.ts'
 
@@ -88,13 +88,13 @@ describe('rate maths', () => {
     expect(segment('Wi-Fi 2')).toBe('wi_fi_2')
     expect(
       slowValues({
-        fs: [{ mount: '/', sizeBytes: 200, usedBytes: 50 }],
+        fs: [{ mount: '/', sizeBytes: 250, usedBytes: 50, availableBytes: 150 }],
         temps: null,
         processes: { count: 3, topCpu: [], topMem: [] },
       }),
     ).toEqual({
       'fs.root.used_bytes': 50,
-      'fs.root.size_bytes': 200,
+      'fs.root.size_bytes': 250,
       'fs.root.used_pct': 25,
       'proc.count': 3,
     })
@@ -127,6 +127,21 @@ describe('/proc parsing', () => {
     const text =
       'Inter-|   Receive\n face |bytes packets\n    lo: 9 1 0 0 0 0 0 0 9 1 0 0 0 0 0 0\n  eth0: 100 2 0 0 0 0 0 0 200 3 0 0 0 0 0 0\nveth1a: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n'
     expect([...parseNetDev(text)]).toEqual([['eth0', { rxBytes: 100, txBytes: 200 }]])
+  })
+
+  it('lists one mount per device from /proc/mounts, decoding escapes and leaving out pseudo filesystems', () => {
+    const text = [
+      'proc /proc proc rw 0 0',
+      '/dev/vda / ext4 rw 0 0',
+      'tmpfs /dev/shm tmpfs rw 0 0',
+      '/dev/vda /etc/hosts ext4 rw 0 0',
+      '/dev/sdb1 /mnt/my\\040disk xfs rw 0 0',
+      'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0',
+    ].join('\n')
+    expect(parseMounts(text)).toEqual([
+      { device: '/dev/vda', mount: '/' },
+      { device: '/dev/sdb1', mount: '/mnt/my disk' },
+    ])
   })
 
   it('sums /proc/diskstats over whole disks only', () => {

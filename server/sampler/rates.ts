@@ -73,7 +73,9 @@ function fsValues(out: Record<string, number>, fs: readonly FsUsage[]): void {
     const seg = mountSegment(f.mount)
     put(out, `fs.${seg}.used_bytes`, f.usedBytes)
     put(out, `fs.${seg}.size_bytes`, f.sizeBytes)
-    put(out, `fs.${seg}.used_pct`, f.sizeBytes > 0 ? (f.usedBytes / f.sizeBytes) * 100 : null)
+    // As df computes Use%: against what users can fill (used + available), so a full disk reads 100 %
+    const usable = f.usedBytes + f.availableBytes
+    put(out, `fs.${seg}.used_pct`, usable > 0 ? (f.usedBytes / usable) * 100 : null)
   }
 }
 

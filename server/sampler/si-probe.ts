@@ -14,7 +14,7 @@ export async function fsUsage(): Promise<FsUsage[]> {
     if (PSEUDO_FS.has(f.type) || !(f.size > 0) || !f.mount) continue
     const seen = byDevice.get(f.fs)
     if (seen && seen.mount.length <= f.mount.length) continue
-    byDevice.set(f.fs, { mount: f.mount, sizeBytes: f.size, usedBytes: f.used })
+    byDevice.set(f.fs, { mount: f.mount, sizeBytes: f.size, usedBytes: f.used, availableBytes: f.available })
   }
   return [...byDevice.values()].sort((a, b) => a.mount.localeCompare(b.mount))
 }
