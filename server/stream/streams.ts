@@ -50,6 +50,8 @@ class SseClient implements Subscriber {
   write(buf: Buffer): boolean {
     if (this.closed) return false
     if (this.res.writableLength + buf.length > this.#maxBuffer) {
+      // Closed now, not on the 'close' event: later writes in this same turn must not count the drop again
+      this.closed = true
       this.#onDrop(this)
       this.res.destroy()
       return false
