@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeComment, encodeFrame, encodeRetry } from './frame.ts'
+import { encodeComment, encodeFrame, encodeOpen } from './frame.ts'
 
 describe('SSE framing', () => {
   it('writes id, event and one data line, ended by a blank line', () => {
@@ -22,8 +22,8 @@ describe('SSE framing', () => {
     expect(() => encodeFrame('1\0', 'metrics', 'x')).toThrow('SSE id must not contain NUL')
   })
 
-  it('encodes comments and retry hints', () => {
+  it('encodes comments, and the opening block with the retry hint and the newest id', () => {
     expect(encodeComment('ping').toString()).toBe(': ping\n\n')
-    expect(encodeRetry(2000).toString()).toBe('retry: 2000\n\n')
+    expect(encodeOpen(2000, 41).toString()).toBe('retry: 2000\nid: 41\n\n')
   })
 })

@@ -29,7 +29,11 @@ export function encodeComment(text: string): Buffer {
   return Buffer.from(`: ${text}\n\n`)
 }
 
-/** The `retry:` field that tells clients how long to wait before reconnecting. */
-export function encodeRetry(ms: number): Buffer {
-  return Buffer.from(`retry: ${Math.max(0, Math.trunc(ms))}\n\n`)
+/**
+ * The block a stream opens with: the `retry:` hint, and the id of the newest event so far. A block with an id and
+ * no data dispatches nothing, but sets the EventSource's last event id, so a client that drops before its first
+ * event still resumes from where it joined.
+ */
+export function encodeOpen(retryMs: number, lastId: number): Buffer {
+  return Buffer.from(`retry: ${Math.max(0, Math.trunc(retryMs))}\nid: ${Math.trunc(lastId)}\n\n`)
 }

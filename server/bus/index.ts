@@ -1,2 +1,2 @@
 export { Bus, type BusEvent, type Subscriber } from './bus.ts'
-export { encodeComment, encodeFrame, encodeRetry } from './frame.ts'
+export { encodeComment, encodeFrame, encodeOpen } from './frame.ts'

@@ -67,7 +67,7 @@ describe('GET /api/stream', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
     expect(res.headers.get('cache-control')).toBe('no-cache, no-transform')
     expect(res.headers.get('x-accel-buffering')).toBe('no')
-    expect(text.startsWith('retry: 1234\n\n')).toBe(true)
+    expect(text.startsWith(`retry: 1234\nid: ${t.hub.bus.lastId}\n\n`)).toBe(true)
     expect(text.match(/^: ping$/gm)?.length).toBeGreaterThanOrEqual(2)
   })
 
@@ -89,6 +89,23 @@ describe('GET /api/stream', () => {
     const expected = steady.ids().filter((id) => id >= first && id <= last)
     expect([...flaky.ids(), ...resumed.ids()]).toEqual(expected)
     expect(resumed.events[0]?.id).toBe(String(lastSeen + 1))
+  })
+
+  it('opens with the newest id, so a client that drops before its first event resumes from where it joined', async () => {
+    // One tick at start, then none for a minute: the client joins after it and sees no event before the restart.
+    // Browsers take the id from an id-only block (WHATWG "dispatch the event", step 1); the eventsource package
+    // ignores such blocks, so this client is raw fetch, doing what a browser does.
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_SLOW_SAMPLE_MS: '600000' })
+    while (t.hub.bus.lastId === 0) await sleep(10)
+    const joinedAt = t.hub.bus.lastId
+    const { text } = await readRaw(`${t.hub.url}/api/stream?topics=metrics`, /\n\n/)
+    expect(text).toBe(`retry: 2000\nid: ${joinedAt}\n\n`)
+    const hub = await t.restart()
+    while (hub.bus.lastId === joinedAt) await sleep(10)
+    const firstOfRestart = hub.bus.lastId
+    const resumed = collect(`${hub.url}/api/stream?topics=metrics`, ['metrics'], { 'Last-Event-ID': String(joinedAt) })
+    await resumed.waitFor((e) => e.length >= 1)
+    expect(resumed.ids()).toEqual([firstOfRestart])
   })
 
   it('resumes from ?lastEventId= exactly as from the Last-Event-ID header', async () => {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
-import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeRetry, type Subscriber } from '../bus/index.ts'
+import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeOpen, type Subscriber } from '../bus/index.ts'
 import type { ResetEvent } from '../protocol.ts'
 import type { Store } from '../store/index.ts'
 
@@ -84,7 +84,6 @@ export class Streams {
   readonly #bus: Bus
   readonly #store: Store
   readonly #opts: StreamOptions
-  readonly #retry: Buffer
   readonly #heartbeat: NodeJS.Timeout
   #dropped = 0
 
@@ -92,7 +91,6 @@ export class Streams {
     this.#bus = bus
     this.#store = store
     this.#opts = opts
-    this.#retry = encodeRetry(opts.retryMs)
     this.#heartbeat = setInterval(() => {
       for (const client of this.#clients) client.write(PING)
     }, opts.heartbeatMs)
@@ -120,9 +118,9 @@ export class Streams {
       unsubscribe()
     })
     res.writeHead(200, HEADERS)
-    client.write(this.#retry)
-
     const from = req.lastEventId
+    client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
+
     if (from === null || from === this.#bus.lastId) {
       client.live = true
       return

@@ -139,7 +139,6 @@ function showState(state: StreamState): void {
   ;(conn.querySelector('.label') as HTMLElement).textContent = state
 }
 
-let opened = false
 const stream = new Stream({
   url: '/api/stream',
   topics: ['metrics', 'hosts', 'config'],
@@ -149,11 +148,9 @@ const stream = new Stream({
     reset: () => void loadHistory(),
   },
   onState: showState,
-  onOpen() {
+  onOpen(resumed) {
     // History is asked for only once the stream is open, so every sample is in one or the other
-    if (opened) return
-    opened = true
-    void loadHistory()
+    if (!resumed) void loadHistory()
   },
 })
 

@@ -11,8 +11,11 @@ export interface StreamOptions {
   /** Handlers by event name; each gets the parsed `data`. */
   on: Record<string, (data: unknown) => void>
   onState(state: StreamState): void
-  /** Fires on the first open and on every reopen, after any replay has been queued. */
-  onOpen?(): void
+  /**
+   * Fires on every open. `resumed` is false when the stream could not resume from a known event id (the first
+   * open, or a re-creation before any event arrived): whatever happened meanwhile must come from history.
+   */
+  onOpen?(resumed: boolean): void
 }
 
 const BASE_MS = 1000
@@ -63,6 +66,9 @@ export class Stream {
     if (this.#lastId !== null) params.set('lastEventId', this.#lastId)
     const es = new EventSource(`${this.#opts.url}?${params}`)
     this.#es = es
+    // The browser's own reconnects resume (the hub sends the newest id as the stream opens); a new
+    // EventSource resumes only if we know an id to give it
+    let resumes = this.#lastId !== null
     for (const [name, handler] of Object.entries(this.#opts.on)) {
       es.addEventListener(name, (e) => {
         const msg = e as MessageEvent<string>
@@ -74,7 +80,8 @@ export class Stream {
       this.#attempt = 0
       this.#downSince = null
       this.#setState('live')
-      this.#opts.onOpen?.()
+      this.#opts.onOpen?.(resumes)
+      resumes = true
     }
     es.onerror = () => {
       this.#downSince ??= Date.now()
