@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import type { ProcessInfo } from '../protocol.ts'
 import type { CpuTimes, DiskCounters, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
-import { topBy } from './probe.ts'
+import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
 
 // Reading /proc and /sys directly keeps sampling free of child processes: systeminformation's network, disk,
 // filesystem and sensor calls spawn shells (lsblk, cat, awk, df) on every call, which alone costs more than
@@ -130,48 +130,16 @@ function scanProcesses(page: number): Map<number, ProcSample> {
   return out
 }
 
-const PSEUDO_FS = new Set([
-  'proc',
-  'sysfs',
-  'tmpfs',
-  'devtmpfs',
-  'devpts',
-  'cgroup',
-  'cgroup2',
-  'mqueue',
-  'securityfs',
-  'debugfs',
-  'tracefs',
-  'configfs',
-  'fusectl',
-  'pstore',
-  'bpf',
-  'autofs',
-  'hugetlbfs',
-  'binfmt_misc',
-  'nsfs',
-  'squashfs',
-  'rpc_pipefs',
-  'efivarfs',
-  'ramfs',
-  'selinuxfs',
-  'overlay_none',
-  'fuse.gvfsd-fuse',
-  'fuse.portal',
-  'nfsd',
-])
-
 /** `/proc/mounts` → one mount per device (its shortest path, so bind mounts are not listed twice), pseudo filesystems left out. */
 export function parseMounts(text: string): { device: string; mount: string }[] {
-  const byDevice = new Map<string, string>()
+  const mounts: { device: string; mount: string }[] = []
   for (const line of text.split('\n')) {
     const [device, rawMount, type] = line.split(' ')
     if (!device || !rawMount || !type || PSEUDO_FS.has(type)) continue
     const mount = rawMount.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
-    const seen = byDevice.get(device)
-    if (seen === undefined || mount.length < seen.length) byDevice.set(device, mount)
+    mounts.push({ device, mount })
   }
-  return [...byDevice].map(([device, mount]) => ({ device, mount })).sort((a, b) => a.mount.localeCompare(b.mount))
+  return onePerDevice(mounts)
 }
 
 /** Filesystem usage as `df` computes it, through statfs: no child process. */

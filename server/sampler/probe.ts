@@ -58,3 +58,44 @@ export const TOP_N = 5
 export function topBy<T>(list: readonly T[], key: (item: T) => number, n = TOP_N): T[] {
   return [...list].sort((a, b) => key(b) - key(a)).slice(0, n)
 }
+
+/** Filesystem types that hold no user data: left out of filesystem usage on every platform. */
+export const PSEUDO_FS: ReadonlySet<string> = new Set([
+  'proc',
+  'sysfs',
+  'tmpfs',
+  'devtmpfs',
+  'devpts',
+  'cgroup',
+  'cgroup2',
+  'mqueue',
+  'securityfs',
+  'debugfs',
+  'tracefs',
+  'configfs',
+  'fusectl',
+  'pstore',
+  'bpf',
+  'autofs',
+  'hugetlbfs',
+  'binfmt_misc',
+  'nsfs',
+  'squashfs',
+  'rpc_pipefs',
+  'efivarfs',
+  'ramfs',
+  'selinuxfs',
+  'fuse.gvfsd-fuse',
+  'fuse.portal',
+  'nfsd',
+])
+
+/** One entry per device, its shortest mount path (bind mounts of the same device are not listed twice), by path. */
+export function onePerDevice<T extends { device: string; mount: string }>(list: readonly T[]): T[] {
+  const byDevice = new Map<string, T>()
+  for (const m of list) {
+    const seen = byDevice.get(m.device)
+    if (seen === undefined || m.mount.length < seen.mount.length) byDevice.set(m.device, m)
+  }
+  return [...byDevice.values()].sort((a, b) => a.mount.localeCompare(b.mount))
+}

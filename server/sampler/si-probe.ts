@@ -2,25 +2,26 @@ import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import si from 'systeminformation'
 import type { CpuTimes, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
-import { topBy } from './probe.ts'
+import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
 
-const PSEUDO_FS = new Set(['tmpfs', 'devtmpfs', 'squashfs', 'proc', 'sysfs', 'cgroup', 'cgroup2', 'nsfs'])
-
-/** Mounted filesystems, one per device (its shortest mount path, so bind mounts of files are not listed). */
-export async function fsUsage(): Promise<FsUsage[]> {
+/** Mounted filesystems, one per device, through systeminformation (`df` underneath). */
+async function fsUsage(): Promise<FsUsage[]> {
   const list = await si.fsSize()
-  const byDevice = new Map<string, FsUsage>()
-  for (const f of list) {
-    if (PSEUDO_FS.has(f.type) || !(f.size > 0) || !f.mount) continue
-    const seen = byDevice.get(f.fs)
-    if (seen && seen.mount.length <= f.mount.length) continue
-    byDevice.set(f.fs, { mount: f.mount, sizeBytes: f.size, usedBytes: f.used, availableBytes: f.available })
-  }
-  return [...byDevice.values()].sort((a, b) => a.mount.localeCompare(b.mount))
+  return onePerDevice(
+    list
+      .filter((f) => !PSEUDO_FS.has(f.type) && f.size > 0 && f.mount)
+      .map((f) => ({
+        device: f.fs,
+        mount: f.mount,
+        sizeBytes: f.size,
+        usedBytes: f.used,
+        availableBytes: f.available,
+      })),
+  ).map(({ device: _device, ...usage }) => usage)
 }
 
 /** CPU package and core temperatures, or null where the machine has no sensors. */
-export async function temperatures(): Promise<SlowReading['temps']> {
+async function temperatures(): Promise<SlowReading['temps']> {
   const t = await si.cpuTemperature()
   const cpu = typeof t.main === 'number' && Number.isFinite(t.main) ? t.main : null
   const cores = (t.cores ?? []).filter((c) => Number.isFinite(c))

@@ -28,6 +28,8 @@ let range: Range = 'live'
 let newestTs = 0
 let dirty = false
 let historyLoad = 0
+/** Set when a history load failed (the hub went away mid-load): the next open loads it again. */
+let historyMissing = false
 
 function card(def: ChartDef): Card {
   let c = cards.get(def.id)
@@ -100,14 +102,21 @@ async function loadHistory(): Promise<void> {
   const load = ++historyLoad
   const w = RANGE_MS[range]
   const from = Math.max(0, (newestTs || Date.now()) - w)
-  const catalog = (await getJson<CatalogEntry[]>('/api/metrics/catalog')) ?? []
-  const wanted = catalog.map((m) => m.name).filter((n) => chartFor(n) !== null)
-  const results = await Promise.all(
-    wanted.map((m) =>
-      getJson<SeriesResponse>(`/api/series?metric=${encodeURIComponent(m)}&from=${from}&points=${HISTORY_POINTS}`),
-    ),
-  )
+  let results: (SeriesResponse | null)[]
+  try {
+    const catalog = (await getJson<CatalogEntry[]>('/api/metrics/catalog')) ?? []
+    const wanted = catalog.map((m) => m.name).filter((n) => chartFor(n) !== null)
+    results = await Promise.all(
+      wanted.map((m) =>
+        getJson<SeriesResponse>(`/api/series?metric=${encodeURIComponent(m)}&from=${from}&points=${HISTORY_POINTS}`),
+      ),
+    )
+  } catch {
+    historyMissing = true
+    return
+  }
   if (load !== historyLoad) return // a newer range was picked meanwhile
+  historyMissing = false
   for (const r of results) {
     if (!r) continue
     buffer(r.metric)?.setHistory(r.points, r.to)
@@ -150,7 +159,7 @@ const stream = new Stream({
   onState: showState,
   onOpen(resumed) {
     // History is asked for only once the stream is open, so every sample is in one or the other
-    if (!resumed) void loadHistory()
+    if (!resumed || historyMissing) void loadHistory()
   },
 })
 
