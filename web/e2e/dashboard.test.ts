@@ -1,20 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from '../../scripts/lib/chromium.ts'
 import type { SeriesResponse } from '../../server/protocol.ts'
 import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-]
 
 let browser: Browser
 let server: ServeProcess
@@ -24,7 +15,7 @@ const serveArgs = () => ['--data-dir', dataDir, '--sample-ms', '500', '--slow-sa
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'))
   server = await spawnServe([...serveArgs(), '--port', '0'], {}, true)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

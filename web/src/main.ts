@@ -3,6 +3,7 @@ import { createChart, type StreamingChart } from './charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from './charts/defs.ts'
 import { SeriesBuffer } from './charts/series.ts'
 import { formatBytes, formatValue } from './format.ts'
+import { UpdateCost } from './perf.ts'
 import { Stream, type StreamState } from './stream.ts'
 
 type Range = 'live' | '1h' | '6h' | '24h'
@@ -37,11 +38,12 @@ function card(def: ChartDef): Card {
   const el = document.createElement('section')
   el.className = 'card hidden'
   el.dataset.chart = def.id
-  el.innerHTML = `<h2><span></span><span class="now"></span></h2><div class="chart-box"><canvas></canvas></div>`
+  el.innerHTML = `<h2><span></span><span class="now"></span></h2><div class="chart-box"><canvas></canvas></div><div class="legend" hidden></div>`
   ;(el.querySelector('h2 span') as HTMLElement).textContent = def.title
   grid.append(el)
   const chart = createChart(
     el.querySelector('canvas') as HTMLCanvasElement,
+    el.querySelector('.legend') as HTMLElement,
     def.unit,
     def.max === undefined ? {} : { max: def.max },
   )
@@ -67,7 +69,10 @@ function buffer(metric: string): SeriesBuffer | null {
   return b
 }
 
+const cost = new UpdateCost()
+
 function onMetrics(ev: MetricsEvent): void {
+  const t0 = performance.now()
   for (const name in ev.values) {
     const v = ev.values[name]
     if (v !== undefined) buffer(name)?.push(ev.ts, v)
@@ -75,21 +80,31 @@ function onMetrics(ev: MetricsEvent): void {
   if (ev.ts > newestTs) newestTs = ev.ts
   $<HTMLElement>('#host').textContent = ev.host
   dirty = true
+  cost.add(performance.now() - t0)
 }
 
 function render(): void {
   requestAnimationFrame(render)
   if (!dirty || document.hidden) return
   dirty = false
+  const t0 = performance.now()
+  let drawn = 0
   const w = RANGE_MS[range]
   const now = Math.max(newestTs, Date.now() - 5000)
   for (const b of buffers.values()) b.trim(now - w)
   for (const c of cards.values()) {
     if (c.el.classList.contains('hidden')) continue
     c.chart.render(now, w)
-    const last = c.first ? buffers.get(c.first)?.points.at(-1) : undefined
-    c.now.textContent = last ? formatValue(c.def.unit, last.y) : ''
+    drawn++
   }
+  // DOM writes after all canvas work: interleaved, each one would force a layout in the next chart's update
+  for (const c of cards.values()) {
+    const last = c.first ? buffers.get(c.first)?.points.at(-1) : undefined
+    const text = last ? formatValue(c.def.unit, last.y) : ''
+    if (c.now.textContent !== text) c.now.textContent = text
+  }
+  if (drawn > 0) cost.firstChartMs ??= Math.round(performance.now())
+  cost.frame(performance.now() - t0)
 }
 
 async function getJson<T>(path: string): Promise<T | null> {
@@ -180,6 +195,10 @@ void getJson<HostEvent[]>('/api/hosts').then((hosts) => {
 })
 
 window.vigil = {
+  perf: () => ({
+    ...cost.summary(),
+    charts: [...cards.values()].filter((c) => !c.el.classList.contains('hidden')).length,
+  }),
   state: () => stream.state,
   timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
 }

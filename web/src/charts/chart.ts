@@ -2,7 +2,6 @@ import {
   Chart,
   type ChartDataset,
   Decimation,
-  Legend,
   LinearScale,
   LineController,
   LineElement,
@@ -12,7 +11,7 @@ import {
 import { formatTime, formatValue } from '../format.ts'
 import type { Point, SeriesBuffer } from './series.ts'
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Decimation)
+Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip, Decimation)
 
 function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim()
@@ -29,9 +28,15 @@ export interface StreamingChart {
 
 /**
  * A line chart tuned for streaming: no animation, no parsing, min-max decimation, data updated in place
- * and redrawn with `update('none')`.
+ * and redrawn with `update('none')`. The legend is HTML in `legend`, built once per series: Chart.js's own
+ * legend is laid out and measured again on every update.
  */
-export function createChart(canvas: HTMLCanvasElement, unit: string, opts: { max?: number } = {}): StreamingChart {
+export function createChart(
+  canvas: HTMLCanvasElement,
+  legend: HTMLElement,
+  unit: string,
+  opts: { max?: number } = {},
+): StreamingChart {
   let windowMs = 300_000
   const metrics = new Set<string>()
   const chart = new Chart<'line', Point[]>(canvas, {
@@ -49,18 +54,23 @@ export function createChart(canvas: HTMLCanvasElement, unit: string, opts: { max
       scales: {
         x: {
           type: 'linear',
-          ticks: { maxTicksLimit: 6, maxRotation: 0, callback: (v) => formatTime(Number(v), windowMs) },
+          ticks: {
+            maxTicksLimit: 6,
+            maxRotation: 0,
+            minRotation: 0,
+            sampleSize: 2,
+            callback: (v) => formatTime(Number(v), windowMs),
+          },
         },
         y: {
           type: 'linear',
           beginAtZero: true,
           ...(opts.max === undefined ? {} : { max: opts.max }),
-          ticks: { maxTicksLimit: 5, callback: (v) => formatValue(unit, Number(v)) },
+          ticks: { maxTicksLimit: 5, sampleSize: 2, callback: (v) => formatValue(unit, Number(v)) },
         },
       },
       plugins: {
         decimation: { enabled: true, algorithm: 'min-max' },
-        legend: { display: true, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, font: { size: 11 } } },
         tooltip: {
           callbacks: {
             title: (items) => (items[0] ? new Date(items[0].parsed.x ?? 0).toLocaleTimeString() : ''),
@@ -75,7 +85,8 @@ export function createChart(canvas: HTMLCanvasElement, unit: string, opts: { max
     addSeries(metric, label, buffer) {
       if (metrics.has(metric)) return
       metrics.add(metric)
-      const color = css(`--series-${chart.data.datasets.length % 8}`)
+      const slot = `--series-${chart.data.datasets.length % 8}`
+      const color = css(slot)
       const ds: ChartDataset<'line', Point[]> = {
         label,
         data: buffer.points,
@@ -83,8 +94,12 @@ export function createChart(canvas: HTMLCanvasElement, unit: string, opts: { max
         backgroundColor: color,
       }
       chart.data.datasets.push(ds)
-      const legend = chart.options.plugins?.legend
-      if (legend) legend.display = chart.data.datasets.length > 1
+      const key = document.createElement('span')
+      key.className = 'key'
+      key.style.setProperty('--key', `var(${slot})`)
+      key.textContent = label
+      legend.append(key)
+      legend.hidden = chart.data.datasets.length < 2
     },
     has: (metric) => metrics.has(metric),
     render(now, w) {
@@ -105,8 +120,6 @@ export function createChart(canvas: HTMLCanvasElement, unit: string, opts: { max
         if (scale.ticks) scale.ticks.color = text
         scale.grid = { color: grid }
       }
-      const labels = chart.options.plugins?.legend?.labels
-      if (labels) labels.color = text
       chart.data.datasets.forEach((ds, i) => {
         ds.borderColor = css(`--series-${i % 8}`)
         ds.backgroundColor = ds.borderColor

@@ -1,0 +1,35 @@
+/**
+ * `npm run bench:web [-- --seconds 20 --sample-ms 100]`: loads the dashboard of a real `vigil serve` in Chromium
+ * and reports when the first chart was painted (ms after navigation start) and the main-thread time of each live
+ * update (event handling plus the frame that draws it), against the budgets in ARCHITECTURE.md.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnServe } from '../server/testing/process.ts'
+import { launchChromium } from './lib/chromium.ts'
+import { numberFlag, sleep } from './lib/proc.ts'
+
+const seconds = numberFlag('seconds', 20)
+const sampleMs = numberFlag('sample-ms', 100)
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-web-'))
+const server = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', String(sampleMs)], {}, true)
+const browser = await launchChromium()
+try {
+  await sleep(3000) // some history to load, as a user opening a running hub would have
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+  await page.goto(`${server.url}/`)
+  await sleep(seconds * 1000)
+  const p = await page.evaluate(() => window.vigil.perf())
+  console.log(`bench:web ${new Date().toISOString()} Chromium headless, one event per ${sampleMs} ms for ${seconds} s`)
+  console.log(
+    `first chart painted ${p.firstChartMs} ms after navigation (budget 1000 ms); ${p.charts} charts on screen; ` +
+      `${p.updates} live updates: main thread p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms, max ${p.maxMs} ms (budget 5 ms with 20 charts)`,
+  )
+} finally {
+  await browser.close()
+  server.child.kill('SIGTERM')
+  await server.exited
+  rmSync(dir, { recursive: true, force: true })
+}
