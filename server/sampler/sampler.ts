@@ -30,30 +30,47 @@ export class Sampler {
 
   constructor(probe: Probe, opts: SamplerOptions, sink: SamplerSink, onError: (group: string, err: unknown) => void) {
     this.#opts = opts
-    this.#fast = new Group(
-      opts.sampleMs,
+    /** One group's tick: read, turn into values, add the tick's own cost under `costMetric`, hand on. */
+    const tick =
+      <R>(
+        intervalMs: number,
+        costMetric: string,
+        read: () => Promise<R>,
+        values: (r: R) => Record<string, number>,
+        then?: (ts: number, r: R) => void,
+      ) =>
       async () => {
         const t0 = performance.now()
         const ts = Date.now()
-        const reading = await probe.fast()
-        const values = fastValues(this.#prev, reading)
-        this.#prev = reading
-        values['vigil.sampler_ms'] = round2(performance.now() - t0)
-        sink.metrics(ts, opts.sampleMs, values)
-      },
+        const reading = await read()
+        const out = values(reading)
+        out[costMetric] = round2(performance.now() - t0)
+        sink.metrics(ts, intervalMs, out)
+        then?.(ts, reading)
+      }
+    this.#fast = new Group(
+      opts.sampleMs,
+      tick(
+        opts.sampleMs,
+        'vigil.sampler_ms',
+        () => probe.fast(),
+        (reading) => {
+          const values = fastValues(this.#prev, reading)
+          this.#prev = reading
+          return values
+        },
+      ),
       (err) => onError('fast', err),
     )
     this.#slow = new Group(
       opts.slowSampleMs,
-      async () => {
-        const t0 = performance.now()
-        const ts = Date.now()
-        const reading = await probe.slow()
-        const values = slowValues(reading)
-        values['vigil.sampler_slow_ms'] = round2(performance.now() - t0)
-        sink.metrics(ts, opts.slowSampleMs, values)
-        sink.processes(ts, reading.processes)
-      },
+      tick(
+        opts.slowSampleMs,
+        'vigil.sampler_slow_ms',
+        () => probe.slow(),
+        slowValues,
+        (ts, r) => sink.processes(ts, r.processes),
+      ),
       (err) => onError('slow', err),
     )
   }

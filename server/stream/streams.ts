@@ -34,9 +34,9 @@ class SseClient implements Subscriber {
   closed = false
   readonly res: Response
   readonly #maxBuffer: number
-  readonly #onDrop: (client: SseClient) => void
+  readonly #onDrop: () => void
 
-  constructor(res: Response, maxBuffer: number, onDrop: (client: SseClient) => void) {
+  constructor(res: Response, maxBuffer: number, onDrop: () => void) {
     this.res = res
     this.#maxBuffer = maxBuffer
     this.#onDrop = onDrop
@@ -52,7 +52,7 @@ class SseClient implements Subscriber {
     if (this.res.writableLength + buf.length > this.#maxBuffer) {
       // Closed now, not on the 'close' event: later writes in this same turn must not count the drop again
       this.closed = true
-      this.#onDrop(this)
+      this.#onDrop()
       this.res.destroy()
       return false
     }
@@ -117,6 +117,10 @@ export class Streams {
       this.#clients.delete(client)
       unsubscribe()
     })
+    // A failed socket write is the peer's problem: the stream just ends, it never takes the hub down
+    res.on('error', () => {
+      client.closed = true
+    })
     res.writeHead(200, HEADERS)
     const from = req.lastEventId
     client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
@@ -165,7 +169,11 @@ export class Streams {
   /** Ends every stream so clients reconnect (and resume) against the next process. */
   close(): void {
     clearInterval(this.#heartbeat)
-    for (const client of this.#clients) client.res.end()
+    for (const client of this.#clients) {
+      // Closed first: a replay still running must not write after the end
+      client.closed = true
+      client.res.end()
+    }
     this.#clients.clear()
   }
 }
