@@ -41,3 +41,33 @@ export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 })
+
+/** API tokens: only a SHA-256 of the secret is kept. Names are unique for the life of the data dir. */
+export const tokens = sqliteTable(
+  'tokens',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['viewer', 'operator', 'admin', 'reporter', 'agent'] }).notNull(),
+    hash: text('hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [uniqueIndex('tokens_name').on(t.name), uniqueIndex('tokens_hash').on(t.hash)],
+)
+
+/** Browser sessions (the cookie's secret, hashed), each acting as the token it was opened with. */
+export const sessions = sqliteTable('sessions', {
+  hash: text('hash').primaryKey(),
+  tokenId: integer('token_id').notNull(),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+})
+
+/** One-time login codes, such as the link printed at first start. Deleted when used. */
+export const loginCodes = sqliteTable('login_codes', {
+  hash: text('hash').primaryKey(),
+  tokenId: integer('token_id').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+})

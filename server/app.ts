@@ -1,19 +1,18 @@
 import { existsSync } from 'node:fs'
-import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { zValidator } from '@hono/zod-validator'
-import { type Context, Hono } from 'hono'
+import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { z } from 'zod'
+import type { Tokens } from './auth/index.ts'
+import { type AuthEnv, authenticate, authRoutes, COMMAND_ROLES, READ_ROLES, requireRole } from './auth/index.ts'
 import type { Config } from './config.ts'
+import { errorBody, invalidAs400 } from './http.ts'
 import type { Logger } from './log.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import {
   type CatalogEntry,
-  type ErrorBody,
-  type ErrorCode,
   type HealthResponse,
   type HostEvent,
   SeriesQuery,
@@ -32,27 +31,16 @@ export interface AppDeps {
   version: string
   startedAt: number
   log: Logger
+  tokens: Tokens
+  /** Anonymous visitors are viewers; only true on a loopback bind. */
+  allowAnonymous: boolean
   latestHosts(): HostEvent[]
   stats(): unknown
 }
 
-type Env = { Bindings: HttpBindings }
-
-function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } }
-}
-
-/** zod failures at the edge become 400 `invalid` with the first issue as the message. */
-function invalidAs400(result: { success: true } | { success: false; error: z.core.$ZodError }, c: Context) {
-  if (result.success) return
-  const issue = result.error.issues[0]
-  const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
-  return c.json(errorBody('invalid', `${where}${issue?.message ?? 'invalid request'}`), 400)
-}
-
 /** Builds the HTTP API and the dashboard's static files from the hub's parts. */
-export function createApp(deps: AppDeps): Hono<Env> {
-  const app = new Hono<Env>()
+export function createApp(deps: AppDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
 
   app.get('/api/health', (c) =>
     c.json<HealthResponse>({
@@ -61,6 +49,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
     }),
   )
+
+  app.route('/', authRoutes(deps.tokens, deps.allowAnonymous))
+  app.use('/api/*', authenticate(deps.tokens, deps.allowAnonymous), requireRole(READ_ROLES, 'read the dashboard'))
 
   app.get('/api/metrics/catalog', (c) => {
     const names = [...new Set(deps.store.metricNames().map((m) => m.name))].sort()
@@ -88,12 +79,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get('/api/stream', zValidator('query', StreamQuery, invalidAs400), (c) => {
     const q = c.req.valid('query')
+    if (q.topics.includes('audit') && !COMMAND_ROLES.includes(c.get('identity').role)) {
+      return c.json(errorBody('forbidden', `Role ${c.get('identity').role} may not read the audit topic`), 403)
+    }
     const header = c.req.header('last-event-id')
     const raw = header !== undefined && header !== '' ? header.trim() : q.lastEventId
     if (raw !== undefined && !/^\d{1,16}$/.test(raw)) {
       return c.json(errorBody('invalid', 'Last-Event-ID must be a decimal event id'), 400)
     }
-    deps.streams.open(c.env.outgoing, { topics: q.topics, lastEventId: raw === undefined ? null : Number(raw) })
+    deps.streams.open(c.env.outgoing, {
+      topics: q.topics,
+      lastEventId: raw === undefined ? null : Number(raw),
+      tokenId: c.get('principal')?.tokenId ?? null,
+    })
     return RESPONSE_ALREADY_SENT
   })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, isLoopback, loadConfig } from './config.ts'
 
 describe('config', () => {
   it('defaults to 127.0.0.1:8686, ./data, 1 s fast and 10 s slow sampling', () => {
@@ -32,11 +32,13 @@ describe('config', () => {
     expect(() => loadConfig({}, ['--colour', 'red'])).toThrow(ConfigError)
   })
 
-  it('refuses a non-loopback bind, since this version has no tokens to protect it', () => {
-    expect(() => loadConfig({ VIGIL_HOST: '0.0.0.0' })).toThrow(
-      /VIGIL_HOST \(--host\)="0.0.0.0" is not a loopback address/,
-    )
+  it('accepts loopback and other addresses alike; the hub decides whether auth allows the bind', () => {
+    expect(loadConfig({ VIGIL_HOST: '0.0.0.0' }).host).toBe('0.0.0.0')
     expect(loadConfig({ VIGIL_HOST: '::1' }).host).toBe('::1')
-    expect(loadConfig({ VIGIL_HOST: 'localhost' }).host).toBe('localhost')
+  })
+
+  it('tells loopback addresses from the rest', () => {
+    for (const h of ['127.0.0.1', '127.8.9.10', '::1', 'localhost']) expect(isLoopback(h)).toBe(true)
+    for (const h of ['0.0.0.0', '10.0.0.1', '::', 'example.com']) expect(isLoopback(h)).toBe(false)
   })
 })

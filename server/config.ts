@@ -88,14 +88,13 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     out[key] = parsed.data
   }
   const config = out as { -readonly [K in keyof Config]: Config[K] }
-  if (!isLoopback(config.host)) {
-    throw new ConfigError(
-      `VIGIL_HOST (--host)=${JSON.stringify(config.host)} is not a loopback address. ` +
-        'Binding beyond loopback needs operator tokens, which this version does not have yet; bind to 127.0.0.1 and put a proxy in front.',
-    )
-  }
   config.dataDir = resolve(config.dataDir)
   return Object.freeze(config)
+}
+
+/** The data dir for commands that need nothing else (`vigil token …`): the flag, else VIGIL_DATA_DIR, else ./data. */
+export function dataDirFrom(env: Record<string, string | undefined>, flag: string | undefined): string {
+  return resolve(flag ?? (env[settings.dataDir.env] || settings.dataDir.schema.parse(undefined)))
 }
 
 /** The settings table for `--help` and the README: variable, flag, default. */

@@ -5,13 +5,14 @@ import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.ts'
+import { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
-import type { Config } from './config.ts'
+import { type Config, ConfigError, isLoopback } from './config.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
 import { defaultProbe, type Probe, Sampler } from './sampler/index.ts'
-import { openSqliteStore, type Store } from './store/index.ts'
+import { openDb, openSqliteStore, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 
 export interface HubOptions {
@@ -29,11 +30,17 @@ export interface Hub {
   readonly store: Store
   readonly streams: Streams
   readonly sampler: Sampler
+  readonly tokens: Tokens
+  /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
+  readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
   close(): Promise<void>
 }
 
 const PRUNE_EVERY_MS = 60_000
+/** How often the hub looks for tokens revoked by `vigil token revoke` in another process. */
+const REVOCATION_CHECK_MS = 500
+const FIRST_LOGIN_TTL_MS = 24 * 3_600_000
 const RATE_WINDOW = 10
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version
@@ -65,7 +72,22 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const log = opts.log ?? stderrLogger
   const startedAt = Date.now()
   const host = hostname()
+  const db = openDb(config.dataDir)
+  const tokens = new Tokens(db)
+  if (!isLoopback(config.host) && tokens.activeCount() === 0) {
+    db.sqlite.close()
+    throw new ConfigError(
+      `VIGIL_HOST (--host)=${JSON.stringify(config.host)} is not a loopback address and no token exists, so nothing ` +
+        'would protect it. Create one first: vigil token create --role admin',
+    )
+  }
+  let firstLogin: string | null = null
+  if (tokens.activeCount() === 0) {
+    const admin = tokens.create('admin', tokens.freeName('admin'))
+    firstLogin = tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS)
+  }
   const store = openSqliteStore({
+    db,
     dataDir: config.dataDir,
     rawRetentionMs: config.rawRetentionH * 3_600_000,
     replayMs: config.replayS * 1000,
@@ -121,6 +143,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const prune = () => {
     try {
       store.prune(Date.now())
+      tokens.prune(Date.now())
     } catch (err) {
       storeErrors++
       log.error('prune failed', { err })
@@ -128,6 +151,17 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   }
   prune()
   const pruneTimer = setInterval(prune, PRUNE_EVERY_MS)
+  let revoked = tokens.revokedIds()
+  /** Ends what a newly revoked token holds open; called on this process's revocations and others'. */
+  const enforceRevocations = () => {
+    const now = tokens.revokedIds()
+    const fresh = new Set([...now].filter((id) => !revoked.has(id)))
+    revoked = now
+    if (fresh.size > 0) log.info('tokens revoked; ending their streams', { streams: streams.endFor(fresh) })
+  }
+  const revocationTimer = setInterval(() => {
+    if (tokens.changedElsewhere()) enforceRevocations()
+  }, REVOCATION_CHECK_MS)
 
   const app = createApp({
     config,
@@ -137,6 +171,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     version: VERSION,
     startedAt,
     log,
+    tokens,
+    allowAnonymous: isLoopback(config.host),
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,
@@ -159,17 +195,21 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   sampler.start()
 
   let closing: Promise<void> | null = null
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   return {
     port,
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    url,
     host,
     bus,
     store,
     streams,
     sampler,
+    tokens,
+    firstLoginUrl: firstLogin === null ? null : `${url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {
         clearInterval(pruneTimer)
+        clearInterval(revocationTimer)
         events.stop()
         await sampler.stop()
         streams.close()

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
+import { tokenCommand } from './auth/cli.ts'
 import { ConfigError, loadConfig, settingsHelp } from './config.ts'
-import { startHub, VERSION } from './hub.ts'
+import { type Hub, startHub, VERSION } from './hub.ts'
 import { stderrLogger } from './log.ts'
 
 const USAGE = `vigil ${VERSION}: realtime ops monitoring
 
 Usage:
   vigil serve [options]    run the hub (dashboard, API, SSE) on 127.0.0.1:8686
+  vigil token create --role <viewer|operator|admin|reporter|agent> [--name N]
+  vigil token list
+  vigil token revoke <name>
   vigil --version          print the version
   vigil <command> --help   help for a command
 `
@@ -36,9 +40,21 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`vigil: ${err.message}\n`)
     return 2
   }
-  const hub = await startHub(config)
+  let hub: Hub
+  try {
+    hub = await startHub(config)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`vigil: ${err.message}\n`)
+    return 2
+  }
   stderrLogger.info(`vigil ${VERSION} listening on ${hub.url}`, { dataDir: config.dataDir, sampleMs: config.sampleMs })
   process.stdout.write(`Vigil dashboard: ${hub.url}/\n`)
+  if (hub.firstLoginUrl) {
+    process.stdout.write(
+      `First start: an admin token was created. Log in once with this link (valid 24 h, single use):\n  ${hub.firstLoginUrl}\n`,
+    )
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -69,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'serve') return serve(rest)
+  if (command === 'token') return tokenCommand(rest, process.env)
   process.stderr.write(`vigil: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
   return 2
 }

@@ -92,7 +92,20 @@ export interface HealthResponse {
   uptimeS: number
 }
 
-export type ErrorCode = 'invalid' | 'not_found' | 'internal' | 'payload_too_large'
+export const ROLES = ['viewer', 'operator', 'admin', 'reporter', 'agent'] as const
+export const Role = z.enum(ROLES)
+export type Role = z.infer<typeof Role>
+
+/** Who a request acts as: a token's name and role, or the anonymous viewer of a loopback hub. */
+export interface Identity {
+  name: string
+  role: Role
+  anonymous: boolean
+}
+
+export const LoginRequest = z.object({ token: z.string().min(1).max(200) })
+
+export type ErrorCode = 'invalid' | 'not_found' | 'internal' | 'payload_too_large' | 'unauthorized' | 'forbidden'
 export interface ErrorBody {
   error: { code: ErrorCode; message: string }
 }

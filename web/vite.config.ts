@@ -10,6 +10,12 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     reportCompressedSize: true,
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('index.html', import.meta.url)),
+        login: fileURLToPath(new URL('login.html', import.meta.url)),
+      },
+    },
   },
   server: {
     // `npm run dev` serves the hub on 8686; the Vite dev server proxies the API to it

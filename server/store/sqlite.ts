@@ -1,16 +1,14 @@
-import { mkdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { statSync } from 'node:fs'
 import { and, asc, between, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { events, samples, series } from '../../db/schema.ts'
-import { MIGRATIONS_DIR } from '../paths.ts'
 import type { SeriesPoint } from '../protocol.ts'
+import { type Db, openDb } from './db.ts'
 import type { SeriesRange, Store, StoredEvent } from './store.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
+  /** An already open connection to share; the store then owns it and closes it. */
+  db?: Db
   rawRetentionMs: number
   replayMs: number
 }
@@ -19,19 +17,11 @@ const DEFAULT_RANGE_MS = 3_600_000
 const STATS_TTL_MS = 10_000
 
 /**
- * Opens (creating if needed) `vigil.db` in the data dir, applies pending migrations and returns the store.
+ * The metric store on `vigil.db` in the data dir (opened, and migrated, unless `db` is given).
  * @example const store = openSqliteStore({ dataDir: './data', rawRetentionMs: 86_400_000, replayMs: 900_000 })
  */
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
-  mkdirSync(opts.dataDir, { recursive: true })
-  const file = join(opts.dataDir, 'vigil.db')
-  const sqlite = new Database(file)
-  sqlite.pragma('journal_mode = WAL')
-  // WAL + NORMAL: a power cut can lose the last commits but never corrupts the file
-  sqlite.pragma('synchronous = NORMAL')
-  sqlite.pragma('busy_timeout = 5000')
-  const db = drizzle({ client: sqlite })
-  migrate(db, { migrationsFolder: MIGRATIONS_DIR })
+  const { file, sqlite, db } = opts.db ?? openDb(opts.dataDir)
 
   const seriesIds = new Map<string, number>()
   for (const row of db.select({ id: series.id, host: series.host, name: series.name }).from(series).all()) {

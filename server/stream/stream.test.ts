@@ -215,12 +215,13 @@ describe('GET /api/stream', () => {
   it('cuts off a client that never reads once its buffer is full, while a reading client receives every event', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_SSE_BUFFER_BYTES: '65536' })
     const hub = t.hub
-    const reader = collect(`${hub.url}/api/stream?topics=audit`, ['audit'])
+    const { token } = hub.tokens.create('operator', 'ops')
+    const reader = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], { authorization: `Bearer ${token}` })
     await new Promise<void>((resolve) => reader.es.addEventListener('open', () => resolve()))
     // A raw socket that sends the request and then never reads a byte
     const stalled = connect(hub.port, '127.0.0.1')
     stalled.pause()
-    stalled.write(`GET /api/stream?topics=audit HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+    stalled.write(`GET /api/stream?topics=audit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`)
     let stalledClosed = false
     stalled.on('close', () => {
       stalledClosed = true
@@ -254,7 +255,11 @@ describe('GET /api/stream', () => {
     const big = 'y'.repeat(4000)
     const published: number[] = []
     for (let i = 0; i < 1000; i++) published.push(hub.bus.publish('audit', 'audit', { i, big }).id)
-    const c = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], { 'Last-Event-ID': String(start) })
+    const { token } = hub.tokens.create('operator', 'ops')
+    const c = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], {
+      'Last-Event-ID': String(start),
+      authorization: `Bearer ${token}`,
+    })
     await c.waitFor((e) => e.length >= published.length, 30_000)
     const live = hub.bus.publish('audit', 'audit', { i: 'live' }).id
     await c.waitFor((e) => e.length === published.length + 1)

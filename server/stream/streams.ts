@@ -17,6 +17,8 @@ export interface OpenRequest {
   topics: readonly string[]
   /** From `Last-Event-ID` or `?lastEventId=`, already validated as decimal. */
   lastEventId: number | null
+  /** The token the stream was opened with; revoking it ends the stream. Null for anonymous viewers. */
+  tokenId: number | null
 }
 
 const HEADERS = {
@@ -33,11 +35,13 @@ class SseClient implements Subscriber {
   live = false
   closed = false
   readonly res: Response
+  readonly tokenId: number | null
   readonly #maxBuffer: number
   readonly #onDrop: () => void
 
-  constructor(res: Response, maxBuffer: number, onDrop: () => void) {
+  constructor(res: Response, tokenId: number | null, maxBuffer: number, onDrop: () => void) {
     this.res = res
+    this.tokenId = tokenId
     this.#maxBuffer = maxBuffer
     this.#onDrop = onDrop
   }
@@ -107,7 +111,7 @@ export class Streams {
 
   /** Takes over `res`: writes the headers, then a replay or reset when resuming, then live events. */
   open(res: Response, req: OpenRequest): void {
-    const client = new SseClient(res, this.#opts.clientBufferBytes, () => {
+    const client = new SseClient(res, req.tokenId, this.#opts.clientBufferBytes, () => {
       this.#dropped++
     })
     this.#clients.add(client)
@@ -166,14 +170,27 @@ export class Streams {
     }
   }
 
+  #end(client: SseClient): void {
+    // Closed first: a replay still running must not write after the end
+    client.closed = true
+    client.res.end()
+    this.#clients.delete(client)
+  }
+
+  /** Ends the streams opened with any of these (revoked) tokens. */
+  endFor(tokenIds: ReadonlySet<number>): number {
+    let ended = 0
+    for (const client of this.#clients) {
+      if (client.tokenId === null || !tokenIds.has(client.tokenId)) continue
+      this.#end(client)
+      ended++
+    }
+    return ended
+  }
+
   /** Ends every stream so clients reconnect (and resume) against the next process. */
   close(): void {
     clearInterval(this.#heartbeat)
-    for (const client of this.#clients) {
-      // Closed first: a replay still running must not write after the end
-      client.closed = true
-      client.res.end()
-    }
-    this.#clients.clear()
+    for (const client of this.#clients) this.#end(client)
   }
 }

@@ -7,6 +7,7 @@ export interface ServeProcess {
   child: ChildProcess
   url: string
   exited: Promise<number | null>
+  stdout(): string
   stderr(): string
 }
 
@@ -23,12 +24,12 @@ export function spawnServe(args: string[], env: Record<string, string> = {}, bui
     err += d.toString()
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let out = ''
   return new Promise((resolve, reject) => {
-    let out = ''
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /Vigil dashboard: (http:\/\/\S+?)\/\n/.exec(out)
-      if (m?.[1]) resolve({ child, url: m[1], exited, stderr: () => err })
+      if (m?.[1]) resolve({ child, url: m[1], exited, stdout: () => out, stderr: () => err })
     })
     exited.then((code) => reject(new Error(`vigil serve exited with ${code} before listening:\n${err}`)))
   })

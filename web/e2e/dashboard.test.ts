@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../../scripts/lib/chromium.ts'
+import { ROOT } from '../../server/paths.ts'
 import type { SeriesResponse } from '../../server/protocol.ts'
 import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
 
@@ -38,6 +40,52 @@ async function open(options: Parameters<Browser['newPage']>[0] = {}): Promise<Pa
 }
 
 describe('dashboard in Chromium', () => {
+  it('logs the admin in with the one-time link printed at first start, which strips the code from the address', async () => {
+    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(server.stdout())?.[1] as string
+    expect(link).toBeDefined()
+    const page = await browser.newPage()
+    await page.goto(link)
+    expect(new URL(page.url()).pathname).toBe('/')
+    expect(page.url()).not.toContain('code=')
+    await expect.poll(() => page.locator('#who').textContent()).toBe('admin (admin)log out')
+    await page.click('#who button')
+    await expect.poll(() => page.locator('#who').textContent()).toBe('anonymous viewer log in')
+    await page.close()
+  })
+
+  it('logs in with a pasted token on /login, and explains a used link', async () => {
+    const made = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist/server/main.js'),
+        'token',
+        'create',
+        '--role',
+        'operator',
+        '--name',
+        'e2e-op',
+        '--data-dir',
+        dataDir,
+      ],
+      {
+        encoding: 'utf8',
+      },
+    )
+    const token = made.stdout.trim()
+    const page = await browser.newPage()
+    await page.goto(`${server.url}/login?error=expired`)
+    expect(await page.locator('#error').textContent()).toBe(
+      'That login link has been used or has expired. Paste a token instead.',
+    )
+    await page.fill('#token', 'vgl_wrong')
+    await page.click('button[type=submit]')
+    await expect.poll(() => page.locator('#error').textContent()).toBe('Invalid or revoked token')
+    await page.fill('#token', token)
+    await page.click('button[type=submit]')
+    await expect.poll(() => page.locator('#who').textContent()).toBe('e2e-op (operator)log out')
+    await page.close()
+  })
+
   it('loads, says live, and its CPU chart gains points', async () => {
     const page = await open()
     await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('live')

@@ -1,4 +1,11 @@
-import type { CatalogEntry, HostEvent, MetricsEvent, ProcessInfo, SeriesResponse } from '../../server/protocol.ts'
+import type {
+  CatalogEntry,
+  HostEvent,
+  Identity,
+  MetricsEvent,
+  ProcessInfo,
+  SeriesResponse,
+} from '../../server/protocol.ts'
 import { createChart, type StreamingChart } from './charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from './charts/defs.ts'
 import { SeriesBuffer } from './charts/series.ts'
@@ -203,5 +210,31 @@ window.vigil = {
   timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
 }
 
+/** Who is looking: a hub beyond loopback sends visitors without a session to the login page. */
+async function showIdentity(): Promise<void> {
+  const res = await fetch('/api/session')
+  if (res.status === 401) {
+    location.assign('/login')
+    return
+  }
+  if (!res.ok) return
+  const me = (await res.json()) as Identity
+  const who = $<HTMLElement>('#who')
+  if (me.anonymous) {
+    who.innerHTML = 'anonymous viewer <a href="/login">log in</a>'
+    return
+  }
+  who.textContent = `${me.name} (${me.role})`
+  const out = document.createElement('button')
+  out.type = 'button'
+  out.textContent = 'log out'
+  out.addEventListener('click', async () => {
+    await fetch('/api/session', { method: 'DELETE' })
+    location.assign('/')
+  })
+  who.append(out)
+}
+
+void showIdentity()
 stream.start()
 requestAnimationFrame(render)

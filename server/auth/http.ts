@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { HttpBindings } from '@hono/node-server'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { zValidator } from '@hono/zod-validator'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { errorBody, invalidAs400 } from '../http.ts'
+import { WEB_DIST_DIR } from '../paths.ts'
+import { type Identity, LoginRequest, type Role } from '../protocol.ts'
+import type { Principal, Tokens } from './tokens.ts'
+
+export const SESSION_COOKIE = 'vigil_session'
+const SESSION_TTL_MS = 30 * 86_400_000
+
+/** What every authenticated route can read: who is asking, and the token behind it (null when anonymous). */
+export type AuthEnv = { Bindings: HttpBindings; Variables: { identity: Identity; principal: Principal | null } }
+
+/** Roles that may read the dashboard, the streams and the APIs. */
+export const READ_ROLES: readonly Role[] = ['viewer', 'operator', 'admin']
+/** Roles that may send commands. */
+export const COMMAND_ROLES: readonly Role[] = ['operator', 'admin']
+
+export type Resolved = { identity: Identity; principal: Principal | null } | { status: 401; message: string }
+
+/**
+ * Resolves a request's credentials: `Authorization: Bearer`, else the session cookie, else the anonymous viewer
+ * (only when the hub is bound to loopback). A bearer that does not verify is refused, never downgraded.
+ */
+export function resolveIdentity(
+  tokens: Tokens,
+  allowAnonymous: boolean,
+  authorization: string | undefined,
+  cookie: string | undefined,
+): Resolved {
+  if (authorization !== undefined) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization)
+    const principal = m?.[1] ? tokens.verify(m[1]) : null
+    if (!principal) return { status: 401, message: 'Invalid or revoked token' }
+    return { identity: { name: principal.name, role: principal.role, anonymous: false }, principal }
+  }
+  const principal = cookie ? tokens.session(cookie) : null
+  if (principal) return { identity: { name: principal.name, role: principal.role, anonymous: false }, principal }
+  if (allowAnonymous) return { identity: { name: 'anonymous', role: 'viewer', anonymous: true }, principal: null }
+  return { status: 401, message: 'Token required: send Authorization: Bearer <token> or log in at /login' }
+}
+
+/** Sets `identity` and `principal`, or answers 401 `unauthorized`. */
+export function authenticate(tokens: Tokens, allowAnonymous: boolean): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const r = resolveIdentity(tokens, allowAnonymous, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
+    if ('status' in r) return c.json(errorBody('unauthorized', r.message), 401)
+    c.set('identity', r.identity)
+    c.set('principal', r.principal)
+    await next()
+  }
+}
+
+/** Answers 403 `forbidden` unless the identity's role is one of `roles`. */
+export function requireRole(roles: readonly Role[], what: string): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const { role } = c.get('identity')
+    if (!roles.includes(role)) return c.json(errorBody('forbidden', `Role ${role} may not ${what}`), 403)
+    await next()
+  }
+}
+
+function startSession(c: Context<AuthEnv>, tokens: Tokens, tokenId: number): void {
+  setCookie(c, SESSION_COOKIE, tokens.openSession(tokenId, SESSION_TTL_MS), {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    maxAge: SESSION_TTL_MS / 1000,
+  })
+}
+
+/**
+ * Login and logout: `GET /login?code=` (the one-time link; sets the cookie and strips the code from the URL by
+ * redirecting), the `/login` page, and `/api/session` to log in with a pasted token, read or end the session.
+ */
+export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
+  const loginPage = join(WEB_DIST_DIR, 'login.html')
+
+  app.get('/login', async (c, next) => {
+    const code = c.req.query('code')
+    if (code !== undefined) {
+      const tokenId = code.length <= 100 ? tokens.redeemLoginCode(code) : null
+      if (tokenId === null) return c.redirect('/login?error=expired', 302)
+      startSession(c, tokens, tokenId)
+      return c.redirect('/', 302)
+    }
+    if (!existsSync(loginPage)) return c.text('The dashboard is not built yet: run `npm run build`.', 503)
+    return serveStatic({ root: WEB_DIST_DIR, path: 'login.html' })(c, next)
+  })
+
+  app.post('/api/session', zValidator('json', LoginRequest, invalidAs400), (c) => {
+    const principal = tokens.verify(c.req.valid('json').token)
+    if (!principal) return c.json(errorBody('unauthorized', 'Invalid or revoked token'), 401)
+    startSession(c, tokens, principal.tokenId)
+    return c.json<Identity>({ name: principal.name, role: principal.role, anonymous: false })
+  })
+
+  app.get('/api/session', authenticate(tokens, allowAnonymous), (c) => c.json<Identity>(c.get('identity')))
+
+  app.delete('/api/session', (c) => {
+    const cookie = getCookie(c, SESSION_COOKIE)
+    if (cookie) tokens.closeSession(cookie)
+    deleteCookie(c, SESSION_COOKIE, { path: '/' })
+    return c.body(null, 204)
+  })
+
+  return app
+}

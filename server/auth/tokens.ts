@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { and, count, eq, gt, isNotNull, isNull, lt } from 'drizzle-orm'
+import { loginCodes, sessions, tokens } from '../../db/schema.ts'
+import type { Role } from '../protocol.ts'
+import type { Db } from '../store/index.ts'
+
+/** A token as `vigil token list` shows it: never the secret. */
+export interface TokenInfo {
+  name: string
+  role: Role
+  createdAt: number
+  lastUsedAt: number | null
+  revokedAt: number | null
+}
+
+/** Who a credential acts as; `tokenId` ties sessions and streams to the token for revocation. */
+export interface Principal {
+  tokenId: number
+  name: string
+  role: Role
+}
+
+export class TokenError extends Error {
+  override name = 'TokenError'
+}
+
+const LAST_USED_EVERY_MS = 60_000
+
+function secret(prefix: string): string {
+  return `${prefix}${randomBytes(32).toString('base64url')}`
+}
+
+/** SHA-256 is enough for 256-bit random secrets: there is nothing to brute-force, and lookups stay fast. */
+export function hashSecret(s: string): string {
+  return createHash('sha256').update(s).digest('hex')
+}
+
+/**
+ * Tokens, browser sessions and one-time login codes, all stored hashed in SQLite. Works the same from the hub and
+ * from `vigil token`, so either may change them while the other runs.
+ */
+export class Tokens {
+  readonly #db: Db
+  readonly #touched = new Map<number, number>()
+  #dataVersion: number
+
+  constructor(db: Db) {
+    this.#db = db
+    this.#dataVersion = this.#version()
+  }
+
+  #version(): number {
+    return this.#db.sqlite.pragma('data_version', { simple: true }) as number
+  }
+
+  /** True when another connection (a `vigil token` command) has written since the last call. */
+  changedElsewhere(): boolean {
+    const v = this.#version()
+    if (v === this.#dataVersion) return false
+    this.#dataVersion = v
+    return true
+  }
+
+  /** Tokens not revoked. */
+  activeCount(): number {
+    return this.#db.db.select({ n: count() }).from(tokens).where(isNull(tokens.revokedAt)).get()?.n ?? 0
+  }
+
+  /** Creates a token and returns its secret: the only time it is ever shown. */
+  create(role: Role, name?: string): { name: string; role: Role; token: string; id: number } {
+    const chosen = name ?? `${role}-${randomBytes(3).toString('hex')}`
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(chosen)) {
+      throw new TokenError('A token name is 1–64 letters, digits, dots, dashes or underscores')
+    }
+    const token = secret('vgl_')
+    try {
+      const row = this.#db.db
+        .insert(tokens)
+        .values({ name: chosen, role, hash: hashSecret(token), createdAt: Date.now() })
+        .returning({ id: tokens.id })
+        .get()
+      return { name: chosen, role, token, id: row.id }
+    } catch (err) {
+      if (String(err).includes('UNIQUE')) throw new TokenError(`A token named ${chosen} exists already`)
+      throw err
+    }
+  }
+
+  /** A name for a new token that no token has used yet: `base`, else `base-<hex>`. */
+  freeName(base: string): string {
+    const taken = this.#db.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.name, base)).get()
+    return taken ? `${base}-${randomBytes(3).toString('hex')}` : base
+  }
+
+  list(): TokenInfo[] {
+    return this.#db.db
+      .select({
+        name: tokens.name,
+        role: tokens.role,
+        createdAt: tokens.createdAt,
+        lastUsedAt: tokens.lastUsedAt,
+        revokedAt: tokens.revokedAt,
+      })
+      .from(tokens)
+      .orderBy(tokens.id)
+      .all()
+  }
+
+  /** Revokes by name; false when no active token has that name. Its sessions end with it. */
+  revoke(name: string): boolean {
+    const res = this.#db.db
+      .update(tokens)
+      .set({ revokedAt: Date.now() })
+      .where(and(eq(tokens.name, name), isNull(tokens.revokedAt)))
+      .run()
+    return res.changes > 0
+  }
+
+  /** Ids of every revoked token. */
+  revokedIds(): Set<number> {
+    const rows = this.#db.db.select({ id: tokens.id }).from(tokens).where(isNotNull(tokens.revokedAt)).all()
+    return new Set(rows.map((r) => r.id))
+  }
+
+  /** The active token behind a secret, or null. */
+  verify(token: string): Principal | null {
+    const row = this.#db.db
+      .select({ tokenId: tokens.id, name: tokens.name, role: tokens.role })
+      .from(tokens)
+      .where(and(eq(tokens.hash, hashSecret(token)), isNull(tokens.revokedAt)))
+      .get()
+    if (row) this.#touch(row.tokenId)
+    return row ?? null
+  }
+
+  #touch(id: number): void {
+    const now = Date.now()
+    if (now - (this.#touched.get(id) ?? 0) < LAST_USED_EVERY_MS) return
+    this.#touched.set(id, now)
+    this.#db.db.update(tokens).set({ lastUsedAt: now }).where(eq(tokens.id, id)).run()
+  }
+
+  /** Opens a browser session acting as `tokenId`; returns the cookie's secret. */
+  openSession(tokenId: number, ttlMs: number): string {
+    const s = secret('')
+    const now = Date.now()
+    this.#db.db
+      .insert(sessions)
+      .values({ hash: hashSecret(s), tokenId, createdAt: now, expiresAt: now + ttlMs })
+      .run()
+    return s
+  }
+
+  /** The active token behind a session cookie, or null when expired, unknown or its token is revoked. */
+  session(cookie: string): Principal | null {
+    const row = this.#db.db
+      .select({ tokenId: tokens.id, name: tokens.name, role: tokens.role })
+      .from(sessions)
+      .innerJoin(tokens, eq(tokens.id, sessions.tokenId))
+      .where(and(eq(sessions.hash, hashSecret(cookie)), gt(sessions.expiresAt, Date.now()), isNull(tokens.revokedAt)))
+      .get()
+    if (row) this.#touch(row.tokenId)
+    return row ?? null
+  }
+
+  closeSession(cookie: string): void {
+    this.#db.db
+      .delete(sessions)
+      .where(eq(sessions.hash, hashSecret(cookie)))
+      .run()
+  }
+
+  /** A one-time code that opens a session as `tokenId`, for the login link printed at first start. */
+  createLoginCode(tokenId: number, ttlMs: number): string {
+    const code = secret('')
+    this.#db.db
+      .insert(loginCodes)
+      .values({ hash: hashSecret(code), tokenId, expiresAt: Date.now() + ttlMs })
+      .run()
+    return code
+  }
+
+  /** Uses up a login code: the token id it was for, or null if unknown, used or expired. */
+  redeemLoginCode(code: string): number | null {
+    const row = this.#db.db
+      .delete(loginCodes)
+      .where(and(eq(loginCodes.hash, hashSecret(code)), gt(loginCodes.expiresAt, Date.now())))
+      .returning({ tokenId: loginCodes.tokenId })
+      .get()
+    return row?.tokenId ?? null
+  }
+
+  /** Drops expired sessions and login codes. */
+  prune(now: number): void {
+    this.#db.db.delete(sessions).where(lt(sessions.expiresAt, now)).run()
+    this.#db.db.delete(loginCodes).where(lt(loginCodes.expiresAt, now)).run()
+  }
+}
