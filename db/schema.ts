@@ -71,3 +71,28 @@ export const loginCodes = sqliteTable('login_codes', {
   tokenId: integer('token_id').notNull(),
   expiresAt: integer('expires_at').notNull(),
 })
+
+/** Durable desired state, such as the sampling settings operators set; each change bumps `version`. */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  version: integer('version').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})
+
+/** Append-only record of every command, accepted or refused, and of changes the system makes by itself. */
+export const audit = sqliteTable(
+  'audit',
+  {
+    id: integer('id').primaryKey(),
+    ts: integer('ts').notNull(),
+    actorName: text('actor_name').notNull(),
+    actorRole: text('actor_role').notNull(),
+    remote: text('remote'),
+    command: text('command').notNull(),
+    args: text('args').notNull(),
+    outcome: text('outcome', { enum: ['accepted', 'refused', 'failed'] }).notNull(),
+    errorCode: text('error_code'),
+  },
+  (t) => [index('audit_ts').on(t.ts)],
+)

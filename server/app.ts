@@ -5,14 +5,18 @@ import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
 import { type AuthEnv, authenticate, authRoutes, COMMAND_ROLES, READ_ROLES, requireRole } from './auth/index.ts'
 import type { Config } from './config.ts'
+import type { Control, SamplingControl } from './control/index.ts'
 import { errorBody, invalidAs400 } from './http.ts'
 import type { Logger } from './log.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import {
+  AuditQuery,
   type CatalogEntry,
+  type ConfigEvent,
   type HealthResponse,
   type HostEvent,
   SeriesQuery,
@@ -32,6 +36,9 @@ export interface AppDeps {
   startedAt: number
   log: Logger
   tokens: Tokens
+  audit: Audit
+  sampling: SamplingControl
+  control: Control
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   latestHosts(): HostEvent[]
@@ -51,6 +58,9 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
   )
 
   app.route('/', authRoutes(deps.tokens, deps.allowAnonymous))
+  // Before the read check below: the control channel checks Origin and credentials itself, at upgrade
+  const [checkUpgrade, upgrade] = deps.control.handlers()
+  app.get('/api/control', checkUpgrade, upgrade)
   app.use('/api/*', authenticate(deps.tokens, deps.allowAnonymous), requireRole(READ_ROLES, 'read the dashboard'))
 
   app.get('/api/metrics/catalog', (c) => {
@@ -74,6 +84,18 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
   })
 
   app.get('/api/hosts', (c) => c.json(deps.latestHosts()))
+
+  app.get('/api/config', (c) => c.json<ConfigEvent>(deps.sampling.current()))
+
+  app.get(
+    '/api/audit',
+    requireRole(COMMAND_ROLES, 'read the audit log'),
+    zValidator('query', AuditQuery, invalidAs400),
+    (c) => {
+      const q = c.req.valid('query')
+      return c.json({ entries: deps.audit.list(q.limit, q.before) })
+    },
+  )
 
   app.get('/api/stats', (c) => c.json(deps.stats()))
 

@@ -34,6 +34,27 @@ const settings = {
     schema: z.coerce.number().int().min(16_384).max(268_435_456).default(1_048_576),
   },
   replayS: { env: 'VIGIL_REPLAY_S', flag: 'replay-s', schema: z.coerce.number().int().min(1).max(86_400).default(900) },
+  allowedOrigins: {
+    env: 'VIGIL_ALLOWED_ORIGINS',
+    flag: 'allowed-origins',
+    schema: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
+      .pipe(
+        z.array(z.url({ protocol: /^https?$/, message: 'a comma list of origins such as https://ops.example.com' })),
+      ),
+  },
+  wsPingMs: {
+    env: 'VIGIL_WS_PING_MS',
+    flag: 'ws-ping-ms',
+    schema: z.coerce.number().int().min(50).max(300_000).default(25_000),
+  },
   rawRetentionH: {
     env: 'VIGIL_RAW_RETENTION_H',
     flag: 'raw-retention-h',

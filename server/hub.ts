@@ -5,9 +5,11 @@ import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.ts'
+import { Audit } from './audit/index.ts'
 import { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
+import { Control, SamplingControl } from './control/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
@@ -139,6 +141,25 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     (group, err) => log.error(`sampler ${group} tick failed`, { err }),
   )
 
+  const audit = new Audit(db, bus)
+  const sampling = new SamplingControl(
+    db,
+    sampler,
+    bus,
+    audit,
+    { fastMs: config.sampleMs, slowMs: config.slowSampleMs, paused: false },
+    log,
+  )
+  const control = new Control({
+    tokens,
+    audit,
+    sampling,
+    host,
+    allowedOrigins: new Set(config.allowedOrigins),
+    pingMs: config.wsPingMs,
+    log,
+  })
+
   const events = rateMeter(() => bus.emitted)
   const prune = () => {
     try {
@@ -157,7 +178,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     const now = tokens.revokedIds()
     const fresh = new Set([...now].filter((id) => !revoked.has(id)))
     revoked = now
-    if (fresh.size > 0) log.info('tokens revoked; ending their streams', { streams: streams.endFor(fresh) })
+    if (fresh.size === 0) return
+    log.info('tokens revoked', { streams: streams.endFor(fresh), sockets: control.closeFor(fresh) })
   }
   const revocationTimer = setInterval(() => {
     if (tokens.changedElsewhere()) enforceRevocations()
@@ -172,10 +194,14 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     startedAt,
     log,
     tokens,
+    audit,
+    sampling,
+    control,
     allowAnonymous: isLoopback(config.host),
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,
+      controlSockets: control.peers,
       droppedClients: streams.dropped,
       eventsPerS: events.perS(),
       lastEventId: bus.lastId,
@@ -186,13 +212,18 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     }),
   })
 
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server
+  const server = serve({
+    fetch: app.fetch,
+    port: config.port,
+    hostname: config.host,
+    websocket: { server: control.wss },
+  }) as Server
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
   })
   const port = (server.address() as AddressInfo).port
-  sampler.start()
+  sampling.start()
 
   let closing: Promise<void> | null = null
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
@@ -211,7 +242,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         clearInterval(pruneTimer)
         clearInterval(revocationTimer)
         events.stop()
+        sampling.close()
         await sampler.stop()
+        control.close()
         streams.close()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()

@@ -48,6 +48,20 @@ export class Group {
     this.#timer = null
   }
 
+  get started(): boolean {
+    return this.#timer !== null
+  }
+
+  /**
+   * Changes the interval. A running group ticks next after the shorter of the two intervals, so the change
+   * shows from the next tick, at most one old interval later.
+   */
+  setInterval(ms: number): void {
+    const old = this.#intervalMs
+    this.#intervalMs = ms
+    if (ms !== old && this.started) this.start(Math.min(ms, old))
+  }
+
   /** Resolves once the tick in flight, if any, has finished. */
   async idle(): Promise<void> {
     await this.#running

@@ -25,15 +25,16 @@ function round2(n: number): number {
 export class Sampler {
   readonly #fast: Group
   readonly #slow: Group
-  readonly #opts: SamplerOptions
   #prev: FastReading | null = null
 
   constructor(probe: Probe, opts: SamplerOptions, sink: SamplerSink, onError: (group: string, err: unknown) => void) {
-    this.#opts = opts
-    /** One group's tick: read, turn into values, add the tick's own cost under `costMetric`, hand on. */
+    /**
+     * One group's tick: read, turn into values, add the tick's own cost under `costMetric`, hand on. The interval
+     * is read when the tick runs, since operators change it while the hub runs.
+     */
     const tick =
       <R>(
-        intervalMs: number,
+        interval: () => number,
         costMetric: string,
         read: () => Promise<R>,
         values: (r: R) => Record<string, number>,
@@ -45,13 +46,13 @@ export class Sampler {
         const reading = await read()
         const out = values(reading)
         out[costMetric] = round2(performance.now() - t0)
-        sink.metrics(ts, intervalMs, out)
+        sink.metrics(ts, interval(), out)
         then?.(ts, reading)
       }
     this.#fast = new Group(
       opts.sampleMs,
       tick(
-        opts.sampleMs,
+        () => this.#fast.intervalMs,
         'vigil.sampler_ms',
         () => probe.fast(),
         (reading) => {
@@ -65,7 +66,7 @@ export class Sampler {
     this.#slow = new Group(
       opts.slowSampleMs,
       tick(
-        opts.slowSampleMs,
+        () => this.#slow.intervalMs,
         'vigil.sampler_slow_ms',
         () => probe.slow(),
         slowValues,
@@ -78,7 +79,19 @@ export class Sampler {
   start(): void {
     this.#fast.start(0)
     // Process CPU shares need a span to measure over: the first slow tick waits one fast interval
-    this.#slow.start(Math.min(this.#opts.sampleMs, this.#opts.slowSampleMs))
+    this.#slow.start(Math.min(this.#fast.intervalMs, this.#slow.intervalMs))
+  }
+
+  /** Applies operator settings: intervals from the next tick on, and pause or resume. */
+  configure(s: { fastMs: number; slowMs: number; paused: boolean }): void {
+    this.#fast.setInterval(s.fastMs)
+    this.#slow.setInterval(s.slowMs)
+    if (s.paused && this.#fast.started) {
+      this.#fast.stop()
+      this.#slow.stop()
+    } else if (!s.paused && !this.#fast.started) {
+      this.start()
+    }
   }
 
   /** Stops both groups and waits for ticks in flight, so their writes land before the store closes. */

@@ -1,0 +1,1 @@
+export { Audit, type NewAuditEntry, redact } from './audit.ts'

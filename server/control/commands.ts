@@ -1,0 +1,49 @@
+import type { Command, CommandType, ControlErrorCode, Identity } from '../protocol.ts'
+import type { SamplingControl } from './sampling.ts'
+
+/** A refusal with a stable code, turned into `{ok: false, error}` by the socket. */
+export class CommandError extends Error {
+  readonly code: ControlErrorCode
+  constructor(code: ControlErrorCode, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+export interface CommandContext {
+  actor: Identity
+  sampling: SamplingControl
+  /** This hub's host name: the only host whose sampling it controls until agents exist. */
+  host: string
+}
+
+type Handled = Exclude<CommandType, 'ping'>
+type Handlers = { [K in Handled]: (cmd: Extract<Command, { type: K }>, ctx: CommandContext) => unknown }
+
+function checkHost(host: string | undefined, ctx: CommandContext): void {
+  if (host !== undefined && host !== ctx.host) throw new CommandError('not_found', `No host ${host}`)
+}
+
+/** Every command's handler. The compiler refuses a command type without one. */
+export const handlers: Handlers = {
+  'sampling.set': (cmd, ctx) => {
+    checkHost(cmd.host, ctx)
+    return ctx.sampling.set(cmd.group, cmd.intervalMs, cmd.ttlMs, ctx.actor.name)
+  },
+  'sampling.pause': (_cmd, ctx) => ctx.sampling.pause(ctx.actor.name),
+  'sampling.resume': (_cmd, ctx) => ctx.sampling.resume(ctx.actor.name),
+  // Jobs arrive with their own issue; until then no job id exists
+  'job.cancel': (cmd) => {
+    throw new CommandError('not_found', `No job ${cmd.jobId}`)
+  },
+  'job.retry': (cmd) => {
+    throw new CommandError('not_found', `No job ${cmd.jobId}`)
+  },
+}
+
+/** Runs a validated command through its handler. */
+export function dispatch(cmd: Exclude<Command, { type: 'ping' }>, ctx: CommandContext): unknown {
+  // The map is exhaustive over the union; TypeScript cannot narrow a correlated lookup, so it is called by type
+  const handler = handlers[cmd.type] as (c: typeof cmd, ctx: CommandContext) => unknown
+  return handler(cmd, ctx)
+}

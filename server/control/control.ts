@@ -1,0 +1,272 @@
+import type { IncomingMessage } from 'node:http'
+import { upgradeWebSocket } from '@hono/node-server'
+import type { MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
+import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import type { Audit } from '../audit/index.ts'
+import { redact } from '../audit/index.ts'
+import {
+  type AuthEnv,
+  COMMAND_ROLES,
+  type Principal,
+  resolveIdentity,
+  SESSION_COOKIE,
+  type Tokens,
+} from '../auth/index.ts'
+import { errorBody } from '../http.ts'
+import type { Logger } from '../log.ts'
+import { Command, type ControlErrorCode, Envelope, type Identity, type Reply, type RequestId } from '../protocol.ts'
+import { CommandError, dispatch } from './commands.ts'
+import type { SamplingControl } from './sampling.ts'
+
+/** Largest accepted frame; a bigger one closes the socket with 1009. */
+export const MAX_PAYLOAD = 64 * 1024
+const BUCKET_RATE = 20
+const BUCKET_BURST = 40
+/** Rejections within ABUSE_WINDOW_MS past which the socket is closed with 1008. */
+const ABUSE_REJECTIONS = 1000
+const ABUSE_WINDOW_MS = 10_000
+
+export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, internal: 1011 } as const
+
+export interface ControlOptions {
+  tokens: Tokens
+  audit: Audit
+  sampling: SamplingControl
+  host: string
+  /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
+  allowedOrigins: ReadonlySet<string>
+  pingMs: number
+  log: Logger
+}
+
+interface Peer {
+  ws: WebSocket
+  identity: Identity
+  principal: Principal
+  remote: string | null
+  alive: boolean
+  tokens: number
+  refilledAt: number
+  rejections: number[]
+}
+
+/** Requests that passed the upgrade checks, waiting for their socket. */
+interface Pending {
+  identity: Identity
+  principal: Principal
+}
+
+function isAllowedOrigin(origin: string, host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (allowed.has(origin)) return true
+  try {
+    return new URL(origin).host === host
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The WebSocket control channel: checks Origin and credentials at upgrade, then per message: rate limit, JSON,
+ * shape, role and arguments, dispatch through the handler map, one reply per message, one audit row per command.
+ */
+export class Control {
+  readonly wss: WebSocketServer
+  readonly #opts: ControlOptions
+  readonly #peers = new Set<Peer>()
+  readonly #pending = new WeakMap<IncomingMessage, Pending>()
+  readonly #heartbeat: NodeJS.Timeout
+
+  constructor(opts: ControlOptions) {
+    this.#opts = opts
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false })
+    this.wss.on('connection', (ws, req) => this.#accept(ws, req))
+    this.#heartbeat = setInterval(() => this.#ping(), opts.pingMs)
+  }
+
+  get peers(): number {
+    return this.#peers.size
+  }
+
+  /** The route's handlers: Origin (403), credentials (401), then the upgrade itself. */
+  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
+    const { tokens, allowedOrigins } = this.#opts
+    const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
+      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+        return c.json(errorBody('invalid', 'This endpoint speaks WebSocket only'), 426)
+      }
+      const origin = c.req.header('origin')
+      if (origin !== undefined && !isAllowedOrigin(origin, c.req.header('host'), allowedOrigins)) {
+        return c.json(errorBody('forbidden', `Origin ${origin} is not allowed`), 403)
+      }
+      // The control channel always needs a token or a session, even on loopback
+      const r = resolveIdentity(tokens, false, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
+      if ('status' in r || r.principal === null) {
+        return c.json(errorBody('unauthorized', 'status' in r ? r.message : 'Token required'), 401)
+      }
+      this.#pending.set(c.env.incoming, { identity: r.identity, principal: r.principal })
+      await next()
+    }
+    // The socket is handled from the server's 'connection' event, where `ws` gives ping and terminate
+    return [check, upgradeWebSocket(() => ({}))]
+  }
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const pending = this.#pending.get(req)
+    if (!pending) {
+      ws.close(CLOSE.policy, 'not authenticated')
+      return
+    }
+    const peer: Peer = {
+      ws,
+      ...pending,
+      remote: req.socket.remoteAddress ?? null,
+      alive: true,
+      tokens: BUCKET_BURST,
+      refilledAt: Date.now(),
+      rejections: [],
+    }
+    this.#peers.add(peer)
+    ws.on('pong', () => {
+      peer.alive = true
+    })
+    ws.on('message', (data, isBinary) => this.#onMessage(peer, data, isBinary))
+    ws.on('close', () => this.#peers.delete(peer))
+    ws.on('error', (err) => this.#opts.log.warn('control socket error', { err, remote: peer.remote }))
+  }
+
+  #send(peer: Peer, reply: Reply): void {
+    if (peer.ws.readyState === peer.ws.OPEN) peer.ws.send(JSON.stringify(reply))
+  }
+
+  #takeToken(peer: Peer): boolean {
+    const now = Date.now()
+    peer.tokens = Math.min(BUCKET_BURST, peer.tokens + ((now - peer.refilledAt) / 1000) * BUCKET_RATE)
+    peer.refilledAt = now
+    if (peer.tokens < 1) return false
+    peer.tokens -= 1
+    return true
+  }
+
+  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+    const { audit } = this.#opts
+    const refuse = (id: RequestId | null, command: string, args: unknown, code: ControlErrorCode, message: string) => {
+      audit.record({
+        actor: peer.identity.name,
+        role: peer.identity.role,
+        remote: peer.remote,
+        command,
+        args,
+        outcome: code === 'internal' || code === 'not_found' || code === 'conflict' ? 'failed' : 'refused',
+        errorCode: code,
+      })
+      this.#send(peer, { id, ok: false, error: { code, message } })
+    }
+
+    if (!this.#takeToken(peer)) {
+      const now = Date.now()
+      peer.rejections.push(now)
+      while ((peer.rejections[0] ?? now) < now - ABUSE_WINDOW_MS) peer.rejections.shift()
+      if (peer.rejections.length > ABUSE_REJECTIONS) {
+        peer.ws.close(CLOSE.policy, 'rate limit exceeded for too long')
+        return
+      }
+      // Not audited one by one: a flood must not become a flood of rows
+      this.#send(peer, {
+        id: null,
+        ok: false,
+        error: { code: 'rate_limited', message: 'Too many messages: at most 20/s, bursts of 40' },
+      })
+      return
+    }
+    if (isBinary) {
+      refuse(null, '(binary)', {}, 'bad_json', 'Messages are JSON text frames')
+      return
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(data.toString())
+    } catch {
+      refuse(null, '(unparsed)', {}, 'bad_json', 'Message is not valid JSON')
+      return
+    }
+    const env = Envelope.safeParse(json)
+    if (!env.success) {
+      refuse(null, '(no type)', {}, 'invalid', 'A message is an object with a string `type` and an `id`')
+      return
+    }
+    const { id = null, type } = env.data
+    const args = redact(env.data)
+    if (type === 'ping') {
+      this.#send(peer, id === null ? { type: 'pong' } : { id, type: 'pong' })
+      return
+    }
+    const known = Command.options.some((o) => o.shape.type.value === type)
+    if (!known) {
+      refuse(id, type, args, 'unknown_command', `Unknown command ${JSON.stringify(type)}`)
+      return
+    }
+    if (!COMMAND_ROLES.includes(peer.identity.role)) {
+      refuse(id, type, args, 'forbidden', `Role ${peer.identity.role} may not send commands`)
+      return
+    }
+    const parsed = Command.safeParse(json)
+    if (!parsed.success || parsed.data.type === 'ping') {
+      const issue = parsed.success ? undefined : parsed.error.issues[0]
+      const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
+      refuse(id, type, args, 'invalid', `${where}${issue?.message ?? 'invalid command'}`)
+      return
+    }
+    let result: unknown
+    try {
+      result = dispatch(parsed.data, { actor: peer.identity, sampling: this.#opts.sampling, host: this.#opts.host })
+    } catch (err) {
+      if (err instanceof CommandError) {
+        refuse(id, type, args, err.code, err.message)
+        return
+      }
+      this.#opts.log.error('command failed', { type, err })
+      refuse(id, type, args, 'internal', 'Internal error')
+      return
+    }
+    audit.record({
+      actor: peer.identity.name,
+      role: peer.identity.role,
+      remote: peer.remote,
+      command: type,
+      args,
+      outcome: 'accepted',
+      errorCode: null,
+    })
+    this.#send(peer, { id, ok: true, result })
+  }
+
+  #ping(): void {
+    for (const peer of this.#peers) {
+      if (!peer.alive) {
+        peer.ws.terminate()
+        continue
+      }
+      peer.alive = false
+      peer.ws.ping()
+    }
+  }
+
+  /** Closes the sockets of revoked tokens with 1008. */
+  closeFor(tokenIds: ReadonlySet<number>): number {
+    let closed = 0
+    for (const peer of this.#peers) {
+      if (!tokenIds.has(peer.principal.tokenId)) continue
+      peer.ws.close(CLOSE.policy, 'token revoked')
+      closed++
+    }
+    return closed
+  }
+
+  /** Closes every socket with 1001 so clients reconnect to the next process. */
+  close(): void {
+    clearInterval(this.#heartbeat)
+    for (const peer of this.#peers) peer.ws.close(CLOSE.goingAway, 'server shutting down')
+    this.wss.close()
+  }
+}
