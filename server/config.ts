@@ -50,6 +50,8 @@ const settings = {
         z.array(z.url({ protocol: /^https?$/, message: 'a comma list of origins such as https://ops.example.com' })),
       ),
   },
+  wsRate: { env: 'VIGIL_WS_RATE', flag: 'ws-rate', schema: z.coerce.number().min(1).max(100_000).default(20) },
+  wsBurst: { env: 'VIGIL_WS_BURST', flag: 'ws-burst', schema: z.coerce.number().int().min(1).max(100_000).default(40) },
   wsPingMs: {
     env: 'VIGIL_WS_PING_MS',
     flag: 'ws-ping-ms',

@@ -33,6 +33,8 @@ export interface Hub {
   readonly streams: Streams
   readonly sampler: Sampler
   readonly tokens: Tokens
+  readonly sampling: SamplingControl
+  readonly control: Control
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
@@ -157,6 +159,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     host,
     allowedOrigins: new Set(config.allowedOrigins),
     pingMs: config.wsPingMs,
+    rate: config.wsRate,
+    burst: config.wsBurst,
     log,
   })
 
@@ -236,6 +240,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     streams,
     sampler,
     tokens,
+    sampling,
+    control,
     firstLoginUrl: firstLogin === null ? null : `${url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {

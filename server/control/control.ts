@@ -21,8 +21,6 @@ import type { SamplingControl } from './sampling.ts'
 
 /** Largest accepted frame; a bigger one closes the socket with 1009. */
 export const MAX_PAYLOAD = 64 * 1024
-const BUCKET_RATE = 20
-const BUCKET_BURST = 40
 /** Rejections within ABUSE_WINDOW_MS past which the socket is closed with 1008. */
 const ABUSE_REJECTIONS = 1000
 const ABUSE_WINDOW_MS = 10_000
@@ -37,6 +35,9 @@ export interface ControlOptions {
   /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
   allowedOrigins: ReadonlySet<string>
   pingMs: number
+  /** Token bucket per socket: messages per second, and the burst it allows. */
+  rate: number
+  burst: number
   log: Logger
 }
 
@@ -63,6 +64,17 @@ function isAllowedOrigin(origin: string, host: string | undefined, allowed: Read
     return new URL(origin).host === host
   } catch {
     return false
+  }
+}
+
+/** The request id of a message, if it has one, so that even a refusal can be matched to its request. */
+function requestIdOf(data: RawData, isBinary: boolean): RequestId | null {
+  if (isBinary) return null
+  try {
+    const env = Envelope.safeParse(JSON.parse(data.toString()))
+    return env.success ? (env.data.id ?? null) : null
+  } catch {
+    return null
   }
 }
 
@@ -122,7 +134,7 @@ export class Control {
       ...pending,
       remote: req.socket.remoteAddress ?? null,
       alive: true,
-      tokens: BUCKET_BURST,
+      tokens: this.#opts.burst,
       refilledAt: Date.now(),
       rejections: [],
     }
@@ -141,7 +153,7 @@ export class Control {
 
   #takeToken(peer: Peer): boolean {
     const now = Date.now()
-    peer.tokens = Math.min(BUCKET_BURST, peer.tokens + ((now - peer.refilledAt) / 1000) * BUCKET_RATE)
+    peer.tokens = Math.min(this.#opts.burst, peer.tokens + ((now - peer.refilledAt) / 1000) * this.#opts.rate)
     peer.refilledAt = now
     if (peer.tokens < 1) return false
     peer.tokens -= 1
@@ -172,11 +184,8 @@ export class Control {
         return
       }
       // Not audited one by one: a flood must not become a flood of rows
-      this.#send(peer, {
-        id: null,
-        ok: false,
-        error: { code: 'rate_limited', message: 'Too many messages: at most 20/s, bursts of 40' },
-      })
+      const message = `Too many messages: at most ${this.#opts.rate}/s, bursts of ${this.#opts.burst}`
+      this.#send(peer, { id: requestIdOf(data, isBinary), ok: false, error: { code: 'rate_limited', message } })
       return
     }
     if (isBinary) {
