@@ -1,5 +1,7 @@
 import type {
+  AuditEntry,
   CatalogEntry,
+  ConfigEvent,
   HostEvent,
   Identity,
   MetricsEvent,
@@ -12,6 +14,7 @@ import { SeriesBuffer } from './charts/series.ts'
 import { formatBytes, formatValue } from './format.ts'
 import { UpdateCost } from './perf.ts'
 import { Stream, type StreamState } from './stream.ts'
+import { AuditView, ControlPanel } from './views/control.ts'
 
 type Range = 'live' | '1h' | '6h' | '24h'
 const RANGE_MS: Record<Range, number> = { live: 300_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000 }
@@ -170,20 +173,28 @@ function showState(state: StreamState): void {
   ;(conn.querySelector('.label') as HTMLElement).textContent = state
 }
 
-const stream = new Stream({
-  url: '/api/stream',
-  topics: ['metrics', 'hosts', 'config'],
-  on: {
-    metrics: (d) => onMetrics(d as MetricsEvent),
-    host: (d) => onHost(d as HostEvent),
-    reset: () => void loadHistory(),
-  },
-  onState: showState,
-  onOpen(resumed) {
-    // History is asked for only once the stream is open, so every sample is in one or the other
-    if (!resumed || historyMissing) void loadHistory()
-  },
-})
+let stream: Stream | null = null
+
+/** Starts the one stream, with the topics this identity may read. */
+function startStream(panel: ControlPanel, audit: AuditView | null): void {
+  stream = new Stream({
+    url: '/api/stream',
+    topics: audit ? ['metrics', 'hosts', 'config', 'audit'] : ['metrics', 'hosts', 'config'],
+    on: {
+      metrics: (d) => onMetrics(d as MetricsEvent),
+      host: (d) => onHost(d as HostEvent),
+      config: (d) => panel.showConfig(d as ConfigEvent),
+      audit: (d) => audit?.add(d as AuditEntry),
+      reset: () => void loadHistory(),
+    },
+    onState: showState,
+    onOpen(resumed) {
+      // History is asked for only once the stream is open, so every sample is in one or the other
+      if (!resumed || historyMissing) void loadHistory()
+    },
+  })
+  stream.start()
+}
 
 for (const btn of document.querySelectorAll<HTMLButtonElement>('#ranges button')) {
   btn.addEventListener('click', () => {
@@ -206,23 +217,23 @@ window.vigil = {
     ...cost.summary(),
     charts: [...cards.values()].filter((c) => !c.el.classList.contains('hidden')).length,
   }),
-  state: () => stream.state,
+  state: () => stream?.state ?? 'connecting',
   timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
 }
 
 /** Who is looking: a hub beyond loopback sends visitors without a session to the login page. */
-async function showIdentity(): Promise<void> {
+async function identify(): Promise<Identity | null> {
   const res = await fetch('/api/session')
   if (res.status === 401) {
     location.assign('/login')
-    return
+    return null
   }
-  if (!res.ok) return
+  if (!res.ok) return null
   const me = (await res.json()) as Identity
   const who = $<HTMLElement>('#who')
   if (me.anonymous) {
     who.innerHTML = 'anonymous viewer <a href="/login">log in</a>'
-    return
+    return me
   }
   who.textContent = `${me.name} (${me.role})`
   const out = document.createElement('button')
@@ -233,8 +244,19 @@ async function showIdentity(): Promise<void> {
     location.assign('/')
   })
   who.append(out)
+  return me
 }
 
-void showIdentity()
-stream.start()
+async function boot(): Promise<void> {
+  const me = await identify()
+  if (!me) return
+  const panel = new ControlPanel(me)
+  const audit = me.role === 'operator' || me.role === 'admin' ? new AuditView() : null
+  startStream(panel, audit)
+  const config = await getJson<ConfigEvent>('/api/config')
+  if (config) panel.showConfig(config)
+  await audit?.load()
+}
+
+void boot()
 requestAnimationFrame(render)

@@ -1,3 +1,5 @@
+import { backoffMs } from './backoff.ts'
+
 /**
  * The dashboard's one EventSource for all topics. The browser resumes by itself after a network drop
  * (sending Last-Event-ID); when the EventSource gives up for good (CLOSED, e.g. after a non-200 answer)
@@ -18,15 +20,8 @@ export interface StreamOptions {
   onOpen?(resumed: boolean): void
 }
 
-const BASE_MS = 1000
-const CAP_MS = 30_000
 /** Reconnecting this long without success is shown as offline. */
 const OFFLINE_AFTER_MS = 30_000
-
-/** Full jitter: a random wait between 0 and the capped exponential step. */
-export function backoffMs(attempt: number, random = Math.random): number {
-  return Math.round(random() * Math.min(CAP_MS, BASE_MS * 2 ** attempt))
-}
 
 export class Stream {
   #es: EventSource | null = null
