@@ -13,6 +13,7 @@ import { ROOT } from '../server/paths.ts'
 import { ControlClient } from '../server/testing/control.ts'
 import { spawnServe } from '../server/testing/process.ts'
 import { numberFlag, percentile } from './lib/proc.ts'
+import { frameSplitter } from './lib/sse.ts'
 
 const pings = numberFlag('pings', 10_000)
 const sets = numberFlag('sets', 1000)
@@ -47,24 +48,16 @@ async function roundTrips(client: ControlClient, n: number, msg: (i: number) => 
 /** Resolves with the arrival time of the first metrics event at `intervalMs` on a raw SSE connection. */
 function metricsWatcher(url: string) {
   let wanted: { ms: number; resolve: (at: number) => void } | null = null
-  let buf = ''
+  const feed = frameSplitter((frame, at) => {
+    const m = /"intervalMs":(\d+)/.exec(frame)
+    if (wanted && m && Number(m[1]) === wanted.ms) {
+      wanted.resolve(at)
+      wanted = null
+    }
+  })
   const req = http.get(`${url}/api/stream?topics=metrics`, (res) => {
     res.setEncoding('utf8')
-    res.on('data', (chunk: string) => {
-      const at = performance.now()
-      buf += chunk
-      let end = buf.indexOf('\n\n')
-      while (end >= 0) {
-        const frame = buf.slice(0, end)
-        buf = buf.slice(end + 2)
-        end = buf.indexOf('\n\n')
-        const m = /"intervalMs":(\d+)/.exec(frame)
-        if (wanted && m && Number(m[1]) === wanted.ms) {
-          wanted.resolve(at)
-          wanted = null
-        }
-      }
-    })
+    res.on('data', feed)
   })
   return {
     next: (ms: number) => new Promise<number>((resolve) => (wanted = { ms, resolve })),
@@ -95,7 +88,7 @@ try {
     const ms = i % 2 ? 500 : 700
     const arrived = watcher.next(ms)
     await client.request({ id: `c${i}`, type: 'sampling.set', intervalMs: ms })
-    const acked = performance.now()
+    const acked = performance.timeOrigin + performance.now()
     lags.push((await arrived) - acked)
   }
   watcher.close()

@@ -13,6 +13,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnServe } from '../server/testing/process.ts'
 import { cpuSeconds, mib, numberFlag, percentile, rss, sleep } from './lib/proc.ts'
+import { frameSplitter } from './lib/sse.ts'
 
 const clients = numberFlag('clients', 2000)
 const seconds = numberFlag('seconds', 20)
@@ -100,8 +101,6 @@ interface Result {
   cpuPct: number
 }
 
-const now = () => performance.timeOrigin + performance.now()
-
 async function measure(target: Target): Promise<Result> {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY })
   const receipts = new Map<number, { ts: number; at: number[] }>()
@@ -114,31 +113,25 @@ async function measure(target: Target): Promise<Result> {
     new Promise<void>((resolve, reject) => {
       const req = http.get(`${target.url}/api/stream?topics=metrics`, { agent }, (res) => {
         res.setEncoding('utf8')
-        let buf = ''
         let first = true
+        const feed = frameSplitter((frame, at) => {
+          if (!recording || !frame.includes('event: metrics')) return
+          const id = Number(/^id: (\d+)/m.exec(frame)?.[1])
+          const ts = Number(/"ts":(\d+)/.exec(frame)?.[1])
+          let r = receipts.get(id)
+          if (!r) {
+            r = { ts, at: [] }
+            receipts.set(id, r)
+          }
+          r.at.push(at)
+        })
         res.on('data', (chunk: string) => {
-          const at = now()
           if (first) {
             first = false
             connected++
             resolve()
           }
-          buf += chunk
-          let end = buf.indexOf('\n\n')
-          while (end >= 0) {
-            const frame = buf.slice(0, end)
-            buf = buf.slice(end + 2)
-            end = buf.indexOf('\n\n')
-            if (!recording || !frame.includes('event: metrics')) continue
-            const id = Number(/^id: (\d+)/m.exec(frame)?.[1])
-            const ts = Number(/"ts":(\d+)/.exec(frame)?.[1])
-            let r = receipts.get(id)
-            if (!r) {
-              r = { ts, at: [] }
-              receipts.set(id, r)
-            }
-            r.at.push(at)
-          }
+          feed(chunk)
         })
       })
       req.on('error', reject)

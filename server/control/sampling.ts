@@ -78,18 +78,17 @@ export class SamplingControl {
   }
 
   pause(by: string): ConfigEvent {
-    return this.#commit({
-      ...this.#state,
-      sampling: { ...this.#state.sampling, paused: true },
-      changedBy: by,
-      at: Date.now(),
-    })
+    return this.#setPaused(true, by)
   }
 
   resume(by: string): ConfigEvent {
+    return this.#setPaused(false, by)
+  }
+
+  #setPaused(paused: boolean, by: string): ConfigEvent {
     return this.#commit({
       ...this.#state,
-      sampling: { ...this.#state.sampling, paused: false },
+      sampling: { ...this.#state.sampling, paused },
       changedBy: by,
       at: Date.now(),
     })

@@ -1,48 +1,15 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium } from '../../scripts/lib/chromium.ts'
-import { ROOT } from '../../server/paths.ts'
-import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { useE2eHub } from './harness.ts'
 
-let browser: Browser
-let server: ServeProcess
-let dataDir: string
-const serveArgs = () => ['--data-dir', dataDir, '--sample-ms', '1000', '--slow-sample-ms', '5000']
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-control-'))
-  server = await spawnServe([...serveArgs(), '--port', '0'], {}, true)
-  browser = await launchChromium()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  server?.child.kill('SIGTERM')
-  await server?.exited
-  rmSync(dataDir, { recursive: true, force: true })
-})
-
-function createToken(role: string, name: string): string {
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir],
-    {
-      encoding: 'utf8',
-    },
-  )
-  return r.stdout.trim()
-}
+const hub = useE2eHub(['--sample-ms', '1000', '--slow-sample-ms', '5000'])
 
 async function loginWithToken(token: string): Promise<Page> {
-  const page = await browser.newPage()
-  await page.goto(`${server.url}/login`)
+  const page = await hub.browser.newPage()
+  await page.goto(`${hub.server.url}/login`)
   await page.fill('#token', token)
   await page.click('button[type=submit]')
-  await page.waitForURL(`${server.url}/`)
+  await page.waitForURL(`${hub.server.url}/`)
   return page
 }
 
@@ -56,8 +23,8 @@ const gapsAfter = (ts: number[], from: number) => {
 
 describe('sampling control in Chromium', () => {
   it('lets the admin from the printed link change the interval; the chart speeds up and the audit view shows it', async () => {
-    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(server.stdout())?.[1] as string
-    const page = await browser.newPage()
+    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(hub.server.stdout())?.[1] as string
+    const page = await hub.browser.newPage()
     await page.goto(link)
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
     expect(await page.locator('#ctl-state').textContent()).toMatch(
@@ -92,7 +59,7 @@ describe('sampling control in Chromium', () => {
   })
 
   it('shows a refused change with its error message', async () => {
-    const page = await loginWithToken(createToken('operator', 'e2e-ops'))
+    const page = await loginWithToken(hub.createToken('operator', 'e2e-ops'))
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
     await page.selectOption('#ctl-group', 'slow')
     await page.fill('#ctl-interval', '500')
@@ -105,31 +72,29 @@ describe('sampling control in Chromium', () => {
   })
 
   it('disables the controls for a viewer and for an anonymous visitor', async () => {
-    const viewer = await loginWithToken(createToken('viewer', 'e2e-viewer'))
+    const viewer = await loginWithToken(hub.createToken('viewer', 'e2e-viewer'))
     await expect.poll(() => viewer.locator('#ctl-result').textContent()).toBe('Role viewer may not change sampling.')
     for (const sel of ['#ctl-apply', '#ctl-pause', '#ctl-resume', '#ctl-interval']) {
       expect(await viewer.locator(sel).isDisabled()).toBe(true)
     }
     expect(await viewer.locator('#audit').isHidden()).toBe(true)
     await viewer.close()
-    const anon = await browser.newPage()
-    await anon.goto(`${server.url}/`)
+    const anon = await hub.browser.newPage()
+    await anon.goto(`${hub.server.url}/`)
     await expect.poll(() => anon.locator('#ctl-result').textContent()).toBe('Log in as an operator to change sampling.')
     expect(await anon.locator('#ctl-apply').isDisabled()).toBe(true)
     await anon.close()
   })
 
   it('counts down to the next control reconnect while the hub is down, and reconnects by itself after a restart', async () => {
-    const page = await loginWithToken(createToken('operator', 'e2e-ops2'))
+    const page = await loginWithToken(hub.createToken('operator', 'e2e-ops2'))
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
-    const port = new URL(server.url).port
-    server.child.kill('SIGKILL')
-    await server.exited
+    const port = await hub.kill()
     await expect
       .poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 })
       .toMatch(/^control reconnecting in \d+ s$/)
     expect(await page.locator('#ctl-apply').isDisabled()).toBe(true)
-    server = await spawnServe([...serveArgs(), '--port', port], {}, true)
+    await hub.restart(port)
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 40_000 }).toBe('control open')
     expect(await page.locator('#ctl-apply').isDisabled()).toBe(false)
     await page.close()

@@ -1,49 +1,27 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium } from '../../scripts/lib/chromium.ts'
-import { ROOT } from '../../server/paths.ts'
+import { describe, expect, it } from 'vitest'
 import type { SeriesResponse } from '../../server/protocol.ts'
-import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
+import { useE2eHub } from './harness.ts'
 
-let browser: Browser
-let server: ServeProcess
-let dataDir: string
-const serveArgs = () => ['--data-dir', dataDir, '--sample-ms', '500', '--slow-sample-ms', '2000']
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'))
-  server = await spawnServe([...serveArgs(), '--port', '0'], {}, true)
-  browser = await launchChromium()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  server?.child.kill('SIGTERM')
-  await server?.exited
-  rmSync(dataDir, { recursive: true, force: true })
-})
+const hub = useE2eHub(['--sample-ms', '500', '--slow-sample-ms', '2000'])
 
 const cpuTimestamps = (page: Page) => page.evaluate(() => window.vigil.timestamps('cpu.usage_pct'))
 const indicator = (page: Page) => page.locator('#conn')
 
 async function open(options: Parameters<Browser['newPage']>[0] = {}): Promise<Page> {
-  const page = await browser.newPage(options)
+  const page = await hub.browser.newPage(options)
   page.on('pageerror', (err) => {
     throw err
   })
-  await page.goto(`${server.url}/`)
+  await page.goto(`${hub.server.url}/`)
   return page
 }
 
 describe('dashboard in Chromium', () => {
   it('logs the admin in with the one-time link printed at first start, which strips the code from the address', async () => {
-    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(server.stdout())?.[1] as string
+    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(hub.server.stdout())?.[1] as string
     expect(link).toBeDefined()
-    const page = await browser.newPage()
+    const page = await hub.browser.newPage()
     await page.goto(link)
     expect(new URL(page.url()).pathname).toBe('/')
     expect(page.url()).not.toContain('code=')
@@ -54,26 +32,9 @@ describe('dashboard in Chromium', () => {
   })
 
   it('logs in with a pasted token on /login, and explains a used link', async () => {
-    const made = spawnSync(
-      process.execPath,
-      [
-        join(ROOT, 'dist/server/main.js'),
-        'token',
-        'create',
-        '--role',
-        'operator',
-        '--name',
-        'e2e-op',
-        '--data-dir',
-        dataDir,
-      ],
-      {
-        encoding: 'utf8',
-      },
-    )
-    const token = made.stdout.trim()
-    const page = await browser.newPage()
-    await page.goto(`${server.url}/login?error=expired`)
+    const token = hub.createToken('operator', 'e2e-op')
+    const page = await hub.browser.newPage()
+    await page.goto(`${hub.server.url}/login?error=expired`)
     expect(await page.locator('#error').textContent()).toBe(
       'That login link has been used or has expired. Paste a token instead.',
     )
@@ -104,13 +65,11 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('live')
     await expect.poll(async () => (await cpuTimestamps(page)).length, { timeout: 10_000 }).toBeGreaterThan(3)
 
-    const port = new URL(server.url).port
-    server.child.kill('SIGKILL')
-    await server.exited
+    const port = await hub.kill()
     await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 10_000 }).toBe('reconnecting')
 
     const restartedAt = Date.now()
-    server = await spawnServe([...serveArgs(), '--port', port], {}, true)
+    await hub.restart(port)
     await expect.poll(() => indicator(page).getAttribute('data-state'), { timeout: 20_000 }).toBe('live')
     await expect
       .poll(async () => (await cpuTimestamps(page)).filter((ts) => ts > restartedAt).length, { timeout: 10_000 })
@@ -120,7 +79,7 @@ describe('dashboard in Chromium', () => {
     const shown = await cpuTimestamps(page)
     const from = shown[0] as number
     const to = shown.at(-1) as number
-    const res = await fetch(`${server.url}/api/series?metric=cpu.usage_pct&from=${from}&to=${to}&points=10000`)
+    const res = await fetch(`${hub.server.url}/api/series?metric=cpu.usage_pct&from=${from}&to=${to}&points=10000`)
     const stored = ((await res.json()) as SeriesResponse).points.map((p) => p[0])
     expect(shown).toEqual(stored)
     await page.close()

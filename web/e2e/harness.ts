@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
+import { launchChromium } from '../../scripts/lib/chromium.ts'
+import { ROOT } from '../../server/paths.ts'
+import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
+
+/** A built `vigil serve` on a fresh data dir and a headless Chromium, for one test file. */
+export interface E2eHub {
+  readonly browser: Browser
+  readonly server: ServeProcess
+  readonly dataDir: string
+  /** SIGKILLs the hub; returns its port so `restart` can bring it back there. */
+  kill(): Promise<string>
+  restart(port: string): Promise<void>
+  /** `vigil token create` against the hub's data dir; returns the secret. */
+  createToken(role: string, name: string): string
+}
+
+/** Starts the hub and the browser before the file's tests and stops both after them. */
+export function useE2eHub(serveArgs: string[]): E2eHub {
+  let browser: Browser
+  let server: ServeProcess
+  let dataDir = ''
+  const args = () => ['--data-dir', dataDir, ...serveArgs]
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'))
+    server = await spawnServe([...args(), '--port', '0'], {}, true)
+    browser = await launchChromium()
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    server?.child.kill('SIGTERM')
+    await server?.exited
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  return {
+    get browser() {
+      return browser
+    },
+    get server() {
+      return server
+    },
+    get dataDir() {
+      return dataDir
+    },
+    async kill() {
+      const port = new URL(server.url).port
+      server.child.kill('SIGKILL')
+      await server.exited
+      return port
+    },
+    async restart(port) {
+      server = await spawnServe([...args(), '--port', port], {}, true)
+    },
+    createToken(role, name) {
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir],
+        { encoding: 'utf8' },
+      )
+      return r.stdout.trim()
+    },
+  }
+}
