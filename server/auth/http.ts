@@ -4,6 +4,7 @@ import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { zValidator } from '@hono/zod-validator'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { errorBody, invalidAs400 } from '../http.ts'
 import { WEB_DIST_DIR } from '../paths.ts'
@@ -94,7 +95,11 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
     return serveStatic({ root: WEB_DIST_DIR, path: 'login.html' })(c, next)
   })
 
-  app.post('/api/session', zValidator('json', LoginRequest, invalidAs400), (c) => {
+  const smallBody = bodyLimit({
+    maxSize: 4096,
+    onError: (c) => c.json(errorBody('payload_too_large', 'A login body is at most 4 KiB'), 413),
+  })
+  app.post('/api/session', smallBody, zValidator('json', LoginRequest, invalidAs400), (c) => {
     const principal = tokens.verify(c.req.valid('json').token)
     if (!principal) return c.json(errorBody('unauthorized', 'Invalid or revoked token'), 401)
     startSession(c, tokens, principal.tokenId)
