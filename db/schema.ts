@@ -96,3 +96,48 @@ export const audit = sqliteTable(
   },
   (t) => [index('audit_ts').on(t.ts)],
 )
+
+/** Jobs reported through the ingest API or run by `vigil run`. JSON columns hold structured fields. */
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    labels: text('labels').notNull(),
+    host: text('host').notNull(),
+    attempt: integer('attempt').notNull(),
+    retryOf: text('retry_of'),
+    state: text('state', {
+      enum: ['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'lost'],
+    }).notNull(),
+    progress: text('progress').notNull(),
+    ownerTokenId: integer('owner_token_id'),
+    command: text('command'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+    heartbeatAt: integer('heartbeat_at'),
+    exitCode: integer('exit_code'),
+    error: text('error'),
+    cancelRequested: text('cancel_requested'),
+    logLines: integer('log_lines').notNull(),
+    logDropped: integer('log_dropped').notNull(),
+    lastBatch: integer('last_batch').notNull(),
+  },
+  (t) => [index('jobs_created').on(t.createdAt), index('jobs_state').on(t.state)],
+)
+
+/** Job log lines, `seq` assigned on ingest per job. */
+export const jobLogs = sqliteTable(
+  'job_logs',
+  {
+    jobId: text('job_id').notNull(),
+    seq: integer('seq').notNull(),
+    ts: integer('ts').notNull(),
+    stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
+    level: text('level'),
+    text: text('text').notNull(),
+    cut: integer('cut', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
+)

@@ -11,6 +11,7 @@ import { type AuthEnv, authenticate, authRoutes, COMMAND_ROLES, READ_ROLES, requ
 import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import { errorBody, invalidAs400 } from './http.ts'
+import { type Jobs, jobRoutes } from './jobs/index.ts'
 import type { Logger } from './log.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import {
@@ -39,6 +40,7 @@ export interface AppDeps {
   audit: Audit
   sampling: SamplingControl
   control: Control
+  jobs: Jobs
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   latestHosts(): HostEvent[]
@@ -59,6 +61,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
 
   app.route('/', authRoutes(deps.tokens, deps.allowAnonymous))
   // Before the read check below: the control channel checks Origin and credentials itself, at upgrade
+  app.route('/', jobRoutes(deps.jobs, deps.tokens, deps.allowAnonymous))
   const [checkUpgrade, upgrade] = deps.control.handlers()
   app.get('/api/control', checkUpgrade, upgrade)
   app.use('/api/*', authenticate(deps.tokens, deps.allowAnonymous), requireRole(READ_ROLES, 'read the dashboard'))
@@ -113,6 +116,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       topics: q.topics,
       lastEventId: raw === undefined ? null : Number(raw),
       tokenId: c.get('principal')?.tokenId ?? null,
+      tail: q.tail,
     })
     return RESPONSE_ALREADY_SENT
   })

@@ -57,6 +57,16 @@ const settings = {
     flag: 'ws-ping-ms',
     schema: z.coerce.number().int().min(50).max(300_000).default(25_000),
   },
+  jobLostMs: {
+    env: 'VIGIL_JOB_LOST_MS',
+    flag: 'job-lost-ms',
+    schema: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  },
+  jobLogTail: {
+    env: 'VIGIL_JOB_LOG_LINES',
+    flag: 'job-log-lines',
+    schema: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+  },
   rawRetentionH: {
     env: 'VIGIL_RAW_RETENTION_H',
     flag: 'raw-retention-h',

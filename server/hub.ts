@@ -10,6 +10,7 @@ import { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
+import { Jobs } from './jobs/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
@@ -35,6 +36,7 @@ export interface Hub {
   readonly tokens: Tokens
   readonly sampling: SamplingControl
   readonly control: Control
+  readonly jobs: Jobs
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
@@ -97,10 +99,17 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     replayMs: config.replayS * 1000,
   })
   const bus = new Bus(store)
+  const jobs = new Jobs(db, bus, {
+    host,
+    keepHead: 1000,
+    keepTail: config.jobLogTail,
+    heartbeatTimeoutMs: config.jobLostMs,
+  })
   const streams = new Streams(bus, store, {
     heartbeatMs: config.heartbeatMs,
     retryMs: config.retryMs,
     clientBufferBytes: config.clientBufferBytes,
+    snapshot: (topic, tail) => jobs.snapshot(topic, tail),
   })
   const hosts = new Map<string, HostEvent>()
   const info: HostEvent['info'] = {
@@ -156,6 +165,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     tokens,
     audit,
     sampling,
+    jobs,
     host,
     allowedOrigins: new Set(config.allowedOrigins),
     pingMs: config.wsPingMs,
@@ -188,6 +198,16 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const revocationTimer = setInterval(() => {
     if (tokens.changedElsewhere()) enforceRevocations()
   }, REVOCATION_CHECK_MS)
+  const lostTimer = setInterval(
+    () => {
+      try {
+        jobs.checkLost(Date.now())
+      } catch (err) {
+        log.error('lost-job check failed', { err })
+      }
+    },
+    Math.min(5000, config.jobLostMs / 2),
+  )
 
   const app = createApp({
     config,
@@ -201,6 +221,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     audit,
     sampling,
     control,
+    jobs,
     allowAnonymous: isLoopback(config.host),
     latestHosts: () => [...hosts.values()],
     stats: () => ({
@@ -242,11 +263,14 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     tokens,
     sampling,
     control,
+    jobs,
     firstLoginUrl: firstLogin === null ? null : `${url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {
         clearInterval(pruneTimer)
         clearInterval(revocationTimer)
+        clearInterval(lostTimer)
+        jobs.close()
         events.stop()
         sampling.close()
         await sampler.stop()

@@ -1,3 +1,4 @@
+import type { Jobs } from '../jobs/jobs.ts'
 import type { Command, CommandType, ControlErrorCode, Identity } from '../protocol.ts'
 import type { SamplingControl } from './sampling.ts'
 
@@ -13,6 +14,7 @@ export class CommandError extends Error {
 export interface CommandContext {
   actor: Identity
   sampling: SamplingControl
+  jobs: Jobs
   /** This hub's host name: the only host whose sampling it controls until agents exist. */
   host: string
 }
@@ -32,12 +34,14 @@ export const handlers: Handlers = {
   },
   'sampling.pause': (_cmd, ctx) => ctx.sampling.pause(ctx.actor.name),
   'sampling.resume': (_cmd, ctx) => ctx.sampling.resume(ctx.actor.name),
-  // Jobs arrive with their own issue; until then no job id exists
-  'job.cancel': (cmd) => {
-    throw new CommandError('not_found', `No job ${cmd.jobId}`)
-  },
-  'job.retry': (cmd) => {
-    throw new CommandError('not_found', `No job ${cmd.jobId}`)
+  // Accepted means requested: the job shows `cancelling` until its runner confirms `cancelled`
+  'job.cancel': (cmd, ctx) => ctx.jobs.cancel(cmd.jobId, ctx.actor.name, cmd.reason ?? null),
+  'job.retry': (cmd, ctx) => {
+    const job = ctx.jobs.get(cmd.jobId)
+    throw new CommandError(
+      'conflict',
+      `Job ${job.id} has no runner waiting to retry it (vigil run arrives with the jobs runner)`,
+    )
   },
 }
 

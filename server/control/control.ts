@@ -14,6 +14,7 @@ import {
   type Tokens,
 } from '../auth/index.ts'
 import { errorBody } from '../http.ts'
+import type { Jobs } from '../jobs/jobs.ts'
 import type { Logger } from '../log.ts'
 import { Command, type ControlErrorCode, Envelope, type Identity, type Reply, type RequestId } from '../protocol.ts'
 import { CommandError, dispatch } from './commands.ts'
@@ -31,6 +32,7 @@ export interface ControlOptions {
   tokens: Tokens
   audit: Audit
   sampling: SamplingControl
+  jobs: Jobs
   host: string
   /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
   allowedOrigins: ReadonlySet<string>
@@ -228,7 +230,12 @@ export class Control {
     }
     let result: unknown
     try {
-      result = dispatch(parsed.data, { actor: peer.identity, sampling: this.#opts.sampling, host: this.#opts.host })
+      result = dispatch(parsed.data, {
+        actor: peer.identity,
+        sampling: this.#opts.sampling,
+        jobs: this.#opts.jobs,
+        host: this.#opts.host,
+      })
     } catch (err) {
       if (err instanceof CommandError) {
         refuse(id, type, args, err.code, err.message)

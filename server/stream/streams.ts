@@ -11,6 +11,11 @@ export interface StreamOptions {
   retryMs: number
   /** Bytes a client may have queued before it is cut off. */
   clientBufferBytes: number
+  /**
+   * Events a fresh (not resuming) stream opens with for a topic, such as a job's state and its last log lines.
+   * They carry no id: the stream's position stays the opening id, so a later resume neither repeats nor skips.
+   */
+  snapshot?(topic: string, tail: number): { event: string; data: unknown }[]
 }
 
 export interface OpenRequest {
@@ -19,6 +24,8 @@ export interface OpenRequest {
   lastEventId: number | null
   /** The token the stream was opened with; revoking it ends the stream. Null for anonymous viewers. */
   tokenId: number | null
+  /** Log lines a fresh `job:<id>` stream opens with. */
+  tail: number
 }
 
 const HEADERS = {
@@ -129,6 +136,12 @@ export class Streams {
     const from = req.lastEventId
     client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
 
+    if (from === null) {
+      for (const topic of req.topics) {
+        for (const s of this.#opts.snapshot?.(topic, req.tail) ?? [])
+          client.write(encodeFrame(null, s.event, JSON.stringify(s.data)))
+      }
+    }
     if (from === null || from === this.#bus.lastId) {
       client.live = true
       return

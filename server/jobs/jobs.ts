@@ -1,0 +1,402 @@
+import { randomBytes } from 'node:crypto'
+import { and, asc, desc, eq, gt, inArray, like, lte, sql } from 'drizzle-orm'
+import { jobLogs, jobs } from '../../db/schema.ts'
+import type { Bus } from '../bus/index.ts'
+import { CommandError } from '../control/commands.ts'
+import {
+  FINAL_JOB_STATES,
+  type Job,
+  type JobState,
+  type LogEvent,
+  type LogLine,
+  type LogLineIn,
+  type NewJob,
+  type Progress,
+  type ProgressUpdate,
+} from '../protocol.ts'
+import type { Db } from '../store/index.ts'
+import { type EtaState, nextEta } from './eta.ts'
+
+/** A line longer than this is cut and marked. */
+export const MAX_LINE_BYTES = 16 * 1024
+/** `jobs` topic summaries per job: at most one per this many ms (4 per second). */
+const SUMMARY_EVERY_MS = 250
+
+export interface JobsOptions {
+  host: string
+  /** Lines kept from the start of each job's log, and from its end. */
+  keepHead: number
+  keepTail: number
+  /** A running job without a heartbeat for this long is `lost`. */
+  heartbeatTimeoutMs: number
+}
+
+type Row = typeof jobs.$inferSelect
+
+const EMPTY_PROGRESS: Progress = {
+  percent: null,
+  current: null,
+  total: null,
+  unit: null,
+  step: null,
+  message: null,
+  etaMs: null,
+}
+
+function toJob(r: Row): Job {
+  return {
+    id: r.id,
+    name: r.name,
+    labels: JSON.parse(r.labels),
+    host: r.host,
+    attempt: r.attempt,
+    retryOf: r.retryOf,
+    state: r.state,
+    progress: JSON.parse(r.progress),
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    heartbeatAt: r.heartbeatAt,
+    exitCode: r.exitCode,
+    error: r.error,
+    cancelRequested: r.cancelRequested ? JSON.parse(r.cancelRequested) : null,
+    log: { lines: r.logLines, dropped: r.logDropped },
+  }
+}
+
+/** Splits raw text into real lines (LF, CRLF or CR), cutting any over 16 KiB. */
+export function splitLines(text: string): { text: string; cut: boolean }[] {
+  const parts = text.split(/\r\n|\r|\n/)
+  if (parts.length > 1 && parts.at(-1) === '') parts.pop()
+  return parts.map((p) => {
+    if (Buffer.byteLength(p) <= MAX_LINE_BYTES) return { text: p, cut: false }
+    let cut = p.slice(0, MAX_LINE_BYTES)
+    while (Buffer.byteLength(cut) > MAX_LINE_BYTES) cut = cut.slice(0, -1)
+    return { text: cut, cut: true }
+  })
+}
+
+/**
+ * Jobs and their logs: the state machine, progress that never goes backwards, a server-side ETA, per-job log
+ * sequence numbers with batch de-duplication and head+tail retention, and the `jobs` / `job:<id>` events.
+ */
+export class Jobs {
+  readonly #db: Db
+  readonly #bus: Bus
+  readonly #opts: JobsOptions
+  readonly #eta = new Map<string, EtaState>()
+  readonly #summaryAt = new Map<string, number>()
+  readonly #summaryTimers = new Map<string, NodeJS.Timeout>()
+
+  constructor(db: Db, bus: Bus, opts: JobsOptions) {
+    this.#db = db
+    this.#bus = bus
+    this.#opts = opts
+  }
+
+  #row(id: string): Row {
+    const row = this.#db.db.select().from(jobs).where(eq(jobs.id, id)).get()
+    if (!row) throw new CommandError('not_found', `No job ${id}`)
+    return row
+  }
+
+  get(id: string): Job {
+    return toJob(this.#row(id))
+  }
+
+  /** The token that created a job, for the owner-only rule. */
+  ownerOf(id: string): number | null {
+    return this.#row(id).ownerTokenId
+  }
+
+  list(filter: { state?: JobState; name?: string; limit: number }): Job[] {
+    const where = and(
+      filter.state ? eq(jobs.state, filter.state) : undefined,
+      filter.name ? like(jobs.name, `%${filter.name.replace(/[%_\\]/g, (c) => `\\${c}`)}%`) : undefined,
+    )
+    return this.#db.db
+      .select()
+      .from(jobs)
+      .where(where)
+      .orderBy(desc(jobs.createdAt))
+      .limit(filter.limit)
+      .all()
+      .map(toJob)
+  }
+
+  create(input: NewJob, ownerTokenId: number | null): Job {
+    const now = Date.now()
+    const id = `j${randomBytes(6).toString('hex')}`
+    let attempt = 1
+    if (input.retryOf) attempt = this.#row(input.retryOf).attempt + 1
+    this.#db.db
+      .insert(jobs)
+      .values({
+        id,
+        name: input.name,
+        labels: JSON.stringify(input.labels),
+        host: input.host ?? this.#opts.host,
+        attempt,
+        retryOf: input.retryOf ?? null,
+        state: input.queued ? 'queued' : 'running',
+        progress: JSON.stringify(EMPTY_PROGRESS),
+        ownerTokenId,
+        command: input.command ? JSON.stringify(input.command) : null,
+        createdAt: now,
+        startedAt: input.queued ? null : now,
+        heartbeatAt: now,
+        logLines: 0,
+        logDropped: 0,
+        lastBatch: -1,
+      })
+      .run()
+    return this.#changed(id, true)
+  }
+
+  #assertNotFinal(row: Row): void {
+    if (FINAL_JOB_STATES.includes(row.state))
+      throw new CommandError('conflict', `Job ${row.id} is ${row.state} already`)
+  }
+
+  progress(id: string, update: ProgressUpdate): Job {
+    const row = this.#row(id)
+    this.#assertNotFinal(row)
+    const prev = JSON.parse(row.progress) as Progress
+    const now = Date.now()
+    const current = update.current ?? prev.current
+    const total = update.total ?? prev.total
+    let percent = update.percent === undefined ? prev.percent : update.percent
+    if (update.percent === undefined && current !== null && total !== null && total > 0) {
+      percent = Math.min(100, (current / total) * 100)
+    }
+    // Percent never goes backwards; null (indeterminate) only when nothing was known yet
+    if (percent !== null && prev.percent !== null) percent = Math.max(percent, prev.percent)
+    if (percent === null && prev.percent !== null) percent = prev.percent
+    const eta = nextEta(this.#eta.get(id) ?? null, percent, now)
+    if (eta.state) this.#eta.set(id, eta.state)
+    const progress: Progress = {
+      percent,
+      current,
+      total,
+      unit: update.unit ?? prev.unit,
+      step: update.step ?? prev.step,
+      message: update.message ?? prev.message,
+      etaMs: eta.etaMs,
+    }
+    const state: JobState = row.state === 'queued' ? 'running' : row.state
+    this.#db.db
+      .update(jobs)
+      .set({ progress: JSON.stringify(progress), state, startedAt: row.startedAt ?? now, heartbeatAt: now })
+      .where(eq(jobs.id, id))
+      .run()
+    return this.#changed(id, state !== row.state)
+  }
+
+  /**
+   * Appends one client batch of lines. A batch number not above the last one seen is a retry: acknowledged, not
+   * stored again. Lines get the job's next seq numbers; the middle of an over-long log is dropped and counted.
+   */
+  appendLogs(id: string, batch: number, input: LogLineIn[]): { duplicate: boolean; lines: number; lastSeq: number } {
+    const row = this.#row(id)
+    if (batch <= row.lastBatch) return { duplicate: true, lines: 0, lastSeq: row.logLines }
+    const now = Date.now()
+    const lines: LogLine[] = []
+    let seq = row.logLines
+    for (const l of input) {
+      for (const part of splitLines(l.text)) {
+        lines.push({
+          seq: ++seq,
+          ts: l.ts ?? now,
+          stream: l.stream,
+          level: l.level ?? null,
+          text: part.text,
+          cut: part.cut,
+        })
+      }
+    }
+    const { keepHead, keepTail } = this.#opts
+    let dropped = row.logDropped
+    this.#db.sqlite.transaction(() => {
+      for (const l of lines)
+        this.#db.db
+          .insert(jobLogs)
+          .values({ jobId: id, ...l })
+          .run()
+      // Keep the first keepHead lines and the last keepTail: drop what falls between
+      const dropTo = seq - keepTail
+      if (dropTo > keepHead) {
+        const res = this.#db.db
+          .delete(jobLogs)
+          .where(and(eq(jobLogs.jobId, id), gt(jobLogs.seq, keepHead), lte(jobLogs.seq, dropTo)))
+          .run()
+        dropped += res.changes
+      }
+      this.#db.db
+        .update(jobs)
+        .set({ logLines: seq, logDropped: dropped, lastBatch: batch, heartbeatAt: now })
+        .where(eq(jobs.id, id))
+        .run()
+    })()
+    if (lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines } satisfies LogEvent)
+    return { duplicate: false, lines: lines.length, lastSeq: seq }
+  }
+
+  /** Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for. */
+  logs(
+    id: string,
+    after: number,
+    limit: number,
+  ): { lines: LogLine[]; dropped: { after: number; count: number } | null } {
+    const row = this.#row(id)
+    const lines = this.#db.db
+      .select({
+        seq: jobLogs.seq,
+        ts: jobLogs.ts,
+        stream: jobLogs.stream,
+        level: jobLogs.level,
+        text: jobLogs.text,
+        cut: jobLogs.cut,
+      })
+      .from(jobLogs)
+      .where(and(eq(jobLogs.jobId, id), gt(jobLogs.seq, after)))
+      .orderBy(asc(jobLogs.seq))
+      .limit(limit)
+      .all()
+    const first = lines[0]?.seq
+    const gap = row.logDropped > 0 && first !== undefined && first > after + 1
+    return { lines, dropped: gap ? { after: first - 1 - row.logDropped, count: row.logDropped } : null }
+  }
+
+  /** The last `n` lines, for a `job:<id>` stream that opens without resuming. */
+  tail(id: string, n: number): LogLine[] {
+    return this.#db.db
+      .select({
+        seq: jobLogs.seq,
+        ts: jobLogs.ts,
+        stream: jobLogs.stream,
+        level: jobLogs.level,
+        text: jobLogs.text,
+        cut: jobLogs.cut,
+      })
+      .from(jobLogs)
+      .where(eq(jobLogs.jobId, id))
+      .orderBy(desc(jobLogs.seq))
+      .limit(n)
+      .all()
+      .reverse()
+  }
+
+  /** What a fresh `job:<id>` stream opens with: the job as it is, then its last `tail` lines. */
+  snapshot(topic: string, tail: number): { event: string; data: unknown }[] {
+    if (!topic.startsWith('job:')) return []
+    const id = topic.slice(4)
+    const row = this.#db.db.select().from(jobs).where(eq(jobs.id, id)).get()
+    if (!row) return []
+    const lines = tail > 0 ? this.tail(id, tail) : []
+    return [
+      { event: 'job', data: toJob(row) },
+      { event: 'log', data: { jobId: id, lines } satisfies LogEvent },
+    ]
+  }
+
+  /** Records a heartbeat; answers whether someone asked the job to stop. */
+  heartbeat(id: string): { cancelRequested: Job['cancelRequested'] } {
+    const row = this.#row(id)
+    this.#db.db.update(jobs).set({ heartbeatAt: Date.now() }).where(eq(jobs.id, id)).run()
+    return { cancelRequested: row.cancelRequested ? JSON.parse(row.cancelRequested) : null }
+  }
+
+  finish(id: string, outcome: { state: 'succeeded' | 'failed' | 'cancelled'; exitCode?: number; error?: string }): Job {
+    const row = this.#row(id)
+    this.#assertNotFinal(row)
+    const now = Date.now()
+    this.#db.db
+      .update(jobs)
+      .set({
+        state: outcome.state,
+        exitCode: outcome.exitCode ?? null,
+        error: outcome.error ?? null,
+        finishedAt: now,
+        heartbeatAt: now,
+      })
+      .where(eq(jobs.id, id))
+      .run()
+    this.#eta.delete(id)
+    return this.#changed(id, true)
+  }
+
+  /** A cancel request from an operator: `cancelling` until the runner confirms with `cancelled`. */
+  cancel(id: string, by: string, reason: string | null): Job {
+    const row = this.#row(id)
+    this.#assertNotFinal(row)
+    if (row.state === 'cancelling') throw new CommandError('conflict', `Job ${id} is being cancelled already`)
+    const request = { by, at: Date.now(), reason }
+    // A queued job has no runner yet: nothing needs to confirm, it is cancelled now
+    const state: JobState = row.state === 'queued' ? 'cancelled' : 'cancelling'
+    this.#db.db
+      .update(jobs)
+      .set({
+        state,
+        cancelRequested: JSON.stringify(request),
+        ...(state === 'cancelled' ? { finishedAt: request.at } : {}),
+      })
+      .where(eq(jobs.id, id))
+      .run()
+    return this.#changed(id, true)
+  }
+
+  /** Marks running jobs whose heartbeat stopped as `lost`. */
+  checkLost(now: number): number {
+    const stale = this.#db.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(
+        and(
+          inArray(jobs.state, ['running', 'cancelling']),
+          sql`${jobs.heartbeatAt} < ${now - this.#opts.heartbeatTimeoutMs}`,
+        ),
+      )
+      .all()
+    for (const { id } of stale) {
+      this.#db.db.update(jobs).set({ state: 'lost', finishedAt: now }).where(eq(jobs.id, id)).run()
+      this.#changed(id, true)
+    }
+    return stale.length
+  }
+
+  /**
+   * Announces a change: the full job on `job:<id>` every time, a summary on `jobs` at once for state changes and
+   * at most four times a second per job for progress (the last one always goes out).
+   */
+  #changed(id: string, stateChanged: boolean): Job {
+    const job = this.get(id)
+    this.#bus.publish(`job:${id}`, 'job', job)
+    const now = Date.now()
+    const last = this.#summaryAt.get(id) ?? 0
+    const pending = this.#summaryTimers.get(id)
+    if (stateChanged || now - last >= SUMMARY_EVERY_MS) {
+      if (pending) clearTimeout(pending)
+      this.#summaryTimers.delete(id)
+      this.#summaryAt.set(id, now)
+      this.#bus.publish('jobs', 'job', job)
+    } else if (!pending) {
+      this.#summaryTimers.set(
+        id,
+        setTimeout(
+          () => {
+            this.#summaryTimers.delete(id)
+            this.#summaryAt.set(id, Date.now())
+            this.#bus.publish('jobs', 'job', this.get(id))
+          },
+          SUMMARY_EVERY_MS - (now - last),
+        ),
+      )
+    }
+    return job
+  }
+
+  close(): void {
+    for (const t of this.#summaryTimers.values()) clearTimeout(t)
+    this.#summaryTimers.clear()
+  }
+}
