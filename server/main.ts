@@ -3,6 +3,7 @@ import { tokenCommand } from './auth/cli.ts'
 import { ConfigError, loadConfig, settingsHelp } from './config.ts'
 import { type Hub, startHub, VERSION } from './hub.ts'
 import { stderrLogger } from './log.ts'
+import { runCommand } from './run/run.ts'
 
 const USAGE = `vigil ${VERSION}: realtime ops monitoring
 
@@ -11,6 +12,7 @@ Usage:
   vigil token create --role <viewer|operator|admin|reporter|agent> [--name N]
   vigil token list
   vigil token revoke <name>
+  vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] -- <command> [args…]
   vigil --version          print the version
   vigil <command> --help   help for a command
 `
@@ -86,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'serve') return serve(rest)
   if (command === 'token') return tokenCommand(rest, process.env)
+  if (command === 'run') return runCommand(rest, process.env)
   process.stderr.write(`vigil: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
   return 2
 }

@@ -1,0 +1,144 @@
+import type { Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
+
+const RETRY_BASE_MS = 250
+const RETRY_CAP_MS = 5000
+
+type Op =
+  | { kind: 'logs'; batch: number; lines: LogLineIn[] }
+  | { kind: 'progress'; update: ProgressUpdate }
+  | { kind: 'finish'; state: 'succeeded' | 'failed' | 'cancelled'; exitCode: number | null }
+
+/** A request the hub refused for good (4xx): retrying cannot help. */
+class Refused extends Error {}
+
+/**
+ * Reports one job to a hub in order: creation, log batches, progress, the finish. Every request is retried
+ * with capped backoff while the hub is unreachable, so nothing is lost; log batches carry their number, so a
+ * retry of a batch the hub already stored is not stored twice.
+ */
+export class Reporter {
+  readonly #url: string
+  readonly #token: string | undefined
+  readonly #queue: Op[] = []
+  readonly #log: (msg: string) => void
+  #jobId: string | null = null
+  #draining: Promise<void> | null = null
+  #batch = 0
+  #stopped = false
+
+  constructor(url: string, token: string | undefined, log: (msg: string) => void) {
+    this.#url = url.replace(/\/+$/, '')
+    this.#token = token
+    this.#log = log
+  }
+
+  get jobId(): string | null {
+    return this.#jobId
+  }
+
+  async #request(method: string, path: string, body?: unknown): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#stopped) throw new Refused('reporter stopped')
+      try {
+        const res = await fetch(`${this.#url}${path}`, {
+          method,
+          headers: {
+            'content-type': 'application/json',
+            ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+        if (res.ok) return res.json()
+        const text = await res.text()
+        if (res.status >= 400 && res.status < 500) throw new Refused(`${method} ${path}: ${res.status} ${text}`)
+      } catch (err) {
+        if (err instanceof Refused) throw err
+        if (attempt === 0) this.#log(`vigil run: hub unreachable (${(err as Error).message}); buffering and retrying`)
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt, 5))),
+      )
+    }
+  }
+
+  /** Creates the job, waiting (and retrying) until the hub answers. */
+  async create(name: string, command: string[]): Promise<Job> {
+    const job = (await this.#request('POST', '/api/jobs', { name, command })) as Job
+    this.#jobId = job.id
+    this.#kick()
+    return job
+  }
+
+  logs(lines: LogLineIn[]): void {
+    if (lines.length === 0) return
+    this.#enqueue({ kind: 'logs', batch: this.#batch++, lines })
+  }
+
+  progress(update: ProgressUpdate): void {
+    this.#enqueue({ kind: 'progress', update })
+  }
+
+  finish(state: 'succeeded' | 'failed' | 'cancelled', exitCode: number | null): void {
+    this.#enqueue({ kind: 'finish', state, exitCode })
+  }
+
+  /** Asks the hub whether someone wants the job stopped; null when the hub cannot be reached right now. */
+  async heartbeat(): Promise<{ cancelRequested: Job['cancelRequested'] } | null> {
+    if (!this.#jobId) return null
+    try {
+      const res = await fetch(`${this.#url}/api/jobs/${this.#jobId}/heartbeat`, {
+        method: 'POST',
+        headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      })
+      return res.ok ? ((await res.json()) as { cancelRequested: Job['cancelRequested'] }) : null
+    } catch {
+      return null
+    }
+  }
+
+  #enqueue(op: Op): void {
+    this.#queue.push(op)
+    this.#kick()
+  }
+
+  #kick(): void {
+    if (!this.#jobId) return
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = null
+    })
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && this.#jobId) {
+      const op = this.#queue[0] as Op
+      const base = `/api/jobs/${this.#jobId}`
+      try {
+        if (op.kind === 'logs') await this.#request('POST', `${base}/logs?batch=${op.batch}`, op.lines)
+        else if (op.kind === 'progress') await this.#request('POST', `${base}/progress`, op.update)
+        else
+          await this.#request('POST', `${base}/finish`, {
+            state: op.state,
+            ...(op.exitCode === null ? {} : { exitCode: op.exitCode }),
+          })
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err
+        if (this.#stopped) return
+        this.#log(`vigil run: the hub refused a report: ${err.message}`)
+      }
+      this.#queue.shift()
+    }
+  }
+
+  /** Sends what is queued; resolves when everything reached the hub (or was refused). */
+  async flushed(): Promise<void> {
+    while (this.#queue.length > 0 || this.#draining) {
+      this.#kick()
+      await (this.#draining ?? new Promise((resolve) => setTimeout(resolve, 50)))
+    }
+  }
+
+  /** Gives up on what is still queued. */
+  stop(): void {
+    this.#stopped = true
+  }
+}

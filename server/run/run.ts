@@ -1,0 +1,198 @@
+import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import type { LogLineIn, ProgressUpdate } from '../protocol.ts'
+import { parseDirective } from './directives.ts'
+import { Reporter } from './reporter.ts'
+
+const FLUSH_MS = 250
+const FLUSH_LINES = 100
+const HEARTBEAT_MS = 2000
+/** After the command ends, how long the report may keep retrying an unreachable hub. */
+const CATCH_UP_MS = 5 * 60_000
+
+export const RUN_HELP = `Usage: vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] -- <command> [args…]
+
+Runs a command as a tracked job: creates the job on the hub, streams stdout and stderr line by line, reads
+progress directives, heartbeats every 2 s, and exits with the command's exit code. While the hub is unreachable
+the command keeps running and the report is buffered and sent when the hub is back.
+
+Directives (lines the command prints; they set progress and are not logged):
+  ::progress 42                  percent
+  ::progress 420/1000 rows       current/total and unit
+  ::step 2/5 Restore tables      step index/count and name
+
+Options:
+  --name N            job name (default: the command line)
+  --url U             hub URL (default VIGIL_URL, else http://127.0.0.1:8686)
+  --token T           reporter or operator token (default VIGIL_TOKEN)
+  --progress-regex R  a regex with named groups percent, or current and total (and unit)
+  --grace S           seconds between SIGINT, SIGTERM and SIGKILL when the job is cancelled (default 10)
+`
+
+/** Resolves once no process is left in the group. */
+async function groupGone(pgid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** `vigil run … -- cmd args…`; resolves with the exit code to leave with. */
+export async function runCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const dash = argv.indexOf('--')
+  const own = dash < 0 ? argv : argv.slice(0, dash)
+  const command = dash < 0 ? [] : argv.slice(dash + 1)
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(RUN_HELP)
+    return 0
+  }
+  let values: { name?: string; url?: string; token?: string; 'progress-regex'?: string; grace?: string }
+  try {
+    values = parseArgs({
+      args: own,
+      options: {
+        name: { type: 'string' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        'progress-regex': { type: 'string' },
+        grace: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values
+  } catch (err) {
+    process.stderr.write(`vigil run: ${(err as Error).message}\n\n${RUN_HELP}`)
+    return 2
+  }
+  const [cmd, ...args] = command
+  if (!cmd) {
+    process.stderr.write(`vigil run: no command given after --\n\n${RUN_HELP}`)
+    return 2
+  }
+  const grace = values.grace === undefined ? 10 : Number(values.grace)
+  if (!(grace > 0 && grace <= 3600)) {
+    process.stderr.write('vigil run: --grace is seconds, more than 0 and at most 3600\n')
+    return 2
+  }
+  let custom: RegExp | null = null
+  try {
+    custom = values['progress-regex'] ? new RegExp(values['progress-regex']) : null
+  } catch (err) {
+    process.stderr.write(`vigil run: --progress-regex: ${(err as Error).message}\n`)
+    return 2
+  }
+  const url = values.url ?? env.VIGIL_URL ?? 'http://127.0.0.1:8686'
+  const reporter = new Reporter(url, values.token ?? env.VIGIL_TOKEN, (m) => process.stderr.write(`${m}\n`))
+
+  // The command starts at once, whether or not the hub answers: its output is buffered until it does
+  const child = spawn(cmd, args, { stdio: ['inherit', 'pipe', 'pipe'], detached: true })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
+  const created = reporter.create(values.name ?? command.join(' ').slice(0, 200), command).then(
+    (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/api/jobs/${job.id}\n`),
+    (err: Error) => process.stderr.write(`vigil run: could not create the job: ${err.message}\n`),
+  )
+
+  let pending: LogLineIn[] = []
+  let progress: ProgressUpdate | null = null
+  const flush = () => {
+    if (progress) reporter.progress(progress)
+    progress = null
+    reporter.logs(pending)
+    pending = []
+  }
+  const flushTimer = setInterval(flush, FLUSH_MS)
+  const read = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr', echo: NodeJS.WritableStream) => {
+    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
+    lines.on('line', (text) => {
+      echo.write(`${text}\n`)
+      const directive = parseDirective(text, custom)
+      if (directive) {
+        const merged: ProgressUpdate = { ...progress, ...directive }
+        // A count replaces an earlier percent in the same flush: the hub derives the percent from it
+        if (directive.current !== undefined && directive.percent === undefined) delete merged.percent
+        progress = merged
+        return
+      }
+      pending.push({ stream: name, text, ts: Date.now() })
+      if (pending.length >= FLUSH_LINES) flush()
+    })
+    return new Promise<void>((resolve) => lines.once('close', () => resolve()))
+  }
+  const outputDone = Promise.all([
+    read(child.stdout as NodeJS.ReadableStream, 'stdout', process.stdout),
+    read(child.stderr as NodeJS.ReadableStream, 'stderr', process.stderr),
+  ])
+
+  let cancelBy: string | null = null
+  const escalation: NodeJS.Timeout[] = []
+  const signalGroup = (sig: NodeJS.Signals) => {
+    if (child.pid === undefined) return
+    try {
+      process.kill(-child.pid, sig)
+    } catch {
+      // the group is gone already
+    }
+  }
+  const escalate = (by: string) => {
+    if (cancelBy !== null) return
+    cancelBy = by
+    process.stderr.write(`vigil run: cancel requested by ${by}: SIGINT, then SIGTERM after ${grace} s, then SIGKILL\n`)
+    signalGroup('SIGINT')
+    escalation.push(setTimeout(() => signalGroup('SIGTERM'), grace * 1000))
+    escalation.push(setTimeout(() => signalGroup('SIGKILL'), 2 * grace * 1000))
+  }
+  const heartbeat = setInterval(async () => {
+    const hb = await reporter.heartbeat()
+    if (hb?.cancelRequested) escalate(hb.cancelRequested.by)
+  }, HEARTBEAT_MS)
+
+  // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group
+  process.on('SIGINT', () => signalGroup('SIGINT'))
+  process.on('SIGTERM', () => signalGroup('SIGTERM'))
+
+  /** Reports the end, waiting up to CATCH_UP_MS for an unreachable hub; then gives up on the report. */
+  const report = async (state: 'succeeded' | 'failed' | 'cancelled', exitCode: number) => {
+    const reported = (async () => {
+      await created
+      reporter.finish(state, exitCode)
+      await reporter.flushed()
+      return true
+    })()
+    const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CATCH_UP_MS).unref())
+    if (!(await Promise.race([reported, deadline]))) {
+      reporter.stop()
+      process.stderr.write('vigil run: the hub stayed unreachable; the end of this job was not reported\n')
+    }
+  }
+
+  const outcome = await Promise.race([exited, spawnError])
+  if (outcome instanceof Error) {
+    clearInterval(heartbeat)
+    clearInterval(flushTimer)
+    pending.push({ stream: 'system', text: `could not start ${cmd}: ${outcome.message}` })
+    flush()
+    process.stderr.write(`vigil run: ${cmd}: ${outcome.message}\n`)
+    await report('failed', 127)
+    return 127
+  }
+  await outputDone
+  // Cancelled means the whole process tree is gone, not just the direct child (the escalation goes on meanwhile)
+  if (cancelBy !== null && child.pid !== undefined) await groupGone(child.pid)
+  for (const t of escalation) clearTimeout(t)
+  clearInterval(heartbeat)
+  clearInterval(flushTimer)
+  const exitCode = outcome.code ?? 128 + (outcome.signal ? constants.signals[outcome.signal] : 0)
+  if (cancelBy !== null) pending.push({ stream: 'system', text: `cancelled by ${cancelBy}; exit code ${exitCode}` })
+  flush()
+  await report(cancelBy !== null ? 'cancelled' : exitCode === 0 ? 'succeeded' : 'failed', exitCode)
+  return exitCode
+}
