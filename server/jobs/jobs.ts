@@ -88,10 +88,25 @@ export class Jobs {
   readonly #summaryAt = new Map<string, number>()
   readonly #summaryTimers = new Map<string, NodeJS.Timeout>()
 
+  readonly #insertLine
+
   constructor(db: Db, bus: Bus, opts: JobsOptions) {
     this.#db = db
     this.#bus = bus
     this.#opts = opts
+    // The ingest hot path: one prepared statement, run once per line inside the batch's transaction
+    this.#insertLine = db.db
+      .insert(jobLogs)
+      .values({
+        jobId: sql.placeholder('jobId'),
+        seq: sql.placeholder('seq'),
+        ts: sql.placeholder('ts'),
+        stream: sql.placeholder('stream'),
+        level: sql.placeholder('level'),
+        text: sql.placeholder('text'),
+        cut: sql.placeholder('cut'),
+      })
+      .prepare()
   }
 
   #row(id: string): Row {
@@ -217,11 +232,7 @@ export class Jobs {
     const { keepHead, keepTail } = this.#opts
     let dropped = row.logDropped
     this.#db.sqlite.transaction(() => {
-      for (const l of lines)
-        this.#db.db
-          .insert(jobLogs)
-          .values({ jobId: id, ...l })
-          .run()
+      for (const l of lines) this.#insertLine.run({ jobId: id, ...l })
       // Keep the first keepHead lines and the last keepTail: drop what falls between
       const dropTo = seq - keepTail
       if (dropTo > keepHead) {

@@ -1,12 +1,21 @@
 import type { Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
 
 const RETRY_BASE_MS = 250
+/** Most lines, and text bytes, per request when a backlog of batches is merged (the hub takes 1 MiB bodies). */
+const MERGE_LINES = 5000
+const MERGE_BYTES = 512 * 1024
 const RETRY_CAP_MS = 5000
 
 type Op =
   | { kind: 'logs'; batch: number; lines: LogLineIn[] }
   | { kind: 'progress'; update: ProgressUpdate }
   | { kind: 'finish'; state: 'succeeded' | 'failed' | 'cancelled'; exitCode: number | null }
+
+function textBytes(lines: LogLineIn[]): number {
+  let n = 0
+  for (const l of lines) n += l.text.length + 40
+  return n
+}
 
 /** A request the hub refused for good (4xx): retrying cannot help. */
 class Refused extends Error {}
@@ -113,8 +122,24 @@ export class Reporter {
       const op = this.#queue[0] as Op
       const base = `/api/jobs/${this.#jobId}`
       try {
-        if (op.kind === 'logs') await this.#request('POST', `${base}/logs?batch=${op.batch}`, op.lines)
-        else if (op.kind === 'progress') await this.#request('POST', `${base}/progress`, op.update)
+        if (op.kind === 'logs') {
+          // A backlog goes as one request: consecutive batches merged, numbered by the last, so a retry of the
+          // merged request is still recognised as already stored
+          let n = 1
+          const lines = [...op.lines]
+          let bytes = textBytes(op.lines)
+          for (
+            let next = this.#queue[n];
+            next?.kind === 'logs' && lines.length < MERGE_LINES && bytes < MERGE_BYTES;
+            next = this.#queue[++n]
+          ) {
+            lines.push(...next.lines)
+            bytes += textBytes(next.lines)
+          }
+          const last = this.#queue[n - 1] as Extract<Op, { kind: 'logs' }>
+          await this.#request('POST', `${base}/logs?batch=${last.batch}`, lines)
+          this.#queue.splice(0, n - 1)
+        } else if (op.kind === 'progress') await this.#request('POST', `${base}/progress`, op.update)
         else
           await this.#request('POST', `${base}/finish`, {
             state: op.state,

@@ -2,12 +2,15 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { MAX_LINE_BYTES } from '../jobs/jobs.ts'
 import type { LogLineIn, ProgressUpdate } from '../protocol.ts'
 import { parseDirective } from './directives.ts'
 import { Reporter } from './reporter.ts'
 
 const FLUSH_MS = 250
 const FLUSH_LINES = 100
+/** A batch also goes out once its text reaches this size, well under the hub's 1 MiB body limit. */
+const FLUSH_BYTES = 256 * 1024
 const HEARTBEAT_MS = 2000
 /** After the command ends, how long the report may keep retrying an unreachable hub. */
 const CATCH_UP_MS = 5 * 60_000
@@ -102,12 +105,14 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   )
 
   let pending: LogLineIn[] = []
+  let pendingBytes = 0
   let progress: ProgressUpdate | null = null
   const flush = () => {
     if (progress) reporter.progress(progress)
     progress = null
     reporter.logs(pending)
     pending = []
+    pendingBytes = 0
   }
   const flushTimer = setInterval(flush, FLUSH_MS)
   const read = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr', echo: NodeJS.WritableStream) => {
@@ -122,8 +127,11 @@ export async function runCommand(argv: string[], env: Record<string, string | un
         progress = merged
         return
       }
-      pending.push({ stream: name, text, ts: Date.now() })
-      if (pending.length >= FLUSH_LINES) flush()
+      // Longer than the hub keeps: sent one character over, so the hub cuts it and marks it cut
+      const kept = text.length > MAX_LINE_BYTES ? text.slice(0, MAX_LINE_BYTES + 1) : text
+      pending.push({ stream: name, text: kept, ts: Date.now() })
+      pendingBytes += kept.length
+      if (pending.length >= FLUSH_LINES || pendingBytes >= FLUSH_BYTES) flush()
     })
     return new Promise<void>((resolve) => lines.once('close', () => resolve()))
   }
