@@ -4,6 +4,7 @@ import type {
   ConfigEvent,
   HostEvent,
   Identity,
+  Job,
   MetricsEvent,
   ProcessInfo,
   SeriesResponse,
@@ -15,6 +16,7 @@ import { formatBytes, formatValue } from './format.ts'
 import { UpdateCost } from './perf.ts'
 import { Stream, type StreamState } from './stream.ts'
 import { AuditView, ControlPanel } from './views/control.ts'
+import { JobsList, JobView } from './views/jobs.ts'
 
 type Range = 'live' | '1h' | '6h' | '24h'
 const RANGE_MS: Record<Range, number> = { live: 300_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000 }
@@ -176,14 +178,15 @@ function showState(state: StreamState): void {
 let stream: Stream | null = null
 
 /** Starts the one stream, with the topics this identity may read. */
-function startStream(panel: ControlPanel, audit: AuditView | null): void {
+function startStream(panel: ControlPanel, audit: AuditView | null, jobs: JobsList): void {
   stream = new Stream({
     url: '/api/stream',
-    topics: audit ? ['metrics', 'hosts', 'config', 'audit'] : ['metrics', 'hosts', 'config'],
+    topics: audit ? ['metrics', 'hosts', 'config', 'jobs', 'audit'] : ['metrics', 'hosts', 'config', 'jobs'],
     on: {
       metrics: (d) => onMetrics(d as MetricsEvent),
       host: (d) => onHost(d as HostEvent),
       config: (d) => panel.showConfig(d as ConfigEvent),
+      job: (d) => jobs.update(d as Job),
       audit: (d) => audit?.add(d as AuditEntry),
       reset: () => void loadHistory(),
     },
@@ -252,7 +255,10 @@ async function boot(): Promise<void> {
   if (!me) return
   const panel = new ControlPanel(me)
   const audit = me.role === 'operator' || me.role === 'admin' ? new AuditView() : null
-  startStream(panel, audit)
+  const jobView = new JobView(me, panel.socket)
+  const jobs = new JobsList((id) => jobView.open(id))
+  startStream(panel, audit, jobs)
+  void jobs.load()
   const config = await getJson<ConfigEvent>('/api/config')
   if (config) panel.showConfig(config)
   await audit?.load()

@@ -13,6 +13,11 @@ export class ControlPanel {
   readonly #canCommand: boolean
   #socket: ControlSocket | null = null
   #config: ConfigEvent | null = null
+
+  /** The control channel, for other views' commands; null for those who may not send any. */
+  get socket(): ControlSocket | null {
+    return this.#socket
+  }
   #countdown: ReturnType<typeof setInterval> | null = null
 
   constructor(me: Identity) {

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ROOT } from '../../server/paths.ts'
+import { useE2eHub } from './harness.ts'
+
+const hub = useE2eHub(['--sample-ms', '1000'])
+
+describe('jobs in Chromium', () => {
+  it('shows a job run by vigil run with its progress bar and live log, and cancels it from the page', async () => {
+    const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(hub.server.stdout())?.[1] as string
+    const page = await hub.browser.newPage()
+    await page.goto(link)
+    await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
+
+    const token = hub.createToken('reporter', 'e2e-runner')
+    const script =
+      'echo "::step 1/2 load"; for i in $(seq 1 30); do echo "row $i"; done; echo "::progress 40"; echo "slow disk" >&2; exec sleep 300'
+    const run = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'dist/server/main.js'),
+        'run',
+        '--url',
+        hub.server.url,
+        '--token',
+        token,
+        '--name',
+        'e2e restore',
+        '--',
+        'bash',
+        '-c',
+        script,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    )
+    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve))
+
+    const row = page.locator('#jobs-table tbody tr', { hasText: 'e2e restore' })
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1)
+    await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('running')
+    await row.click()
+    await expect
+      .poll(() => page.locator('#job-summary').textContent(), { timeout: 10_000 })
+      .toBe('running · 40.0% · step 1/2 load')
+    expect(await page.locator('#job-bar').evaluate((el) => (el as HTMLElement).style.width)).toBe('40%')
+    await expect.poll(() => page.locator('#job-log .log-line').count()).toBeGreaterThanOrEqual(31)
+    expect(await page.locator('#job-log .log-line.stderr').textContent()).toBe('slow disk')
+    expect(await page.locator('#job-log .log-line').first().textContent()).toBe('row 1')
+
+    await page.fill('#job-search', 'row 2')
+    await expect.poll(() => page.locator('#job-search-count').textContent()).toBe('11 matches')
+
+    page.once('dialog', (d) => void d.accept('wrong dataset'))
+    await page.click('#job-cancel')
+    await expect.poll(() => page.locator('#job-result').textContent()).toBe('job.cancel accepted')
+    await expect
+      .poll(() => page.locator('#job-summary').textContent(), { timeout: 15_000 })
+      .toMatch(/^cancelled · 40\.0% · step 1\/2 load · exit 130$/)
+    expect(await exited).toBe(130)
+    await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('cancelled')
+    await page.click('#job details summary')
+    await expect
+      .poll(() => page.locator('#job-audit li').first().textContent())
+      .toMatch(/admin · job\.cancel \(“wrong dataset”\) · accepted$/)
+    await page.close()
+  })
+})

@@ -1,0 +1,251 @@
+import type { AuditEntry, Identity, Job, LogEvent, LogLine } from '../../../server/protocol.ts'
+import type { ControlSocket } from '../control.ts'
+import { CommandFailed } from '../control.ts'
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
+const LINE_PX = 18
+/** Lines kept in the browser for one job: the virtual list draws only what is on screen. */
+const KEEP_LINES = 100_000
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'lost'])
+
+function esc(s: string): string {
+  return s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
+
+function percentOf(job: Job): number | null {
+  return job.progress.percent
+}
+
+/** The jobs list: live summaries from the `jobs` topic, filtered by state and name. */
+export class JobsList {
+  readonly #jobs = new Map<string, Job>()
+  readonly #onOpen: (id: string) => void
+
+  constructor(onOpen: (id: string) => void) {
+    this.#onOpen = onOpen
+    $('#jobs-state').addEventListener('change', () => this.render())
+    $('#jobs-name').addEventListener('input', () => this.render())
+    $('#jobs-table tbody').addEventListener('click', (e) => {
+      const row = (e.target as HTMLElement).closest('tr')
+      if (row?.dataset.id) this.#onOpen(row.dataset.id)
+    })
+    setInterval(() => this.render(), 1000)
+  }
+
+  async load(): Promise<void> {
+    const res = await fetch('/api/jobs?limit=200')
+    if (!res.ok) return
+    for (const j of ((await res.json()) as { jobs: Job[] }).jobs) this.#jobs.set(j.id, j)
+    this.render()
+  }
+
+  update(job: Job): void {
+    this.#jobs.set(job.id, job)
+    this.render()
+  }
+
+  render(): void {
+    const state = $<HTMLSelectElement>('#jobs-state').value
+    const name = $<HTMLInputElement>('#jobs-name').value.trim().toLowerCase()
+    const now = Date.now()
+    const rows = [...this.#jobs.values()]
+      .filter((j) => (state === '' || j.state === state) && (name === '' || j.name.toLowerCase().includes(name)))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, 100)
+      .map((j) => {
+        const p = percentOf(j)
+        const bar = `<span class="mini-bar"><i style="width:${p ?? 0}%"></i></span>${p === null ? '…' : `${p.toFixed(0)}%`}`
+        const step = j.progress.step
+          ? `${j.progress.step.index}/${j.progress.step.count} ${esc(j.progress.step.name)}`
+          : ''
+        const eta = j.progress.etaMs !== null && !FINAL.has(j.state) ? duration(j.progress.etaMs) : ''
+        const took = duration((j.finishedAt ?? now) - (j.startedAt ?? j.createdAt))
+        return `<tr data-id="${j.id}" data-state="${j.state}"><td>${esc(j.name)}</td><td>${j.state}</td><td>${bar}</td><td>${step}</td><td>${eta}</td><td>${took}</td></tr>`
+      })
+    $('#jobs-table tbody').innerHTML = rows.join('')
+    $('#jobs-empty').hidden = this.#jobs.size > 0
+  }
+}
+
+/**
+ * One job: its progress, a virtualized live log that follows the end until you scroll up, search in the loaded
+ * lines, cancel and retry for operators, and the job's audit trail. It has its own stream on `job:<id>`.
+ */
+export class JobView {
+  #es: EventSource | null = null
+  #job: Job | null = null
+  #lines: LogLine[] = []
+  #follow = true
+  #matches: number[] = []
+  #drawQueued = false
+  readonly #canCommand: boolean
+  readonly #control: ControlSocket | null
+
+  constructor(me: Identity, control: ControlSocket | null) {
+    this.#canCommand = me.role === 'operator' || me.role === 'admin'
+    this.#control = control
+    const log = $('#job-log')
+    log.addEventListener('scroll', () => {
+      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - LINE_PX
+      this.#follow = atEnd
+      $('#job-live').hidden = atEnd
+      this.#draw()
+    })
+    $('#job-live').addEventListener('click', () => {
+      this.#follow = true
+      $('#job-live').hidden = true
+      this.#draw()
+    })
+    $('#job-search').addEventListener('input', () => this.#search())
+    $('#job-close').addEventListener('click', () => this.close())
+    $('#job-cancel').addEventListener('click', () => void this.#cancel())
+    $('#job-retry').addEventListener(
+      'click',
+      () => void this.#command({ type: 'job.retry', jobId: this.#job?.id ?? '' }),
+    )
+  }
+
+  open(id: string): void {
+    this.close()
+    $('#job').hidden = false
+    this.#lines = []
+    this.#follow = true
+    $('#job-title').textContent = id
+    this.#es = new EventSource(
+      `/api/stream?topics=job:${encodeURIComponent(id)}&tail=${KEEP_LINES > 10_000 ? 10_000 : KEEP_LINES}`,
+    )
+    this.#es.addEventListener('job', (e) => this.#show(JSON.parse((e as MessageEvent<string>).data) as Job))
+    this.#es.addEventListener('log', (e) => this.#append(JSON.parse((e as MessageEvent<string>).data) as LogEvent))
+    void this.#loadAudit(id)
+  }
+
+  close(): void {
+    this.#es?.close()
+    this.#es = null
+    this.#job = null
+    $('#job').hidden = true
+  }
+
+  #show(job: Job): void {
+    this.#job = job
+    $('#job-title').textContent = job.name
+    const p = percentOf(job)
+    const step = job.progress.step
+      ? ` · step ${job.progress.step.index}/${job.progress.step.count} ${job.progress.step.name}`
+      : ''
+    const eta = job.progress.etaMs !== null && !FINAL.has(job.state) ? ` · ETA ${duration(job.progress.etaMs)}` : ''
+    const exit = job.exitCode === null ? '' : ` · exit ${job.exitCode}`
+    const dropped = job.log.dropped > 0 ? ` · ${job.log.dropped} lines dropped by retention` : ''
+    $('#job-summary').textContent =
+      `${job.state} · ${p === null ? 'progress unknown' : `${p.toFixed(1)}%`}${step}${eta}${exit}${dropped}`
+    $('#job-summary').dataset.state = job.state
+    $('#job-bar').style.width = `${p ?? 0}%`
+    const live = !FINAL.has(job.state)
+    $<HTMLButtonElement>('#job-cancel').disabled = !this.#canCommand || !live || job.state === 'cancelling'
+    $<HTMLButtonElement>('#job-retry').disabled = !this.#canCommand || live
+  }
+
+  #append(ev: LogEvent): void {
+    const last = this.#lines.at(-1)?.seq ?? 0
+    for (const l of ev.lines) if (l.seq > last) this.#lines.push(l)
+    if (this.#lines.length > KEEP_LINES) this.#lines.splice(0, this.#lines.length - KEEP_LINES)
+    if ($<HTMLInputElement>('#job-search').value) this.#search()
+    this.#draw()
+  }
+
+  /** Draws only the lines in view, once per frame. */
+  #draw(): void {
+    if (this.#drawQueued) return
+    this.#drawQueued = true
+    requestAnimationFrame(() => {
+      this.#drawQueued = false
+      const log = $('#job-log')
+      const space = log.querySelector('.log-space') as HTMLElement
+      space.style.height = `${this.#lines.length * LINE_PX}px`
+      if (this.#follow) log.scrollTop = log.scrollHeight
+      const first = Math.max(0, Math.floor(log.scrollTop / LINE_PX) - 20)
+      const count = Math.ceil(log.clientHeight / LINE_PX) + 40
+      const matches = new Set(this.#matches)
+      const html = this.#lines
+        .slice(first, first + count)
+        .map((l, i) => {
+          const cls = `log-line ${l.stream}${matches.has(first + i) ? ' match' : ''}`
+          return `<div class="${cls}" data-seq="${l.seq}">${esc(l.text)}${l.cut ? ' <em>[cut]</em>' : ''}</div>`
+        })
+        .join('')
+      const box = log.querySelector('.log-lines') as HTMLElement
+      box.style.top = `${first * LINE_PX}px`
+      box.innerHTML = html
+    })
+  }
+
+  #search(): void {
+    const q = $<HTMLInputElement>('#job-search').value.toLowerCase()
+    this.#matches = q === '' ? [] : this.#lines.flatMap((l, i) => (l.text.toLowerCase().includes(q) ? [i] : []))
+    $('#job-search-count').textContent = q === '' ? '' : `${this.#matches.length} matches`
+    const first = this.#matches[0]
+    if (first !== undefined) {
+      this.#follow = false
+      $('#job-live').hidden = false
+      $('#job-log').scrollTop = first * LINE_PX
+    }
+    this.#draw()
+  }
+
+  async #cancel(): Promise<void> {
+    if (!this.#job) return
+    const reason = prompt(`Cancel ${this.#job.name}? Reason:`)
+    if (reason === null) return
+    await this.#command({
+      type: 'job.cancel',
+      jobId: this.#job.id,
+      ...(reason.trim() ? { reason: reason.trim() } : {}),
+    })
+  }
+
+  async #command(
+    cmd: { type: 'job.cancel'; jobId: string; reason?: string } | { type: 'job.retry'; jobId: string },
+  ): Promise<void> {
+    const out = $('#job-result')
+    if (!this.#control) return
+    out.dataset.kind = 'pending'
+    out.textContent = `Sending ${cmd.type}…`
+    try {
+      await this.#control.request(cmd)
+      out.dataset.kind = 'ok'
+      out.textContent = `${cmd.type} accepted`
+      void this.#loadAudit(cmd.jobId)
+    } catch (err) {
+      const e = err instanceof CommandFailed ? err : new CommandFailed('internal', String(err))
+      out.dataset.kind = 'error'
+      out.textContent = `${cmd.type} failed: ${e.message} (${e.code})`
+    }
+  }
+
+  async #loadAudit(id: string): Promise<void> {
+    const list = $('#job-audit')
+    if (!this.#canCommand) {
+      list.innerHTML = '<li>Operators and admins see the audit trail.</li>'
+      return
+    }
+    const res = await fetch('/api/audit?limit=1000')
+    if (!res.ok) return
+    const { entries } = (await res.json()) as { entries: AuditEntry[] }
+    const mine = entries.filter((e) => (e.args as { jobId?: string } | null)?.jobId === id)
+    list.innerHTML = mine.length
+      ? mine
+          .map((e) => {
+            const reason = (e.args as { reason?: string }).reason
+            return `<li>${new Date(e.ts).toLocaleString()} · ${esc(e.actor)} · ${esc(e.command)}${reason ? ` (“${esc(reason)}”)` : ''} · ${e.outcome}</li>`
+          })
+          .join('')
+      : '<li>No commands yet.</li>'
+  }
+}
