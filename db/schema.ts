@@ -120,6 +120,7 @@ export const jobs = sqliteTable(
     exitCode: integer('exit_code'),
     error: text('error'),
     cancelRequested: text('cancel_requested'),
+    resources: text('resources'),
     logLines: integer('log_lines').notNull(),
     logDropped: integer('log_dropped').notNull(),
     lastBatch: integer('last_batch').notNull(),

@@ -104,6 +104,14 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     keepHead: 1000,
     keepTail: config.jobLogTail,
     heartbeatTimeoutMs: config.jobLostMs,
+    record: (jobHost, ts, values) => {
+      try {
+        store.writeTick(jobHost, ts, values, null)
+      } catch (err) {
+        storeErrors++
+        log.error('job resources write failed', { err })
+      }
+    },
   })
   const streams = new Streams(bus, store, {
     heartbeatMs: config.heartbeatMs,

@@ -274,6 +274,15 @@ export const FinishJob = z
   })
   .strict()
 
+/** What `vigil run` measures of its command's process group and sends with each heartbeat. */
+export const HeartbeatBody = z
+  .object({
+    cpuPct: z.number().nonnegative().max(1_000_000).optional(),
+    rssBytes: z.number().int().nonnegative().optional(),
+  })
+  .strict()
+export type HeartbeatBody = z.infer<typeof HeartbeatBody>
+
 export const JobsQuery = z.object({
   state: z.enum(JOB_STATES).optional(),
   name: z.string().max(200).optional(),
@@ -312,6 +321,8 @@ export interface Job {
   exitCode: number | null
   error: string | null
   cancelRequested: { by: string; at: number; reason: string | null } | null
+  /** The latest CPU (percent of one core) and RSS of the job's process tree, from `vigil run`. */
+  resources: { cpuPct: number; rssBytes: number; at: number } | null
   log: { lines: number; dropped: number }
 }
 

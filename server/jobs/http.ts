@@ -7,6 +7,7 @@ import { CommandError } from '../control/commands.ts'
 import { errorBody, invalidAs400 } from '../http.ts'
 import {
   FinishJob,
+  HeartbeatBody,
   JobsQuery,
   LogBatchQuery,
   LogLineIn,
@@ -119,7 +120,20 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       return answer(c, () => jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
     },
   )
-  app.post('/api/jobs/:id/heartbeat', ingest, ownJob, (c) => answer(c, () => jobs.heartbeat(c.req.param('id'))))
+  app.post('/api/jobs/:id/heartbeat', ingest, ownJob, limit(MAX_BODY), async (c) => {
+    // The body is optional: a bare heartbeat, or one with the process tree's resources
+    const text = await c.req.text()
+    let body: unknown = {}
+    try {
+      if (text.trim() !== '') body = JSON.parse(text)
+    } catch {
+      return c.json(errorBody('invalid', 'Body is not valid JSON'), 400)
+    }
+    const parsed = HeartbeatBody.safeParse(body)
+    if (!parsed.success)
+      return c.json(errorBody('invalid', parsed.error.issues[0]?.message ?? 'invalid heartbeat'), 400)
+    return answer(c, () => jobs.heartbeat(c.req.param('id'), parsed.data))
+  })
   app.post('/api/jobs/:id/finish', ingest, ownJob, limit(MAX_BODY), zValidator('json', FinishJob, invalidAs400), (c) =>
     answer(c, () => jobs.finish(c.req.param('id'), c.req.valid('json'))),
   )

@@ -219,6 +219,10 @@ describe('who may touch a job, and bad input', () => {
     expect((await api('POST', `/api/jobs/${id}/logs?batch=0`, '{"text": broken')).body).toEqual({
       error: { code: 'invalid', message: 'Body is not valid JSON (or NDJSON)' },
     })
+    expect((await api('POST', `/api/jobs/${id}/heartbeat`, { cpuPct: -1, rssBytes: 5 })).status).toBe(400)
+    expect((await api('POST', `/api/jobs/${id}/heartbeat`, '{oops')).body).toEqual({
+      error: { code: 'invalid', message: 'Body is not valid JSON' },
+    })
     const unknown = await as(reporter)('POST', '/api/jobs/jnope/heartbeat')
     expect(unknown).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'No job jnope' } } })
     const operatorToken = t?.hub.tokens.create('operator', 'ops').token as string

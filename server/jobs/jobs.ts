@@ -5,6 +5,7 @@ import type { Bus } from '../bus/index.ts'
 import { CommandError } from '../control/commands.ts'
 import {
   FINAL_JOB_STATES,
+  type HeartbeatBody,
   type Job,
   type JobState,
   type LogEvent,
@@ -29,6 +30,8 @@ export interface JobsOptions {
   keepTail: number
   /** A running job without a heartbeat for this long is `lost`. */
   heartbeatTimeoutMs: number
+  /** Stores a job's resource samples as metrics (`job.<id>.cpu_pct`, `job.<id>.rss_bytes`) of its host. */
+  record(host: string, ts: number, values: Record<string, number>): void
 }
 
 type Row = typeof jobs.$inferSelect
@@ -60,6 +63,7 @@ function toJob(r: Row): Job {
     exitCode: r.exitCode,
     error: r.error,
     cancelRequested: r.cancelRequested ? JSON.parse(r.cancelRequested) : null,
+    resources: r.resources ? JSON.parse(r.resources) : null,
     log: { lines: r.logLines, dropped: r.logDropped },
   }
 }
@@ -310,10 +314,30 @@ export class Jobs {
     ]
   }
 
-  /** Records a heartbeat; answers whether someone asked the job to stop. */
-  heartbeat(id: string): { cancelRequested: Job['cancelRequested'] } {
+  /**
+   * Records a heartbeat, with the process tree's resources when the runner measured them; answers whether
+   * someone asked the job to stop.
+   */
+  heartbeat(id: string, body: HeartbeatBody = {}): { cancelRequested: Job['cancelRequested'] } {
     const row = this.#row(id)
-    this.#db.db.update(jobs).set({ heartbeatAt: Date.now() }).where(eq(jobs.id, id)).run()
+    const now = Date.now()
+    const { cpuPct, rssBytes } = body
+    const resources =
+      cpuPct !== undefined && rssBytes !== undefined && !FINAL_JOB_STATES.includes(row.state)
+        ? { cpuPct, rssBytes, at: now }
+        : null
+    this.#db.db
+      .update(jobs)
+      .set({ heartbeatAt: now, ...(resources ? { resources: JSON.stringify(resources) } : {}) })
+      .where(eq(jobs.id, id))
+      .run()
+    if (resources) {
+      this.#opts.record(row.host, now, {
+        [`job.${id}.cpu_pct`]: resources.cpuPct,
+        [`job.${id}.rss_bytes`]: resources.rssBytes,
+      })
+      this.#changed(id, false)
+    }
     return { cancelRequested: row.cancelRequested ? JSON.parse(row.cancelRequested) : null }
   }
 

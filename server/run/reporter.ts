@@ -1,4 +1,4 @@
-import type { Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
+import type { HeartbeatBody, Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
 
 const RETRY_BASE_MS = 250
 /** Most lines, and text bytes, per request when a backlog of batches is merged (the hub takes 1 MiB bodies). */
@@ -92,12 +92,16 @@ export class Reporter {
   }
 
   /** Asks the hub whether someone wants the job stopped; null when the hub cannot be reached right now. */
-  async heartbeat(): Promise<{ cancelRequested: Job['cancelRequested'] } | null> {
+  async heartbeat(resources: HeartbeatBody | null): Promise<{ cancelRequested: Job['cancelRequested'] } | null> {
     if (!this.#jobId) return null
     try {
       const res = await fetch(`${this.#url}/api/jobs/${this.#jobId}/heartbeat`, {
         method: 'POST',
-        headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+        headers: {
+          'content-type': 'application/json',
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+        },
+        body: JSON.stringify(resources ?? {}),
       })
       return res.ok ? ((await res.json()) as { cancelRequested: Job['cancelRequested'] }) : null
     } catch {

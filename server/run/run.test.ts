@@ -182,6 +182,27 @@ describe('vigil run', () => {
     expect(run.stderr()).toContain('cancel requested by bob: SIGINT, then SIGTERM after 1 s, then SIGKILL')
   })
 
+  it('reports the CPU and memory of the command’s process tree as job metrics', async () => {
+    const { h, reporter } = await setup()
+    // A child that spins for 5 s: two heartbeats, the second measuring the first's span
+    const run = vigilRun(
+      h.url,
+      reporter,
+      [],
+      ['bash', '-c', 'bash -c "end=\\$((SECONDS+5)); while [ \\$SECONDS -lt \\$end ]; do :; done" & wait'],
+    )
+    const id = await run.jobId
+    expect(await run.exited).toBe(0)
+    const job = (await (await fetch(`${h.url}/api/jobs/${id}`)).json()) as Job
+    expect(job.resources?.cpuPct).toBeGreaterThan(30)
+    expect(job.resources?.rssBytes).toBeGreaterThan(100_000)
+    const series = await fetch(`${h.url}/api/series?metric=job.${id}.cpu_pct&from=0&points=100`)
+    expect(series.status).toBe(200)
+    expect(((await series.json()) as { points: unknown[] }).points.length).toBeGreaterThanOrEqual(1)
+    const catalog = (await (await fetch(`${h.url}/api/metrics/catalog`)).json()) as { name: string; unit: string }[]
+    expect(catalog).toContainEqual(expect.objectContaining({ name: `job.${id}.rss_bytes`, unit: 'bytes' }))
+  })
+
   it('loses no line when the hub restarts mid-job', async () => {
     const { h, reporter } = await setup()
     const port = String(h.port)

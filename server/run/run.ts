@@ -6,6 +6,7 @@ import { MAX_LINE_BYTES } from '../jobs/jobs.ts'
 import type { LogLineIn, ProgressUpdate } from '../protocol.ts'
 import { parseDirective } from './directives.ts'
 import { Reporter } from './reporter.ts'
+import { groupMeter } from './resources.ts'
 
 const FLUSH_MS = 250
 const FLUSH_LINES = 100
@@ -158,8 +159,9 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     escalation.push(setTimeout(() => signalGroup('SIGTERM'), grace * 1000))
     escalation.push(setTimeout(() => signalGroup('SIGKILL'), 2 * grace * 1000))
   }
+  const measure = child.pid === undefined ? () => null : groupMeter(child.pid)
   const heartbeat = setInterval(async () => {
-    const hb = await reporter.heartbeat()
+    const hb = await reporter.heartbeat(measure())
     if (hb?.cancelRequested) escalate(hb.cancelRequested.by)
   }, HEARTBEAT_MS)
 

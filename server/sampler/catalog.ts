@@ -20,6 +20,8 @@ const RULES: Rule[] = [
   [/^temp\.cpu_celsius$/, '°C', 'slow', () => 'CPU package temperature'],
   [/^temp\.core\.(\d+)_celsius$/, '°C', 'slow', (m) => `CPU core ${m[1]} temperature`],
   [/^proc\.count$/, 'processes', 'slow', () => 'Processes running'],
+  [/^job\.([a-z0-9]+)\.cpu_pct$/, '%', 'custom', (m) => `CPU of job ${m[1]}'s process tree (percent of one core)`],
+  [/^job\.([a-z0-9]+)\.rss_bytes$/, 'bytes', 'custom', (m) => `Resident memory of job ${m[1]}'s process tree`],
   [/^vigil\.sampler_ms$/, 'ms', 'self', () => "Time the fast group's tick took"],
   [/^vigil\.sampler_slow_ms$/, 'ms', 'self', () => "Time the slow group's tick took"],
 ]

@@ -8,7 +8,7 @@ import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
 // filesystem and sensor calls spawn shells (lsblk, cat, awk, df) on every call, which alone costs more than
 // our 1 % budget at 1 Hz. systeminformation remains the probe on other platforms (si-probe.ts).
 
-const CLK_TCK = 100
+export const CLK_TCK = 100
 const SECTOR_BYTES = 512
 const SKIP_IFACE = /^(lo|veth)/
 const SKIP_DISK = /^(loop|ram|zram|fd|sr|nbd|dm-)/
@@ -93,21 +93,23 @@ function wholeDisks(): Set<string> {
 }
 
 /** The kernel page size, from comparing our own RSS in pages and in kB. */
-function pageSize(): number {
+export function pageSize(): number {
   const pages = Number(read('/proc/self/statm').split(' ')[1])
   const kb = Number(/VmRSS:\s+(\d+)/.exec(read('/proc/self/status'))?.[1])
   if (!(pages > 0 && kb > 0)) return 4096
   return 2 ** Math.round(Math.log2((kb * 1024) / pages))
 }
 
-interface ProcSample {
+export interface ProcSample {
   name: string
+  /** Process group, so a job's whole tree can be summed. */
+  pgrp: number
   ticks: number
   rssBytes: number
 }
 
 /** Scans `/proc/<pid>/stat` for CPU ticks and RSS: one read per process, no child process. */
-function scanProcesses(page: number): Map<number, ProcSample> {
+export function scanProcesses(page: number): Map<number, ProcSample> {
   const out = new Map<number, ProcSample>()
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry)
@@ -123,6 +125,7 @@ function scanProcesses(page: number): Map<number, ProcSample> {
     const f = stat.slice(close + 2).split(' ')
     out.set(pid, {
       name: stat.slice(open + 1, close),
+      pgrp: Number(f[2]),
       ticks: Number(f[11]) + Number(f[12]),
       rssBytes: Number(f[21]) * page,
     })

@@ -50,6 +50,8 @@ describe('jobs in Chromium', () => {
     expect(await page.locator('#job-log .log-line.stderr').textContent()).toBe('slow disk')
     expect(await page.locator('#job-log .log-line').first().textContent()).toBe('row 1')
 
+    // The chart overlays the host's CPU; the job's own line fills in from heartbeats
+    await expect.poll(() => page.locator('#job-chart-legend .key').allTextContents()).toEqual(['job processes', 'host'])
     await page.fill('#job-search', 'row 2')
     await expect.poll(() => page.locator('#job-search-count').textContent()).toBe('11 matches')
 

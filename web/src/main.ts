@@ -83,6 +83,9 @@ function buffer(metric: string): SeriesBuffer | null {
 
 const cost = new UpdateCost()
 
+/** Set once the job view exists: it overlays the host's CPU on a job's own. */
+let onHostCpu: ((ts: number, pct: number) => void) | null = null
+
 function onMetrics(ev: MetricsEvent): void {
   const t0 = performance.now()
   for (const name in ev.values) {
@@ -90,6 +93,8 @@ function onMetrics(ev: MetricsEvent): void {
     if (v !== undefined) buffer(name)?.push(ev.ts, v)
   }
   if (ev.ts > newestTs) newestTs = ev.ts
+  const cpu = ev.values['cpu.usage_pct']
+  if (cpu !== undefined) onHostCpu?.(ev.ts, cpu)
   $<HTMLElement>('#host').textContent = ev.host
   dirty = true
   cost.add(performance.now() - t0)
@@ -256,6 +261,7 @@ async function boot(): Promise<void> {
   const panel = new ControlPanel(me)
   const audit = me.role === 'operator' || me.role === 'admin' ? new AuditView() : null
   const jobView = new JobView(me, panel.socket)
+  onHostCpu = (ts, pct) => jobView.onHostCpu(ts, pct)
   const jobs = new JobsList((id) => jobView.open(id))
   startStream(panel, audit, jobs)
   void jobs.load()

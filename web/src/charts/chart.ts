@@ -24,6 +24,7 @@ export interface StreamingChart {
   /** Moves the window to [now - windowMs, now] and redraws without animation. */
   render(now: number, windowMs: number): void
   applyTheme(): void
+  destroy(): void
 }
 
 /**
@@ -111,6 +112,7 @@ export function createChart(
       }
       chart.update('none')
     },
+    destroy: () => chart.destroy(),
     applyTheme() {
       const text = css('--muted')
       const grid = css('--grid')

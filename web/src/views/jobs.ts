@@ -1,4 +1,6 @@
-import type { AuditEntry, Identity, Job, LogEvent, LogLine } from '../../../server/protocol.ts'
+import type { AuditEntry, Identity, Job, LogEvent, LogLine, SeriesResponse } from '../../../server/protocol.ts'
+import { createChart, type StreamingChart } from '../charts/chart.ts'
+import { SeriesBuffer } from '../charts/series.ts'
 import type { ControlSocket } from '../control.ts'
 import { CommandFailed } from '../control.ts'
 
@@ -87,6 +89,9 @@ export class JobView {
   #drawQueued = false
   readonly #canCommand: boolean
   readonly #control: ControlSocket | null
+  #chart: StreamingChart | null = null
+  #jobCpu = new SeriesBuffer()
+  #hostCpu = new SeriesBuffer()
 
   constructor(me: Identity, control: ControlSocket | null) {
     this.#canCommand = me.role === 'operator' || me.role === 'admin'
@@ -117,6 +122,12 @@ export class JobView {
     $('#job').hidden = false
     this.#lines = []
     this.#follow = true
+    this.#jobCpu = new SeriesBuffer()
+    this.#hostCpu = new SeriesBuffer()
+    // A fresh chart per job: its lines share the new buffers
+    this.#chart?.destroy()
+    this.#chart = null
+    $('#job-chart-legend').innerHTML = ''
     $('#job-title').textContent = id
     this.#es = new EventSource(
       `/api/stream?topics=job:${encodeURIComponent(id)}&tail=${KEEP_LINES > 10_000 ? 10_000 : KEEP_LINES}`,
@@ -133,8 +144,47 @@ export class JobView {
     $('#job').hidden = true
   }
 
+  /** The host's CPU from the dashboard's stream, drawn under the job's own. */
+  onHostCpu(ts: number, pct: number): void {
+    if (!this.#job) return
+    this.#hostCpu.push(ts, pct)
+    this.#drawChart()
+  }
+
+  #drawChart(): void {
+    if (!this.#job) return
+    if (!this.#chart) {
+      this.#chart = createChart($<HTMLCanvasElement>('#job-chart'), $('#job-chart-legend'), '%')
+      this.#chart.addSeries('job', 'job processes', this.#jobCpu)
+      this.#chart.addSeries('host', 'host', this.#hostCpu)
+    }
+    const end = this.#job.finishedAt ?? Date.now()
+    const start = this.#job.startedAt ?? this.#job.createdAt
+    this.#chart.render(end, Math.max(60_000, end - start + 5000))
+  }
+
+  async #loadChart(job: Job): Promise<void> {
+    const from = job.startedAt ?? job.createdAt
+    const q = (metric: string) =>
+      `/api/series?metric=${metric}&host=${encodeURIComponent(job.host)}&from=${from}&points=1000`
+    const [mine, host] = await Promise.all([fetch(q(`job.${job.id}.cpu_pct`)), fetch(q('cpu.usage_pct'))])
+    if (mine.ok) {
+      const r = (await mine.json()) as SeriesResponse
+      this.#jobCpu.setHistory(r.points, r.to)
+    }
+    if (host.ok) {
+      const r = (await host.json()) as SeriesResponse
+      this.#hostCpu.setHistory(r.points, r.to)
+    }
+    this.#drawChart()
+  }
+
   #show(job: Job): void {
+    const first = this.#job === null
     this.#job = job
+    if (first) void this.#loadChart(job)
+    if (job.resources) this.#jobCpu.push(job.resources.at, job.resources.cpuPct)
+    this.#drawChart()
     $('#job-title').textContent = job.name
     const p = percentOf(job)
     const step = job.progress.step
