@@ -121,6 +121,7 @@ export const jobs = sqliteTable(
     error: text('error'),
     cancelRequested: text('cancel_requested'),
     resources: text('resources'),
+    retriedAs: text('retried_as'),
     logLines: integer('log_lines').notNull(),
     logDropped: integer('log_dropped').notNull(),
     lastBatch: integer('last_batch').notNull(),

@@ -12,7 +12,7 @@ Usage:
   vigil token create --role <viewer|operator|admin|reporter|agent> [--name N]
   vigil token list
   vigil token revoke <name>
-  vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] -- <command> [args…]
+  vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] [--wait-retry S] -- <command> [args…]
   vigil --version          print the version
   vigil <command> --help   help for a command
 `

@@ -283,6 +283,12 @@ export const HeartbeatBody = z
   .strict()
 export type HeartbeatBody = z.infer<typeof HeartbeatBody>
 
+/** The answer to a heartbeat: whether to stop, and (to a runner waiting after the end) whether to run again. */
+export interface HeartbeatReply {
+  cancelRequested: Job['cancelRequested']
+  retry: { jobId: string } | null
+}
+
 export const JobsQuery = z.object({
   state: z.enum(JOB_STATES).optional(),
   name: z.string().max(200).optional(),
@@ -323,6 +329,8 @@ export interface Job {
   cancelRequested: { by: string; at: number; reason: string | null } | null
   /** The latest CPU (percent of one core) and RSS of the job's process tree, from `vigil run`. */
   resources: { cpuPct: number; rssBytes: number; at: number } | null
+  /** The job that retried this one, once `job.retry` was accepted. */
+  retriedAs: string | null
   log: { lines: number; dropped: number }
 }
 

@@ -36,13 +36,7 @@ export const handlers: Handlers = {
   'sampling.resume': (_cmd, ctx) => ctx.sampling.resume(ctx.actor.name),
   // Accepted means requested: the job shows `cancelling` until its runner confirms `cancelled`
   'job.cancel': (cmd, ctx) => ctx.jobs.cancel(cmd.jobId, ctx.actor.name, cmd.reason ?? null),
-  'job.retry': (cmd, ctx) => {
-    const job = ctx.jobs.get(cmd.jobId)
-    throw new CommandError(
-      'conflict',
-      `Job ${job.id} has no runner waiting to retry it (vigil run arrives with the jobs runner)`,
-    )
-  },
+  'job.retry': (cmd, ctx) => ctx.jobs.retry(cmd.jobId),
 }
 
 /** Runs a validated command through its handler. */

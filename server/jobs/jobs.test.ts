@@ -281,6 +281,29 @@ describe('cancel and lost jobs', () => {
     ])
   })
 
+  it('answers job.retry with conflict while the job runs, and when no runner waits for it', async () => {
+    const { h, reporter, as } = await setup()
+    const api = as(reporter)
+    const id = (await api('POST', '/api/jobs', { name: 'reported', command: ['true'] })).body.id as string
+    const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, {
+      authorization: `Bearer ${h.tokens.create('operator', 'o').token}`,
+    })
+    closers.push(ws)
+    await ws.opened()
+    expect(await ws.request({ id: 1, type: 'job.retry', jobId: id })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: `Job ${id} is running: only a finished job can be retried` },
+    })
+    await api('POST', `/api/jobs/${id}/finish`, { state: 'failed', exitCode: 1 })
+    expect(await ws.request({ id: 2, type: 'job.retry', jobId: id })).toMatchObject({
+      ok: false,
+      error: {
+        code: 'conflict',
+        message: `No runner is waiting to retry job ${id}: start vigil run with --wait-retry, or run it again`,
+      },
+    })
+  })
+
   it('marks a running job lost when its heartbeat stops', async () => {
     const { h, reporter, as } = await setup({ VIGIL_JOB_LOST_MS: '1000' })
     const id = (await as(reporter)('POST', '/api/jobs', { name: 'vanishes' })).body.id as string

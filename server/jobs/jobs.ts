@@ -6,6 +6,7 @@ import { CommandError } from '../control/commands.ts'
 import {
   FINAL_JOB_STATES,
   type HeartbeatBody,
+  type HeartbeatReply,
   type Job,
   type JobState,
   type LogEvent,
@@ -22,6 +23,8 @@ import { type EtaState, nextEta } from './eta.ts'
 export const MAX_LINE_BYTES = 16 * 1024
 /** `jobs` topic summaries per job: at most one per this many ms (4 per second). */
 const SUMMARY_EVERY_MS = 250
+/** A runner that heartbeats a finished job within this long is waiting for a retry. */
+const RUNNER_WAITING_MS = 6000
 
 export interface JobsOptions {
   host: string
@@ -64,6 +67,7 @@ function toJob(r: Row): Job {
     error: r.error,
     cancelRequested: r.cancelRequested ? JSON.parse(r.cancelRequested) : null,
     resources: r.resources ? JSON.parse(r.resources) : null,
+    retriedAs: r.retriedAs,
     log: { lines: r.logLines, dropped: r.logDropped },
   }
 }
@@ -318,7 +322,7 @@ export class Jobs {
    * Records a heartbeat, with the process tree's resources when the runner measured them; answers whether
    * someone asked the job to stop.
    */
-  heartbeat(id: string, body: HeartbeatBody = {}): { cancelRequested: Job['cancelRequested'] } {
+  heartbeat(id: string, body: HeartbeatBody = {}): HeartbeatReply {
     const row = this.#row(id)
     const now = Date.now()
     const { cpuPct, rssBytes } = body
@@ -338,7 +342,43 @@ export class Jobs {
       })
       this.#changed(id, false)
     }
-    return { cancelRequested: row.cancelRequested ? JSON.parse(row.cancelRequested) : null }
+    return {
+      cancelRequested: row.cancelRequested ? JSON.parse(row.cancelRequested) : null,
+      retry: row.retriedAs ? { jobId: row.retriedAs } : null,
+    }
+  }
+
+  /**
+   * Retries a finished job run by `vigil run` whose runner still waits (heartbeats after the end): a new queued
+   * job, attempt + 1, with the same command and owner, which that runner picks up from its next heartbeat.
+   */
+  retry(id: string): Job {
+    const row = this.#row(id)
+    if (!FINAL_JOB_STATES.includes(row.state)) {
+      throw new CommandError('conflict', `Job ${id} is ${row.state}: only a finished job can be retried`)
+    }
+    if (row.retriedAs) throw new CommandError('conflict', `Job ${id} was retried already, as ${row.retriedAs}`)
+    const waiting = row.command !== null && row.heartbeatAt !== null && row.heartbeatAt > (row.finishedAt ?? 0)
+    if (!waiting || Date.now() - (row.heartbeatAt ?? 0) > RUNNER_WAITING_MS) {
+      throw new CommandError(
+        'conflict',
+        `No runner is waiting to retry job ${id}: start vigil run with --wait-retry, or run it again`,
+      )
+    }
+    const next = this.create(
+      {
+        name: row.name,
+        labels: JSON.parse(row.labels),
+        host: row.host,
+        queued: true,
+        command: JSON.parse(row.command as string),
+        retryOf: id,
+      },
+      row.ownerTokenId,
+    )
+    this.#db.db.update(jobs).set({ retriedAs: next.id }).where(eq(jobs.id, id)).run()
+    this.#changed(id, false)
+    return next
   }
 
   finish(id: string, outcome: { state: 'succeeded' | 'failed' | 'cancelled'; exitCode?: number; error?: string }): Job {

@@ -1,4 +1,4 @@
-import type { HeartbeatBody, Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
+import type { HeartbeatBody, HeartbeatReply, Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
 
 const RETRY_BASE_MS = 250
 /** Most lines, and text bytes, per request when a backlog of batches is merged (the hub takes 1 MiB bodies). */
@@ -35,10 +35,16 @@ export class Reporter {
   #batch = 0
   #stopped = false
 
-  constructor(url: string, token: string | undefined, log: (msg: string) => void) {
+  constructor(url: string, token: string | undefined, log: (msg: string) => void, jobId: string | null = null) {
     this.#url = url.replace(/\/+$/, '')
     this.#token = token
     this.#log = log
+    this.#jobId = jobId
+  }
+
+  /** A reporter for another job on the same hub, such as the retry of this one. */
+  forJob(jobId: string): Reporter {
+    return new Reporter(this.#url, this.#token, this.#log, jobId)
   }
 
   get jobId(): string | null {
@@ -92,7 +98,7 @@ export class Reporter {
   }
 
   /** Asks the hub whether someone wants the job stopped; null when the hub cannot be reached right now. */
-  async heartbeat(resources: HeartbeatBody | null): Promise<{ cancelRequested: Job['cancelRequested'] } | null> {
+  async heartbeat(resources: HeartbeatBody | null): Promise<HeartbeatReply | null> {
     if (!this.#jobId) return null
     try {
       const res = await fetch(`${this.#url}/api/jobs/${this.#jobId}/heartbeat`, {
@@ -103,7 +109,7 @@ export class Reporter {
         },
         body: JSON.stringify(resources ?? {}),
       })
-      return res.ok ? ((await res.json()) as { cancelRequested: Job['cancelRequested'] }) : null
+      return res.ok ? ((await res.json()) as HeartbeatReply) : null
     } catch {
       return null
     }

@@ -17,13 +17,11 @@ afterEach(async () => {
 })
 
 /** The real CLI as a child process: `vigil run … -- command`. */
-function vigilRun(url: string, token: string, args: string[], command: string[]) {
+function vigilRun(url: string, token: string, args: string[], command: string[], env: Record<string, string> = {}) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'server/main.ts'), 'run', '--url', url, '--token', token, ...args, '--', ...command],
-    {
-      cwd: ROOT,
-    },
+    { cwd: ROOT, env: { ...process.env, ...env } },
   )
   children.push(child)
   let stdout = ''
@@ -201,6 +199,41 @@ describe('vigil run', () => {
     expect(((await series.json()) as { points: unknown[] }).points.length).toBeGreaterThanOrEqual(1)
     const catalog = (await (await fetch(`${h.url}/api/metrics/catalog`)).json()) as { name: string; unit: string }[]
     expect(catalog).toContainEqual(expect.objectContaining({ name: `job.${id}.rss_bytes`, unit: 'bytes' }))
+  })
+
+  it('runs the command again as a new attempt when an operator retries the failed job while vigil run waits', async () => {
+    const { h, reporter } = await setup()
+    const mark = join((t as TestHub).dir, 'ran-once')
+    const script = 'if [ -f "$MARK" ]; then echo second; exit 0; else touch "$MARK"; echo first; exit 1; fi'
+    const run = vigilRun(h.url, reporter, ['--wait-retry', '30'], ['bash', '-c', script], { MARK: mark })
+    const id = await run.jobId
+    // Waiting means heartbeats after the end
+    for (;;) {
+      const job = (await (await fetch(`${h.url}/api/jobs/${id}`)).json()) as Job
+      if (job.state === 'failed' && (job.heartbeatAt ?? 0) > (job.finishedAt ?? 0)) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const operator = h.tokens.create('operator', 'carol').token
+    const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, { authorization: `Bearer ${operator}` })
+    closers.push(ws)
+    await ws.opened()
+    const ack = await ws.request({ id: 1, type: 'job.retry', jobId: id })
+    expect(ack).toMatchObject({
+      id: 1,
+      ok: true,
+      result: { state: 'queued', attempt: 2, retryOf: id, name: `bash -c ${script}` },
+    })
+    const retryId = (ack as { result: Job }).result.id
+    expect(await run.exited).toBe(0)
+    const retried = (await (await fetch(`${h.url}/api/jobs/${retryId}`)).json()) as Job
+    expect(retried).toMatchObject({ state: 'succeeded', exitCode: 0, attempt: 2, retryOf: id })
+    const logs = (await (await fetch(`${h.url}/api/jobs/${retryId}/logs`)).json()) as { lines: LogLine[] }
+    expect(logs.lines.map((l) => l.text)).toEqual(['second'])
+    expect(((await (await fetch(`${h.url}/api/jobs/${id}`)).json()) as Job).retriedAs).toBe(retryId)
+    expect(await ws.request({ id: 2, type: 'job.retry', jobId: id })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: `Job ${id} was retried already, as ${retryId}` },
+    })
   })
 
   it('loses no line when the hub restarts mid-job', async () => {

@@ -16,7 +16,7 @@ const HEARTBEAT_MS = 2000
 /** After the command ends, how long the report may keep retrying an unreachable hub. */
 const CATCH_UP_MS = 5 * 60_000
 
-export const RUN_HELP = `Usage: vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] -- <command> [args…]
+export const RUN_HELP = `Usage: vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] [--wait-retry S] -- <command> [args…]
 
 Runs a command as a tracked job: creates the job on the hub, streams stdout and stderr line by line, reads
 progress directives, heartbeats every 2 s, and exits with the command's exit code. While the hub is unreachable
@@ -33,6 +33,7 @@ Options:
   --token T           reporter or operator token (default VIGIL_TOKEN)
   --progress-regex R  a regex with named groups percent, or current and total (and unit)
   --grace S           seconds between SIGINT, SIGTERM and SIGKILL when the job is cancelled (default 10)
+  --wait-retry S      after a failure or cancel, wait up to S seconds for an operator's job.retry and run again
 `
 
 /** Resolves once no process is left in the group. */
@@ -56,7 +57,14 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     process.stdout.write(RUN_HELP)
     return 0
   }
-  let values: { name?: string; url?: string; token?: string; 'progress-regex'?: string; grace?: string }
+  let values: {
+    name?: string
+    url?: string
+    token?: string
+    'progress-regex'?: string
+    grace?: string
+    'wait-retry'?: string
+  }
   try {
     values = parseArgs({
       args: own,
@@ -66,6 +74,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
         token: { type: 'string' },
         'progress-regex': { type: 'string' },
         grace: { type: 'string' },
+        'wait-retry': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -84,6 +93,11 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     process.stderr.write('vigil run: --grace is seconds, more than 0 and at most 3600\n')
     return 2
   }
+  const waitRetry = values['wait-retry'] === undefined ? 0 : Number(values['wait-retry'])
+  if (!(waitRetry >= 0 && waitRetry <= 86_400)) {
+    process.stderr.write('vigil run: --wait-retry is seconds, 0 to 86400\n')
+    return 2
+  }
   let custom: RegExp | null = null
   try {
     custom = values['progress-regex'] ? new RegExp(values['progress-regex']) : null
@@ -92,18 +106,64 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     return 2
   }
   const url = values.url ?? env.VIGIL_URL ?? 'http://127.0.0.1:8686'
-  const reporter = new Reporter(url, values.token ?? env.VIGIL_TOKEN, (m) => process.stderr.write(`${m}\n`))
+  let reporter = new Reporter(url, values.token ?? env.VIGIL_TOKEN, (m) => process.stderr.write(`${m}\n`))
+  const created = reporter.create(values.name ?? command.join(' ').slice(0, 200), command).then(
+    (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/api/jobs/${job.id}\n`),
+    (err: Error) => process.stderr.write(`vigil run: could not create the job: ${err.message}\n`),
+  )
+  // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group
+  let signalGroup: (sig: NodeJS.Signals) => void = () => {}
+  process.on('SIGINT', () => signalGroup('SIGINT'))
+  process.on('SIGTERM', () => signalGroup('SIGTERM'))
+  const run = { cmd, args, grace, custom, onGroup: (fn: typeof signalGroup) => (signalGroup = fn) }
 
+  let result = await execute(run, reporter, created)
+  while (waitRetry > 0 && result.state !== 'succeeded') {
+    const next = await waitForRetry(reporter, waitRetry)
+    if (next === null) break
+    process.stderr.write(`vigil run: retry requested: running the command again as job ${next}\n`)
+    reporter = reporter.forJob(next)
+    result = await execute(run, reporter, Promise.resolve())
+  }
+  return result.exitCode
+}
+
+/** Heartbeats a finished job for up to `seconds`, waiting for a `job.retry`; the new job's id, or null. */
+async function waitForRetry(reporter: Reporter, seconds: number): Promise<string | null> {
+  process.stderr.write(`vigil run: waiting up to ${seconds} s for a retry (job.retry)\n`)
+  const until = Date.now() + seconds * 1000
+  while (Date.now() < until) {
+    const hb = await reporter.heartbeat(null)
+    if (hb?.retry) return hb.retry.jobId
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS))
+  }
+  return null
+}
+
+interface RunSpec {
+  cmd: string
+  args: string[]
+  grace: number
+  custom: RegExp | null
+  /** Points Ctrl-C forwarding at this run's process group. */
+  onGroup(fn: (sig: NodeJS.Signals) => void): void
+}
+
+/** Runs the command once, reporting to `reporter`'s job; resolves with the exit code and the final state. */
+async function execute(
+  spec: RunSpec,
+  reporter: Reporter,
+  created: Promise<unknown>,
+): Promise<{ exitCode: number; state: 'succeeded' | 'failed' | 'cancelled' }> {
+  const { cmd, args, grace, custom } = spec
+  // A retried job starts queued: the first report moves it to running
+  reporter.progress({})
   // The command starts at once, whether or not the hub answers: its output is buffered until it does
   const child = spawn(cmd, args, { stdio: ['inherit', 'pipe', 'pipe'], detached: true })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve))
-  const created = reporter.create(values.name ?? command.join(' ').slice(0, 200), command).then(
-    (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/api/jobs/${job.id}\n`),
-    (err: Error) => process.stderr.write(`vigil run: could not create the job: ${err.message}\n`),
-  )
 
   let pending: LogLineIn[] = []
   let pendingBytes = 0
@@ -151,6 +211,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
       // the group is gone already
     }
   }
+  spec.onGroup(signalGroup)
   const escalate = (by: string) => {
     if (cancelBy !== null) return
     cancelBy = by
@@ -164,10 +225,6 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     const hb = await reporter.heartbeat(measure())
     if (hb?.cancelRequested) escalate(hb.cancelRequested.by)
   }, HEARTBEAT_MS)
-
-  // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group
-  process.on('SIGINT', () => signalGroup('SIGINT'))
-  process.on('SIGTERM', () => signalGroup('SIGTERM'))
 
   /** Reports the end, waiting up to CATCH_UP_MS for an unreachable hub; then gives up on the report. */
   const report = async (state: 'succeeded' | 'failed' | 'cancelled', exitCode: number) => {
@@ -192,7 +249,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     flush()
     process.stderr.write(`vigil run: ${cmd}: ${outcome.message}\n`)
     await report('failed', 127)
-    return 127
+    return { exitCode: 127, state: 'failed' }
   }
   await outputDone
   // Cancelled means the whole process tree is gone, not just the direct child (the escalation goes on meanwhile)
@@ -203,6 +260,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   const exitCode = outcome.code ?? 128 + (outcome.signal ? constants.signals[outcome.signal] : 0)
   if (cancelBy !== null) pending.push({ stream: 'system', text: `cancelled by ${cancelBy}; exit code ${exitCode}` })
   flush()
-  await report(cancelBy !== null ? 'cancelled' : exitCode === 0 ? 'succeeded' : 'failed', exitCode)
-  return exitCode
+  const state = cancelBy !== null ? 'cancelled' : exitCode === 0 ? 'succeeded' : 'failed'
+  await report(state, exitCode)
+  return { exitCode, state }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `jobs` ADD `retried_as` text;
