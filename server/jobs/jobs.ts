@@ -39,6 +39,16 @@ export interface JobsOptions {
 
 type Row = typeof jobs.$inferSelect
 
+/** A log line as the API returns it: every column but the job id. */
+const LINE_COLUMNS = {
+  seq: jobLogs.seq,
+  ts: jobLogs.ts,
+  stream: jobLogs.stream,
+  level: jobLogs.level,
+  text: jobLogs.text,
+  cut: jobLogs.cut,
+}
+
 const EMPTY_PROGRESS: Progress = {
   percent: null,
   current: null,
@@ -268,14 +278,7 @@ export class Jobs {
   ): { lines: LogLine[]; dropped: { after: number; count: number } | null } {
     const row = this.#row(id)
     const lines = this.#db.db
-      .select({
-        seq: jobLogs.seq,
-        ts: jobLogs.ts,
-        stream: jobLogs.stream,
-        level: jobLogs.level,
-        text: jobLogs.text,
-        cut: jobLogs.cut,
-      })
+      .select(LINE_COLUMNS)
       .from(jobLogs)
       .where(and(eq(jobLogs.jobId, id), gt(jobLogs.seq, after)))
       .orderBy(asc(jobLogs.seq))
@@ -289,14 +292,7 @@ export class Jobs {
   /** The last `n` lines, for a `job:<id>` stream that opens without resuming. */
   tail(id: string, n: number): LogLine[] {
     return this.#db.db
-      .select({
-        seq: jobLogs.seq,
-        ts: jobLogs.ts,
-        stream: jobLogs.stream,
-        level: jobLogs.level,
-        text: jobLogs.text,
-        cut: jobLogs.cut,
-      })
+      .select(LINE_COLUMNS)
       .from(jobLogs)
       .where(eq(jobLogs.jobId, id))
       .orderBy(desc(jobLogs.seq))
