@@ -3,6 +3,7 @@ import { createChart, type StreamingChart } from '../charts/chart.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import type { ControlSocket } from '../control.ts'
 import { CommandFailed } from '../control.ts'
+import { formatBytes } from '../format.ts'
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
 const LINE_PX = 18
@@ -195,6 +196,10 @@ export class JobView {
     const dropped = job.log.dropped > 0 ? ` · ${job.log.dropped} lines dropped by retention` : ''
     $('#job-summary').textContent =
       `${job.state} · ${p === null ? 'progress unknown' : `${p.toFixed(1)}%`}${step}${eta}${exit}${dropped}`
+    const r = job.resources
+    $('#job-resources').textContent = r
+      ? `Processes: ${r.cpuPct.toFixed(1)}% CPU, ${formatBytes(r.rssBytes)} resident, at ${new Date(r.at).toLocaleTimeString()}`
+      : 'No resource readings yet (vigil run measures every 2 s on Linux).'
     $('#job-summary').dataset.state = job.state
     $('#job-bar').style.width = `${p ?? 0}%`
     const live = !FINAL.has(job.state)
