@@ -166,7 +166,7 @@ export class Reporter {
 
   /** Sends what is queued; resolves when everything reached the hub (or was refused). */
   async flushed(): Promise<void> {
-    while (this.#queue.length > 0 || this.#draining) {
+    while (!this.#stopped && (this.#queue.length > 0 || this.#draining)) {
       this.#kick()
       await (this.#draining ?? new Promise((resolve) => setTimeout(resolve, 50)))
     }

@@ -236,6 +236,14 @@ describe('vigil run', () => {
     })
   })
 
+  it('still runs the command, unreported, when the hub refuses the token, and exits with its code at once', async () => {
+    const { h } = await setup()
+    const run = vigilRun(h.url, 'vgl_not_a_token', [], ['bash', '-c', 'echo hi; exit 4'])
+    expect(await run.exited).toBe(4)
+    expect(run.stdout()).toBe('hi\n')
+    expect(run.stderr()).toContain('vigil run: could not create the job, so it is not reported: POST /api/jobs: 401')
+  })
+
   it('loses no line when the hub restarts mid-job', async () => {
     const { h, reporter } = await setup()
     const port = String(h.port)

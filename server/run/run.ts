@@ -109,7 +109,11 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   let reporter = new Reporter(url, values.token ?? env.VIGIL_TOKEN, (m) => process.stderr.write(`${m}\n`))
   const created = reporter.create(values.name ?? command.join(' ').slice(0, 200), command).then(
     (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/api/jobs/${job.id}\n`),
-    (err: Error) => process.stderr.write(`vigil run: could not create the job: ${err.message}\n`),
+    (err: Error) => {
+      // Refused for good (a bad token, say): the command still runs, unreported
+      reporter.stop()
+      process.stderr.write(`vigil run: could not create the job, so it is not reported: ${err.message}\n`)
+    },
   )
   // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group
   let signalGroup: (sig: NodeJS.Signals) => void = () => {}
