@@ -12,6 +12,7 @@ import type {
 import { createChart, type StreamingChart } from './charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from './charts/defs.ts'
 import { SeriesBuffer } from './charts/series.ts'
+import { $, esc } from './dom.ts'
 import { formatBytes, formatValue } from './format.ts'
 import { UpdateCost } from './perf.ts'
 import { Stream, type StreamState } from './stream.ts'
@@ -31,7 +32,6 @@ interface Card {
   first: string | null
 }
 
-const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
 const grid = $<HTMLElement>('#grid')
 const conn = $<HTMLElement>('#conn')
 
@@ -159,7 +159,6 @@ async function loadHistory(): Promise<void> {
 }
 
 function procRows(list: readonly ProcessInfo[]): string {
-  const esc = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
   return list
     .map(
       (p) =>

@@ -1,12 +1,8 @@
 import type { AuditEntry, ConfigEvent, Identity } from '../../../server/protocol.ts'
 import { CommandFailed, type ControlListener, ControlSocket } from '../control.ts'
+import { $, esc } from '../dom.ts'
 
-const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
 const AUDIT_ROWS = 50
-
-function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
-}
 
 /** The sampling panel: current state, a change with an optional duration, pause and resume, for operators. */
 export class ControlPanel {

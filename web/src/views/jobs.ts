@@ -3,17 +3,13 @@ import { createChart, type StreamingChart } from '../charts/chart.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import type { ControlSocket } from '../control.ts'
 import { CommandFailed } from '../control.ts'
+import { $, esc } from '../dom.ts'
 import { formatBytes } from '../format.ts'
 
-const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T
 const LINE_PX = 18
 /** Lines kept in the browser for one job: the virtual list draws only what is on screen. */
 const KEEP_LINES = 100_000
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'lost'])
-
-function esc(s: string): string {
-  return s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)
-}
 
 function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000))
