@@ -1,2 +1,3 @@
 export { jobRoutes } from './http.ts'
-export { Jobs, type JobsOptions, MAX_LINE_BYTES, splitLines } from './jobs.ts'
+export { Jobs, type JobsOptions } from './jobs.ts'
+export { JobLogs, MAX_LINE_BYTES, splitLines } from './logs.ts'

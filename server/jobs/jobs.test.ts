@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, type Received, sleep, startTestHub, type TestHub } from '../testing/hub.ts'
-import { splitLines } from './jobs.ts'
+import { splitLines } from './logs.ts'
 
 let t: TestHub | null = null
 const closers: { close(): void }[] = []

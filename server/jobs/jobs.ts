@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { and, asc, desc, eq, gt, inArray, like, lte, sql } from 'drizzle-orm'
-import { jobLogs, jobs } from '../../db/schema.ts'
+import { and, desc, eq, inArray, like, sql } from 'drizzle-orm'
+import { jobs } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
 import { CommandError } from '../control/commands.ts'
 import {
@@ -18,9 +18,8 @@ import {
 } from '../protocol.ts'
 import type { Db } from '../store/index.ts'
 import { type EtaState, nextEta } from './eta.ts'
+import { JobLogs } from './logs.ts'
 
-/** A line longer than this is cut and marked. */
-export const MAX_LINE_BYTES = 16 * 1024
 /** `jobs` topic summaries per job: at most one per this many ms (4 per second). */
 const SUMMARY_EVERY_MS = 250
 /** A runner that heartbeats a finished job within this long is waiting for a retry. */
@@ -38,16 +37,6 @@ export interface JobsOptions {
 }
 
 type Row = typeof jobs.$inferSelect
-
-/** A log line as the API returns it: every column but the job id. */
-const LINE_COLUMNS = {
-  seq: jobLogs.seq,
-  ts: jobLogs.ts,
-  stream: jobLogs.stream,
-  level: jobLogs.level,
-  text: jobLogs.text,
-  cut: jobLogs.cut,
-}
 
 const EMPTY_PROGRESS: Progress = {
   percent: null,
@@ -82,18 +71,6 @@ function toJob(r: Row): Job {
   }
 }
 
-/** Splits raw text into real lines (LF, CRLF or CR), cutting any over 16 KiB. */
-export function splitLines(text: string): { text: string; cut: boolean }[] {
-  const parts = text.split(/\r\n|\r|\n/)
-  if (parts.length > 1 && parts.at(-1) === '') parts.pop()
-  return parts.map((p) => {
-    if (Buffer.byteLength(p) <= MAX_LINE_BYTES) return { text: p, cut: false }
-    let cut = p.slice(0, MAX_LINE_BYTES)
-    while (Buffer.byteLength(cut) > MAX_LINE_BYTES) cut = cut.slice(0, -1)
-    return { text: cut, cut: true }
-  })
-}
-
 /**
  * Jobs and their logs: the state machine, progress that never goes backwards, a server-side ETA, per-job log
  * sequence numbers with batch de-duplication and head+tail retention, and the `jobs` / `job:<id>` events.
@@ -106,25 +83,13 @@ export class Jobs {
   readonly #summaryAt = new Map<string, number>()
   readonly #summaryTimers = new Map<string, NodeJS.Timeout>()
 
-  readonly #insertLine
+  readonly #logs: JobLogs
 
   constructor(db: Db, bus: Bus, opts: JobsOptions) {
     this.#db = db
     this.#bus = bus
     this.#opts = opts
-    // The ingest hot path: one prepared statement, run once per line inside the batch's transaction
-    this.#insertLine = db.db
-      .insert(jobLogs)
-      .values({
-        jobId: sql.placeholder('jobId'),
-        seq: sql.placeholder('seq'),
-        ts: sql.placeholder('ts'),
-        stream: sql.placeholder('stream'),
-        level: sql.placeholder('level'),
-        text: sql.placeholder('text'),
-        cut: sql.placeholder('cut'),
-      })
-      .prepare()
+    this.#logs = new JobLogs(db, opts)
   }
 
   #row(id: string): Row {
@@ -226,79 +191,22 @@ export class Jobs {
   }
 
   /**
-   * Appends one client batch of lines. A batch number not above the last one seen is a retry: acknowledged, not
-   * stored again. Lines get the job's next seq numbers; the middle of an over-long log is dropped and counted.
+   * Appends one client batch of lines (see JobLogs.append) and sends them to the job's stream as one `log` event.
    */
   appendLogs(id: string, batch: number, input: LogLineIn[]): { duplicate: boolean; lines: number; lastSeq: number } {
-    const row = this.#row(id)
-    if (batch <= row.lastBatch) return { duplicate: true, lines: 0, lastSeq: row.logLines }
-    const now = Date.now()
-    const lines: LogLine[] = []
-    let seq = row.logLines
-    for (const l of input) {
-      for (const part of splitLines(l.text)) {
-        lines.push({
-          seq: ++seq,
-          ts: l.ts ?? now,
-          stream: l.stream,
-          level: l.level ?? null,
-          text: part.text,
-          cut: part.cut,
-        })
-      }
-    }
-    const { keepHead, keepTail } = this.#opts
-    let dropped = row.logDropped
-    this.#db.sqlite.transaction(() => {
-      for (const l of lines) this.#insertLine.run({ jobId: id, ...l })
-      // Keep the first keepHead lines and the last keepTail: drop what falls between
-      const dropTo = seq - keepTail
-      if (dropTo > keepHead) {
-        const res = this.#db.db
-          .delete(jobLogs)
-          .where(and(eq(jobLogs.jobId, id), gt(jobLogs.seq, keepHead), lte(jobLogs.seq, dropTo)))
-          .run()
-        dropped += res.changes
-      }
-      this.#db.db
-        .update(jobs)
-        .set({ logLines: seq, logDropped: dropped, lastBatch: batch, heartbeatAt: now })
-        .where(eq(jobs.id, id))
-        .run()
-    })()
-    if (lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines } satisfies LogEvent)
-    return { duplicate: false, lines: lines.length, lastSeq: seq }
+    const r = this.#logs.append(this.#row(id), batch, input)
+    if (r.lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines: r.lines } satisfies LogEvent)
+    return { duplicate: r.duplicate, lines: r.lines.length, lastSeq: r.lastSeq }
   }
 
   /** Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for. */
-  logs(
-    id: string,
-    after: number,
-    limit: number,
-  ): { lines: LogLine[]; dropped: { after: number; count: number } | null } {
-    const row = this.#row(id)
-    const lines = this.#db.db
-      .select(LINE_COLUMNS)
-      .from(jobLogs)
-      .where(and(eq(jobLogs.jobId, id), gt(jobLogs.seq, after)))
-      .orderBy(asc(jobLogs.seq))
-      .limit(limit)
-      .all()
-    const first = lines[0]?.seq
-    const gap = row.logDropped > 0 && first !== undefined && first > after + 1
-    return { lines, dropped: gap ? { after: first - 1 - row.logDropped, count: row.logDropped } : null }
+  logs(id: string, after: number, limit: number): ReturnType<JobLogs['read']> {
+    return this.#logs.read(this.#row(id), after, limit)
   }
 
   /** The last `n` lines, for a `job:<id>` stream that opens without resuming. */
   tail(id: string, n: number): LogLine[] {
-    return this.#db.db
-      .select(LINE_COLUMNS)
-      .from(jobLogs)
-      .where(eq(jobLogs.jobId, id))
-      .orderBy(desc(jobLogs.seq))
-      .limit(n)
-      .all()
-      .reverse()
+    return this.#logs.tail(id, n)
   }
 
   /** What a fresh `job:<id>` stream opens with: the job as it is, then its last `tail` lines. */
