@@ -1,17 +1,9 @@
-/**
- * `npm run bench:control`: round trips on the WebSocket control channel of a real `vigil serve`.
- * - 10,000 sequential `ping`s and 1,000 sequential `sampling.set` commands: p50 and p99 round trip;
- * - 20 interval changes: time from the acknowledgement to the first metrics event at the new interval.
- * The per-socket rate limit (20/s by default) is raised for the run, or the limiter would be all it measures.
- */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT } from '../server/paths.ts'
 import { ControlClient } from '../server/testing/control.ts'
-import { spawnServe } from '../server/testing/process.ts'
+import { createToken, spawnServe } from '../server/testing/process.ts'
 import { numberFlag, percentile } from './lib/proc.ts'
 import { frameSplitter } from './lib/sse.ts'
 
@@ -22,14 +14,7 @@ const changes = numberFlag('changes', 20)
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-control-'))
 const env = { VIGIL_WS_RATE: '100000', VIGIL_WS_BURST: '100000' }
 const server = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', '1000'], env, true)
-const made = spawnSync(
-  process.execPath,
-  [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', 'operator', '--name', 'bench', '--data-dir', dir],
-  {
-    encoding: 'utf8',
-  },
-)
-const token = made.stdout.trim()
+const token = createToken(dir, 'operator', 'bench')
 
 const fmt = (sorted: number[]) =>
   `p50 ${percentile(sorted, 50).toFixed(3)} ms, p99 ${percentile(sorted, 99).toFixed(3)} ms`

@@ -3,26 +3,20 @@
  * N lines; an SSE subscriber on the job's topic counts them. Reports lines/s from the first line printed to the
  * last line received, and the subscriber's lag (receipt time minus the line's ingest timestamp), p50 and p99.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from '../server/paths.ts'
-import { spawnServe } from '../server/testing/process.ts'
+import { createToken, spawnServe } from '../server/testing/process.ts'
 import { numberFlag, percentile } from './lib/proc.ts'
 import { frameSplitter } from './lib/sse.ts'
 
 const lines = numberFlag('lines', 1_000_000)
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-jobs-'))
 const server = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', '1000'], {}, true)
-const token = spawnSync(
-  process.execPath,
-  [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', 'reporter', '--name', 'bench', '--data-dir', dir],
-  {
-    encoding: 'utf8',
-  },
-).stdout.trim()
+const token = createToken(dir, 'reporter', 'bench')
 
 try {
   // Subscribing from the event id before the job exists replays whatever is ingested before the stream opens

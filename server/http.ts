@@ -7,10 +7,15 @@ export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } }
 }
 
+/** The first issue of a zod failure as one line: `path: message`, or just the message at the top level. */
+export function issueMessage(error: z.core.$ZodError): string {
+  const issue = error.issues[0]
+  const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
+  return `${where}${issue?.message ?? 'invalid input'}`
+}
+
 /** zod failures at the edge become 400 `invalid` with the first issue as the message. */
 export function invalidAs400(result: { success: true } | { success: false; error: z.core.$ZodError }, c: Context) {
   if (result.success) return
-  const issue = result.error.issues[0]
-  const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
-  return c.json(errorBody('invalid', `${where}${issue?.message ?? 'invalid request'}`), 400)
+  return c.json(errorBody('invalid', issueMessage(result.error)), 400)
 }

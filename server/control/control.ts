@@ -13,10 +13,18 @@ import {
   SESSION_COOKIE,
   type Tokens,
 } from '../auth/index.ts'
-import { errorBody } from '../http.ts'
+import { errorBody, issueMessage } from '../http.ts'
 import type { Jobs } from '../jobs/jobs.ts'
 import type { Logger } from '../log.ts'
-import { Command, type ControlErrorCode, Envelope, type Identity, type Reply, type RequestId } from '../protocol.ts'
+import {
+  COMMAND_TYPES,
+  Command,
+  type ControlErrorCode,
+  Envelope,
+  type Identity,
+  type Reply,
+  type RequestId,
+} from '../protocol.ts'
 import { CommandError, dispatch } from './commands.ts'
 import type { SamplingControl } from './sampling.ts'
 
@@ -25,6 +33,8 @@ export const MAX_PAYLOAD = 64 * 1024
 /** Rejections within ABUSE_WINDOW_MS past which the socket is closed with 1008. */
 const ABUSE_REJECTIONS = 1000
 const ABUSE_WINDOW_MS = 10_000
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(COMMAND_TYPES)
 
 export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, internal: 1011 } as const
 
@@ -212,8 +222,7 @@ export class Control {
       this.#send(peer, id === null ? { type: 'pong' } : { id, type: 'pong' })
       return
     }
-    const known = Command.options.some((o) => o.shape.type.value === type)
-    if (!known) {
+    if (!KNOWN_TYPES.has(type)) {
       refuse(id, type, args, 'unknown_command', `Unknown command ${JSON.stringify(type)}`)
       return
     }
@@ -222,12 +231,12 @@ export class Control {
       return
     }
     const parsed = Command.safeParse(json)
-    if (!parsed.success || parsed.data.type === 'ping') {
-      const issue = parsed.success ? undefined : parsed.error.issues[0]
-      const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
-      refuse(id, type, args, 'invalid', `${where}${issue?.message ?? 'invalid command'}`)
+    if (!parsed.success) {
+      refuse(id, type, args, 'invalid', issueMessage(parsed.error))
       return
     }
+    // Pings were answered above; the narrowing just has to be told
+    if (parsed.data.type === 'ping') return
     let result: unknown
     try {
       result = dispatch(parsed.data, {

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
 import { CommandError } from '../control/commands.ts'
-import { errorBody, invalidAs400 } from '../http.ts'
+import { errorBody, invalidAs400, issueMessage } from '../http.ts'
 import {
   FinishJob,
   HeartbeatBody,
@@ -64,10 +64,7 @@ async function readLines(c: Context<AuthEnv>): Promise<{ lines: z.infer<typeof L
     return { error: 'Body is not valid JSON (or NDJSON)' }
   }
   const parsed = LogBatch.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    return { error: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}` }
-  }
+  if (!parsed.success) return { error: issueMessage(parsed.error) }
   return { lines: parsed.data }
 }
 
@@ -130,8 +127,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       return c.json(errorBody('invalid', 'Body is not valid JSON'), 400)
     }
     const parsed = HeartbeatBody.safeParse(body)
-    if (!parsed.success)
-      return c.json(errorBody('invalid', parsed.error.issues[0]?.message ?? 'invalid heartbeat'), 400)
+    if (!parsed.success) return c.json(errorBody('invalid', issueMessage(parsed.error)), 400)
     return answer(c, () => jobs.heartbeat(c.req.param('id'), parsed.data))
   })
   app.post('/api/jobs/:id/finish', ingest, ownJob, limit(MAX_BODY), zValidator('json', FinishJob, invalidAs400), (c) =>

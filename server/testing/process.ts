@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ROOT } from '../paths.ts'
 
@@ -33,4 +33,15 @@ export function spawnServe(args: string[], env: Record<string, string> = {}, bui
     })
     exited.then((code) => reject(new Error(`vigil serve exited with ${code} before listening:\n${err}`)))
   })
+}
+
+/** `vigil token create` with the built CLI against a data dir; returns the secret it prints. */
+export function createToken(dataDir: string, role: string, name: string): string {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir],
+    { encoding: 'utf8' },
+  )
+  if (r.status !== 0) throw new Error(`vigil token create failed: ${r.stderr}`)
+  return r.stdout.trim()
 }

@@ -1,12 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll } from 'vitest'
 import { launchChromium } from '../../scripts/lib/chromium.ts'
-import { ROOT } from '../../server/paths.ts'
-import { type ServeProcess, spawnServe } from '../../server/testing/process.ts'
+import { createToken, type ServeProcess, spawnServe } from '../../server/testing/process.ts'
 
 /** A built `vigil serve` on a fresh data dir and a headless Chromium, for one test file. */
 export interface E2eHub {
@@ -59,13 +57,6 @@ export function useE2eHub(serveArgs: string[]): E2eHub {
     async restart(port) {
       server = await spawnServe([...args(), '--port', port], {}, true)
     },
-    createToken(role, name) {
-      const r = spawnSync(
-        process.execPath,
-        [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir],
-        { encoding: 'utf8' },
-      )
-      return r.stdout.trim()
-    },
+    createToken: (role, name) => createToken(dataDir, role, name),
   }
 }
