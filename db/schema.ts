@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 /** One row per (host, metric name). Samples point at it by id to keep each sample row small. */
 export const series = sqliteTable(
@@ -12,7 +12,10 @@ export const series = sqliteTable(
   (t) => [uniqueIndex('series_host_name').on(t.host, t.name)],
 )
 
-/** Raw samples. Clustered by (series, ts) so a range read of one series is one index walk. */
+/**
+ * Raw samples as the first versions stored them, one row each. Emptied into chunks when the store opens; kept so
+ * an old data dir upgrades without losing history.
+ */
 export const samples = sqliteTable(
   'samples',
   {
@@ -22,6 +25,38 @@ export const samples = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.seriesId, t.ts] })],
 )
+
+/**
+ * One table a tier, each row a closed span of one series encoded by server/store/codec.ts: raw samples for an
+ * hour, 1-minute buckets (min, max, sum, count) for an hour, 1-hour buckets for a day.
+ */
+function tierTable(name: string) {
+  return sqliteTable(
+    name,
+    {
+      id: integer('id').primaryKey(),
+      seriesId: integer('series_id').notNull(),
+      startTs: integer('start_ts').notNull(),
+      count: integer('count').notNull(),
+      data: blob('data', { mode: 'buffer' }).notNull(),
+    },
+    (t) => [uniqueIndex(`${name}_series_start`).on(t.seriesId, t.startTs), index(`${name}_start`).on(t.startTs)],
+  )
+}
+export const chunksRaw = tierTable('chunks_raw')
+export const chunks1m = tierTable('chunks_1m')
+export const chunks1h = tierTable('chunks_1h')
+
+/**
+ * The write-ahead head: every write of samples not yet in a closed chunk, as packed (series id, [ts,] value)
+ * float64s, so a crash loses nothing that was acknowledged. Rows go once their samples are in chunks.
+ */
+export const head = sqliteTable('head', {
+  id: integer('id').primaryKey(),
+  minTs: integer('min_ts').notNull(),
+  maxTs: integer('max_ts').notNull(),
+  data: blob('data', { mode: 'buffer' }).notNull(),
+})
 
 /** The event log behind SSE resume: every published event, kept for the replay window. */
 export const events = sqliteTable(

@@ -74,7 +74,22 @@ const settings = {
       .number()
       .min(0.01)
       .max(24 * 365)
-      .default(24),
+      .default(24 * 7),
+  },
+  retention1mD: {
+    env: 'VIGIL_1M_RETENTION_D',
+    flag: '1m-retention-d',
+    schema: z.coerce.number().min(0.01).max(3650).default(90),
+  },
+  retention1hD: {
+    env: 'VIGIL_1H_RETENTION_D',
+    flag: '1h-retention-d',
+    schema: z.coerce.number().min(0.01).max(36_500).default(730),
+  },
+  maxSeriesPerHost: {
+    env: 'VIGIL_MAX_SERIES',
+    flag: 'max-series',
+    schema: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   },
 } as const
 

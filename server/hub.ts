@@ -95,7 +95,11 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const store = openSqliteStore({
     db,
     dataDir: config.dataDir,
-    rawRetentionMs: config.rawRetentionH * 3_600_000,
+    retentionMs: {
+      raw: config.rawRetentionH * 3_600_000,
+      '1m': config.retention1mD * 86_400_000,
+      '1h': config.retention1hD * 86_400_000,
+    },
     replayMs: config.replayS * 1000,
   })
   const bus = new Bus(store)
@@ -185,7 +189,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const events = rateMeter(() => bus.emitted)
   const prune = () => {
     try {
-      store.prune(Date.now())
+      store.maintain(Date.now())
       tokens.prune(Date.now())
     } catch (err) {
       storeErrors++

@@ -29,7 +29,10 @@ const decimal = fc
 const value = fc.oneof(fc.double(), special, decimal, fc.integer({ min: -5, max: 5 }))
 /** Series as monitoring produces them: a few values repeated, or drifting by small decimal steps. */
 const gauge = fc
-  .tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.array(fc.integer({ min: -300, max: 300 }), { maxLength: 400 }))
+  .tuple(
+    fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+    fc.array(fc.integer({ min: -300, max: 300 }), { maxLength: 400 }),
+  )
   .map(([start, steps]) => {
     let v = Math.round(start * 100) / 100
     return [v, ...steps.map((s) => (v = Math.round((v + s / 100) * 100) / 100))]
@@ -59,8 +62,7 @@ const timestamps = (n: number) =>
       })
     })
 
-const rows = (values: fc.Arbitrary<number[]>) =>
-  values.chain((vs) => timestamps(vs.length).map((ts) => ({ ts, vs })))
+const rows = (values: fc.Arbitrary<number[]>) => values.chain((vs) => timestamps(vs.length).map((ts) => ({ ts, vs })))
 
 describe('chunk codec', () => {
   it('round-trips random values, specials and irregular timestamps bit for bit', () => {
@@ -82,7 +84,12 @@ describe('chunk codec', () => {
         expect(sameBits(out.ts, ts)).toBe(true)
         expect(sameBits(out.cols[0] as Float64Array, vs)).toBe(true)
         expect(sameBits(out.cols[1] as Float64Array, second)).toBe(true)
-        expect(sameBits(out.cols[2] as Float64Array, vs.map((v) => -v))).toBe(true)
+        expect(
+          sameBits(
+            out.cols[2] as Float64Array,
+            vs.map((v) => -v),
+          ),
+        ).toBe(true)
       }),
       { numRuns: 300 },
     )

@@ -24,7 +24,8 @@ const POW10 = Array.from({ length: MAX_EXPONENT + 1 }, (_, e) => 10 ** e)
 
 const f64 = new Float64Array(1)
 const u32 = new Uint32Array(f64.buffer)
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('the chunk codec assumes a little-endian host')
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error('the chunk codec assumes a little-endian host')
 
 const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1)
 const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2)
@@ -137,7 +138,8 @@ class BitReader {
 }
 
 function checkTimestamp(t: number): void {
-  if (!Number.isInteger(t) || Math.abs(t) > MAX_INT) throw new RangeError(`timestamp ${t} is not an integer within ±2^50`)
+  if (!Number.isInteger(t) || Math.abs(t) > MAX_INT)
+    throw new RangeError(`timestamp ${t} is not an integer within ±2^50`)
 }
 
 function writeTimestamps(w: BitWriter, ts: ArrayLike<number>, start: number, end: number): void {

@@ -2,17 +2,26 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openSqliteStore } from './sqlite.ts'
+import { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
 import type { Store } from './store.ts'
 
+const DAY = 86_400_000
+const HOUR = 3_600_000
 const dirs: string[] = []
 const stores: Store[] = []
-function open(rawRetentionMs = 86_400_000, replayMs = 900_000): { store: Store; dir: string } {
+function open(retentionMs = { raw: 7 * DAY, '1m': 90 * DAY, '1h': 730 * DAY }, replayMs = 900_000) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'))
   dirs.push(dir)
-  const store = openSqliteStore({ dataDir: dir, rawRetentionMs, replayMs })
+  const store = openSqliteStore({ dataDir: dir, retentionMs, replayMs })
   stores.push(store)
-  return { store, dir }
+  return { store, dir, reopen: () => reopen(store, dir, retentionMs, replayMs) }
+}
+function reopen(store: Store, dir: string, retentionMs: SqliteStoreOptions['retentionMs'], replayMs: number): Store {
+  store.close()
+  stores.splice(stores.indexOf(store), 1)
+  const again = openSqliteStore({ dataDir: dir, retentionMs, replayMs })
+  stores.push(again)
+  return again
 }
 afterEach(() => {
   for (const s of stores.splice(0)) s.close()
@@ -55,27 +64,13 @@ describe('SQLite store', () => {
     expect(store.metricNames().map((m) => m.name)).toEqual(['c'])
   })
 
-  it('prunes samples older than the raw retention and counts what is left', () => {
-    const { store } = open(10_000)
-    for (let i = 0; i < 20; i++) store.writeTick('h', T0 + i * 1000, { x: i }, null)
-    expect(store.prune(T0 + 20_000)).toEqual({ samples: 10, events: 0 })
-    expect(store.storageStats().tiers[0]?.samples).toBe(10)
-    expect(store.range('x', 'h', T0, T0 + 20_000, 1000).points.map((p) => p[1])).toEqual([
-      10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-    ])
-  })
-
   it('keeps the last event id across reopening, even when pruning removed every other event', () => {
-    const { store, dir } = open(86_400_000, 1000)
+    const { store, reopen } = open(undefined, 1000)
     for (let id = 1; id <= 5; id++)
       store.appendEvent({ id, ts: T0 + id, topic: 'metrics', event: 'metrics', data: '{}' })
-    store.prune(T0 + 1_000_000)
+    store.maintain(T0 + 1_000_000)
     expect(store.oldestEventId()).toBe(5)
-    store.close()
-    stores.pop()
-    const again = openSqliteStore({ dataDir: dir, rawRetentionMs: 86_400_000, replayMs: 1000 })
-    stores.push(again)
-    expect(again.lastEventId()).toBe(5)
+    expect(reopen().lastEventId()).toBe(5)
   })
 
   it('lists events after an id filtered by topic, in id order', () => {

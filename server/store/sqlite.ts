@@ -1,15 +1,17 @@
 import { statSync } from 'node:fs'
-import { and, asc, between, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm'
 import { events, samples, series } from '../../db/schema.ts'
-import type { SeriesPoint } from '../protocol.ts'
 import { type Db, openDb } from './db.ts'
-import type { SeriesRange, Store, StoredEvent } from './store.ts'
+import { History } from './history.ts'
+import type { NamedSample, SeriesRange, Store, StoredEvent } from './store.ts'
+import { TIERS } from './tiers.ts'
 
 export interface SqliteStoreOptions {
   dataDir: string
   /** An already open connection to share; the store then owns it and closes it. */
   db?: Db
-  rawRetentionMs: number
+  /** Age limit of each tier: raw samples, 1-minute and 1-hour rollups. */
+  retentionMs: { raw: number; '1m': number; '1h': number }
   replayMs: number
 }
 
@@ -18,7 +20,7 @@ const STATS_TTL_MS = 10_000
 
 /**
  * The metric store on `vigil.db` in the data dir (opened, and migrated, unless `db` is given).
- * @example const store = openSqliteStore({ dataDir: './data', rawRetentionMs: 86_400_000, replayMs: 900_000 })
+ * @example openSqliteStore({ dataDir: './data', retentionMs: { raw: 7 * DAY, '1m': 90 * DAY, '1h': 730 * DAY }, replayMs: 900_000 })
  */
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const { file, sqlite, db } = opts.db ?? openDb(opts.dataDir)
@@ -32,12 +34,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     .insert(series)
     .values({ host: sql.placeholder('host'), name: sql.placeholder('name'), createdAt: sql.placeholder('at') })
     .returning({ id: series.id })
-    .prepare()
-  // A repeated (series, ts) keeps the later value: a re-sent tick must not fail the whole batch
-  const insertSample = db
-    .insert(samples)
-    .values({ seriesId: sql.placeholder('id'), ts: sql.placeholder('ts'), value: sql.placeholder('value') })
-    .onConflictDoUpdate({ target: [samples.seriesId, samples.ts], set: { value: sql`excluded.value` } })
     .prepare()
   const insertEvent = db
     .insert(events)
@@ -69,40 +65,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     .select({ id: max(events.id) })
     .from(events)
     .prepare()
-  const selectNewestTs = db
-    .select({ ts: max(samples.ts) })
-    .from(samples)
-    .where(eq(samples.seriesId, sql.placeholder('id')))
-    .prepare()
-  const bucket = sql`cast((${samples.ts} - ${sql.placeholder('from')}) / ${sql.placeholder('step')} as integer)`
-  const selectBuckets = db
-    .select({
-      ts: sql<number>`min(${samples.ts})`,
-      avg: sql<number>`avg(${samples.value})`,
-      min: sql<number>`min(${samples.value})`,
-      max: sql<number>`max(${samples.value})`,
-    })
-    .from(samples)
-    .where(
-      and(
-        eq(samples.seriesId, sql.placeholder('id')),
-        between(samples.ts, sql.placeholder('from'), sql.placeholder('to')),
-      ),
-    )
-    .groupBy(bucket)
-    .orderBy(bucket)
-    .prepare()
-  const deleteOldSamples = db
-    .delete(samples)
-    .where(and(eq(samples.seriesId, sql.placeholder('id')), lt(samples.ts, sql.placeholder('before'))))
-    .prepare()
   // The newest event is kept whatever its age: it carries the id counter across restarts
   const deleteOldEvents = db
     .delete(events)
     .where(and(lt(events.ts, sql.placeholder('before')), lt(events.id, sql`(select max(id) from ${events})`)))
     .prepare()
 
-  let sampleCount = db.select({ n: count() }).from(samples).get()?.n ?? 0
+  const history = new History(sqlite, db, {
+    retentionMs: TIERS.map((t) => opts.retentionMs[t.name]),
+  })
+  const latest = new Map<number, { ts: number; value: number }>()
   let lastId = selectLastEvent.get()?.id ?? 0
 
   function seriesId(host: string, name: string, now: number): number {
@@ -113,6 +85,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (!row) throw new Error(`could not create series ${host}/${name}`)
       id = row.id
       seriesIds.set(key, id)
+      created.push(key)
     }
     return id
   }
@@ -122,28 +95,100 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (e.id > lastId) lastId = e.id
   }
 
+  /** Series made in a transaction that failed are forgotten again, so the id map never points at a missing row. */
+  const created: string[] = []
+  function noteLatest(id: number, ts: number, value: number): void {
+    const prev = latest.get(id)
+    if (!prev) latest.set(id, { ts, value })
+    else if (ts >= prev.ts) {
+      prev.ts = ts
+      prev.value = value
+    }
+  }
+  function transact<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    const tx = sqlite.transaction(fn)
+    return (...args: A) => {
+      created.length = 0
+      try {
+        tx(...args)
+      } catch (err) {
+        history.discard()
+        for (const key of created) seriesIds.delete(key)
+        throw err
+      }
+    }
+  }
+
   // SQLite allows one writer: one transaction per tick keeps the WAL small and the write cheap
-  const writeTick = sqlite.transaction(
+  const writeTick = transact(
     (host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null) => {
       for (const name in values) {
         const value = values[name]
         if (value === undefined || !Number.isFinite(value)) continue
-        insertSample.run({ id: seriesId(host, name, ts), ts, value })
-        sampleCount++
+        const id = seriesId(host, name, ts)
+        history.stage(id, ts, value)
+        noteLatest(id, ts, value)
       }
+      history.commit()
       if (event) appendEvent(event)
     },
   )
+  const writeSamples = transact((host: string, batch: readonly NamedSample[]) => {
+    for (const s of batch) {
+      const id = seriesId(host, s.name, s.ts)
+      history.stage(id, s.ts, s.value)
+      noteLatest(id, s.ts, s.value)
+    }
+    history.commit()
+  })
+
+  importLegacySamples()
+
+  /** Moves rows of the one-row-per-sample table of earlier versions into the head, then lets them close normally. */
+  function importLegacySamples(): void {
+    const legacy = db.select({ n: count() }).from(samples).get()?.n ?? 0
+    if (legacy === 0) return
+    sqlite.transaction(() => {
+      for (const id of seriesIds.values()) {
+        for (const row of db.select().from(samples).where(eq(samples.seriesId, id)).orderBy(asc(samples.ts)).all()) {
+          history.stage(id, row.ts, row.value)
+        }
+        history.commit()
+      }
+      db.delete(samples).run()
+    })()
+  }
 
   // dbstat walks every page: measure bytes at most every STATS_TTL_MS, count samples live
-  let measured: { at: number; samplesBytes: number; retained: number } | null = null
+  let measured: { at: number; tierBytes: number[]; headBytes: number; retained: number } | null = null
+  const pageBytes = sqlite.prepare('select name, sum(pgsize) as n from dbstat group by name')
   function measure(now: number) {
     if (measured && now - measured.at < STATS_TTL_MS) return measured
-    const bytes = sqlite.prepare("select coalesce(sum(pgsize), 0) as n from dbstat where name = 'samples'").get() as {
-      n: number
+    const bytes = new Map<string, number>()
+    for (const row of pageBytes.all() as { name: string; n: number }[]) bytes.set(row.name, row.n)
+    const tableBytes = (name: string) =>
+      (bytes.get(name) ?? 0) + (bytes.get(`${name}_series_start`) ?? 0) + (bytes.get(`${name}_start`) ?? 0)
+    measured = {
+      at: now,
+      tierBytes: TIERS.map((t) => tableBytes(`chunks_${t.name}`)),
+      headBytes: bytes.get('head') ?? 0,
+      retained: db.select({ n: count() }).from(events).get()?.n ?? 0,
     }
-    measured = { at: now, samplesBytes: bytes.n, retained: db.select({ n: count() }).from(events).get()?.n ?? 0 }
     return measured
+  }
+  /** Series whose every sample aged out of every tier go too, so ids of finished jobs don't pile up. */
+  function forgetEmptySeries(): void {
+    const keep = JSON.stringify(history.buffered())
+    const gone = sqlite
+      .prepare(
+        `delete from series where id not in (select series_id from chunks_raw union select series_id from chunks_1m
+         union select series_id from chunks_1h union select value from json_each(?)) returning host, name, id`,
+      )
+      .all(keep) as { host: string; name: string; id: number }[]
+    for (const g of gone) {
+      seriesIds.delete(`${g.host}\0${g.name}`)
+      latest.delete(g.id)
+    }
   }
   function fileSize(path: string): number {
     try {
@@ -152,6 +197,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       return 0
     }
   }
+
+  const splitKey = (k: string) => ({ host: k.slice(0, k.indexOf('\0')), name: k.slice(k.indexOf('\0') + 1) })
 
   return {
     writeTick(host, ts, values, event) {
@@ -167,43 +214,62 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     lastEventId() {
       return lastId
     },
+    writeSamples(host, batch) {
+      writeSamples(host, batch)
+    },
     range(metric, host, fromArg, toArg, points): SeriesRange {
       const id = seriesIds.get(`${host}\0${metric}`)
-      const to = toArg ?? (id === undefined ? null : selectNewestTs.get({ id })?.ts) ?? Date.now()
+      const to = toArg ?? (id === undefined ? null : history.newest(id)) ?? Date.now()
       const from = fromArg ?? Math.max(0, to - DEFAULT_RANGE_MS)
-      const stepMs = Math.max(1, Math.ceil((to - from + 1) / points))
-      if (id === undefined) return { seriesFound: false, from, to, stepMs, points: [] }
-      const rows = selectBuckets.all({ id, from, to, step: stepMs })
-      const out: SeriesPoint[] = rows.map((r) => [r.ts, r.avg, r.min, r.max])
-      return { seriesFound: true, from, to, stepMs, points: out }
+      if (id === undefined) {
+        const stepMs = Math.max(1, Math.ceil((to - from + 1) / points))
+        return { seriesFound: false, from, to, stepMs, tier: 'raw', points: [] }
+      }
+      return { seriesFound: true, from, to, ...history.range(id, from, to, points) }
     },
     metricNames() {
-      return [...seriesIds.keys()].map((k) => {
-        const [host = '', name = ''] = k.split('\0')
-        return { host, name }
-      })
+      return [...seriesIds.keys()].map(splitKey)
+    },
+    seriesCount(host) {
+      let n = 0
+      for (const key of seriesIds.keys()) if (key.startsWith(`${host}\0`)) n++
+      return n
+    },
+    hasSeries(host, name) {
+      return seriesIds.has(`${host}\0${name}`)
+    },
+    latest() {
+      const out: { host: string; name: string; ts: number; value: number }[] = []
+      for (const [key, id] of seriesIds) {
+        const l = latest.get(id)
+        if (l) out.push({ ...splitKey(key), ts: l.ts, value: l.value })
+      }
+      return out
     },
     hosts() {
       return [...new Set([...seriesIds.keys()].map((k) => k.slice(0, k.indexOf('\0'))))]
     },
-    prune(now) {
-      let removed = 0
-      const before = now - opts.rawRetentionMs
-      sqlite.transaction(() => {
-        for (const id of seriesIds.values()) removed += deleteOldSamples.run({ id, before }).changes
-      })()
-      sampleCount -= removed
+    maintain(now) {
+      const h = history.maintain(now)
       const ev = deleteOldEvents.run({ before: now - opts.replayMs }).changes
-      if (removed > 0 || ev > 0) measured = null
-      return { samples: removed, events: ev }
+      if (h.removed.some((n) => n > 0)) forgetEmptySeries()
+      if (h.closedRows > 0 || h.removed.some((n) => n > 0) || ev > 0) measured = null
+      return { ...h, events: ev }
+    },
+    acceptsFrom() {
+      return history.closedUpTo
     },
     storageStats() {
       const m = measure(Date.now())
+      const c = history.counts()
       return {
         dbBytes: fileSize(file),
         walBytes: fileSize(`${file}-wal`),
         series: seriesIds.size,
-        tiers: [{ tier: 'raw', samples: sampleCount, bytes: m.samplesBytes, retentionMs: opts.rawRetentionMs }],
+        tiers: c.tiers.map((t, i) => ({ ...t, bytes: m.tierBytes[i] ?? 0 })),
+        openSamples: c.buffered,
+        headBytes: m.headBytes,
+        lateSamples: c.late,
         events: { retained: m.retained, oldestId: selectOldestEvent.get()?.id ?? null, lastId },
       }
     },

@@ -1,4 +1,5 @@
 import type { SeriesPoint } from '../protocol.ts'
+import type { TierName } from './tiers.ts'
 
 /** An event as the log keeps it: enough to re-encode the exact frame that was sent live. */
 export interface StoredEvent {
@@ -14,12 +15,16 @@ export interface SeriesRange {
   from: number
   to: number
   stepMs: number
+  /** The tier the buckets were picked from; others fill where it has no data. */
+  tier: TierName
   points: SeriesPoint[]
 }
 
 export interface TierStats {
-  tier: 'raw'
+  tier: TierName
+  /** Raw: samples, the open hour included; rollup tiers: buckets. */
   samples: number
+  /** On-disk bytes of the tier's table and indexes. */
   bytes: number
   retentionMs: number
 }
@@ -29,7 +34,19 @@ export interface StorageStats {
   walBytes: number
   series: number
   tiers: TierStats[]
+  /** Samples written but not yet in a closed chunk (kept durable by the head table). */
+  openSamples: number
+  headBytes: number
+  /** Samples refused because their hour had already closed. */
+  lateSamples: number
   events: { retained: number; oldestId: number | null; lastId: number }
+}
+
+/** One sample of a custom-metric batch. */
+export interface NamedSample {
+  name: string
+  ts: number
+  value: number
 }
 
 /**
@@ -37,8 +54,13 @@ export interface StorageStats {
  * behind the same methods.
  */
 export interface Store {
-  /** Writes one tick's samples and, when given, its event, in one transaction. */
+  /**
+   * Writes one tick's samples and, when given, its event, in one transaction. Non-finite values are skipped; a
+   * second sample of a series at the same time replaces the first.
+   */
   writeTick(host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null): void
+  /** Writes a batch of samples with their own timestamps, all or nothing. */
+  writeSamples(host: string, samples: readonly NamedSample[]): void
   appendEvent(event: StoredEvent): void
   /** Events with id greater than `afterId` on any of `topics`, oldest first, at most `limit`. */
   eventsAfter(afterId: number, topics: readonly string[], limit: number): StoredEvent[]
@@ -48,9 +70,19 @@ export interface Store {
   /** At most `points` buckets of [ts, avg, min, max]; `to` defaults to the newest stored sample of the series. */
   range(metric: string, host: string, from: number | undefined, to: number | undefined, points: number): SeriesRange
   metricNames(): { host: string; name: string }[]
+  /** Number of series a host has, and whether it has this one: for the ingest API's cardinality limit. */
+  seriesCount(host: string): number
+  hasSeries(host: string, name: string): boolean
+  /** The newest value of every series, for the Prometheus exposition. */
+  latest(): { host: string; name: string; ts: number; value: number }[]
   hosts(): string[]
-  /** Drops samples older than the raw retention and events older than the replay window. */
-  prune(now: number): { samples: number; events: number }
+  /**
+   * Housekeeping, run about once a minute: closes finished hours into chunks and rollups, applies each tier's
+   * retention, drops events older than the replay window.
+   */
+  maintain(now: number): { closedRows: number; removed: number[]; events: number }
+  /** The earliest time a new sample may have: older ones fall into an hour already closed. */
+  acceptsFrom(): number
   storageStats(): StorageStats
   close(): void
 }

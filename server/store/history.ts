@@ -1,0 +1,392 @@
+import type Database from 'better-sqlite3'
+import { and, asc, desc, eq, gte, lt, lte, min, sql, sum } from 'drizzle-orm'
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import { chunks1h, chunks1m, chunksRaw, head, meta } from '../../db/schema.ts'
+import { SampleBuffer, unpackHead } from './buffer.ts'
+import { decodeChunk, encodeChunk } from './codec.ts'
+import {
+  Accumulator,
+  alignDown,
+  type Buckets,
+  mergeBuckets,
+  pickTier,
+  rollup,
+  stepFor,
+  TIERS,
+  type TierSpec,
+  uncovered,
+  WINDOW_MS,
+} from './tiers.ts'
+
+/**
+ * How long after its hour ends a window stays open. A sample older than the newest closed window is refused, so
+ * writers (the ingest API) accept timestamps up to this far in the past.
+ */
+export const LATE_MS = 600_000
+const CLOSED_KEY = 'history.closed_up_to'
+const TABLES = [chunksRaw, chunks1m, chunks1h] as const
+
+export interface HistoryOptions {
+  /** Age limit of each tier, in TIERS order (raw, 1m, 1h). */
+  retentionMs: readonly number[]
+}
+
+export interface TierCounts {
+  tier: TierSpec['name']
+  /** Raw: samples; rollup tiers: buckets. */
+  samples: number
+  retentionMs: number
+}
+
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
+/**
+ * Metric history in tiers: writes go to the durable head and to per-series buffers; each hour, once it is
+ * LATE_MS old, every series' samples close into one raw chunk plus its 1-minute and 1-hour rollups, in one
+ * transaction, and the head rows they came from go. Reads pick a tier and merge the others in at its edges.
+ */
+export class History {
+  readonly #buffers = new Map<number, SampleBuffer>()
+  readonly #counts = TIERS.map(() => 0)
+  readonly #floors = TIERS.map(() => Number.POSITIVE_INFINITY)
+  #closedUpTo: number
+  #late = 0
+  #staged = new Float64Array(3 * 256)
+  #stagedN = 0
+  #stagedMin = Number.POSITIVE_INFINITY
+  #stagedMax = Number.NEGATIVE_INFINITY
+  readonly #stmt
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly db: BetterSQLite3Database,
+    private readonly opts: HistoryOptions,
+  ) {
+    const tier = TABLES.map((t) => ({
+      insert: db
+        .insert(t)
+        .values({
+          seriesId: sql.placeholder('id'),
+          startTs: sql.placeholder('start'),
+          count: sql.placeholder('count'),
+          data: sql.placeholder('data'),
+        })
+        .onConflictDoUpdate({
+          target: [t.seriesId, t.startTs],
+          set: { count: sql`excluded.count`, data: sql`excluded.data` },
+        })
+        .prepare(),
+      one: db
+        .select({ count: t.count, data: t.data })
+        .from(t)
+        .where(and(eq(t.seriesId, sql.placeholder('id')), eq(t.startTs, sql.placeholder('start'))))
+        .prepare(),
+      range: db
+        .select({ data: t.data })
+        .from(t)
+        .where(
+          and(
+            eq(t.seriesId, sql.placeholder('id')),
+            gte(t.startTs, sql.placeholder('from')),
+            lt(t.startTs, sql.placeholder('to')),
+          ),
+        )
+        .orderBy(asc(t.startTs))
+        .prepare(),
+      newest: db
+        .select({ data: t.data })
+        .from(t)
+        .where(eq(t.seriesId, sql.placeholder('id')))
+        .orderBy(desc(t.startTs))
+        .limit(1)
+        .prepare(),
+      countUpTo: db
+        .select({ n: sum(t.count).mapWith(Number) })
+        .from(t)
+        .where(lte(t.startTs, sql.placeholder('limit')))
+        .prepare(),
+      deleteUpTo: db
+        .delete(t)
+        .where(lte(t.startTs, sql.placeholder('limit')))
+        .prepare(),
+      floor: db
+        .select({ start: min(t.startTs) })
+        .from(t)
+        .prepare(),
+      total: db
+        .select({ n: sum(t.count).mapWith(Number) })
+        .from(t)
+        .prepare(),
+    }))
+    this.#stmt = {
+      tier,
+      insertHead: db
+        .insert(head)
+        .values({
+          minTs: sql.placeholder('minTs'),
+          maxTs: sql.placeholder('maxTs'),
+          data: sql.placeholder('data'),
+        })
+        .prepare(),
+      deleteHead: db
+        .delete(head)
+        .where(lt(head.maxTs, sql.placeholder('before')))
+        .prepare(),
+      saveClosed: db
+        .insert(meta)
+        .values({ key: CLOSED_KEY, value: sql.placeholder('value') })
+        .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } })
+        .prepare(),
+    }
+
+    const saved = db.select({ value: meta.value }).from(meta).where(eq(meta.key, CLOSED_KEY)).get()
+    this.#closedUpTo = saved ? Number(saved.value) : Number.NEGATIVE_INFINITY
+    tier.forEach((t, i) => {
+      this.#counts[i] = t.total.get()?.n ?? 0
+    })
+    this.#refreshFloors()
+    for (const row of db.select().from(head).orderBy(asc(head.id)).all()) {
+      unpackHead(row.minTs, row.maxTs, row.data, (id, ts, value) => {
+        if (ts >= this.#closedUpTo) this.#buffer(id).add(ts, value)
+      })
+    }
+  }
+
+  get closedUpTo(): number {
+    return this.#closedUpTo
+  }
+
+  /** Queues one sample of the write in progress; `commit` makes the write durable. */
+  stage(id: number, ts: number, value: number): void {
+    if (ts < this.#closedUpTo) {
+      this.#late++
+      return
+    }
+    const at = this.#stagedN * 3
+    if (at + 3 > this.#staged.length) {
+      const grown = new Float64Array(this.#staged.length * 2)
+      grown.set(this.#staged)
+      this.#staged = grown
+    }
+    this.#staged[at] = id
+    this.#staged[at + 1] = ts
+    this.#staged[at + 2] = value
+    this.#stagedN++
+    if (ts < this.#stagedMin) this.#stagedMin = ts
+    if (ts > this.#stagedMax) this.#stagedMax = ts
+  }
+
+  /** Writes the staged samples to the head, then to the buffers. Call inside the caller's transaction. */
+  commit(): number {
+    const n = this.#stagedN
+    if (n === 0) return 0
+    const s = this.#staged
+    const oneTs = this.#stagedMin === this.#stagedMax
+    let payload: Float64Array
+    if (oneTs) {
+      payload = new Float64Array(n * 2)
+      for (let i = 0; i < n; i++) {
+        payload[i * 2] = s[i * 3] as number
+        payload[i * 2 + 1] = s[i * 3 + 2] as number
+      }
+    } else payload = s.subarray(0, n * 3)
+    this.#stmt.insertHead.run({
+      minTs: this.#stagedMin,
+      maxTs: this.#stagedMax,
+      data: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+    })
+    for (let i = 0; i < n; i++) this.#buffer(s[i * 3] as number).add(s[i * 3 + 1] as number, s[i * 3 + 2] as number)
+    this.discard()
+    return n
+  }
+
+  discard(): void {
+    this.#stagedN = 0
+    this.#stagedMin = Number.POSITIVE_INFINITY
+    this.#stagedMax = Number.NEGATIVE_INFINITY
+  }
+
+  /** Closes every window that ended LATE_MS before `now`, then applies retention. */
+  maintain(now: number): { closedRows: number; removed: number[] } {
+    let closedRows = 0
+    const cutoff = alignDown(now - LATE_MS, WINDOW_MS)
+    if (cutoff > this.#closedUpTo) {
+      this.sqlite.transaction(() => {
+        for (const [id, buf] of this.#buffers) {
+          const k = buf.indexOf(cutoff)
+          for (let i = 0; i < k; ) {
+            const window = alignDown(buf.ts[i] as number, WINDOW_MS)
+            const end = Math.min(k, buf.indexOf(window + WINDOW_MS))
+            this.#closeWindow(id, window, buf, i, end)
+            closedRows++
+            i = end
+          }
+          buf.dropFirst(k)
+          if (buf.n === 0) this.#buffers.delete(id)
+        }
+        this.#stmt.deleteHead.run({ before: cutoff })
+        this.#stmt.saveClosed.run({ value: String(cutoff) })
+      })()
+      this.#closedUpTo = cutoff
+    }
+    const removed = TIERS.map((spec, t) => {
+      const stmt = this.#stmt.tier[t]
+      if (!stmt) return 0
+      const limit = now - (this.opts.retentionMs[t] ?? Number.POSITIVE_INFINITY) - spec.groupMs
+      const n = stmt.countUpTo.get({ limit })?.n ?? 0
+      if (n > 0) stmt.deleteUpTo.run({ limit })
+      this.#counts[t] = (this.#counts[t] as number) - n
+      return n
+    })
+    this.#refreshFloors()
+    return { closedRows, removed }
+  }
+
+  /** `points` buckets at most over [from, to], from the coarsest tier fine enough, other tiers filling its gaps. */
+  range(id: number, from: number, to: number, points: number) {
+    const wanted = Math.max(1, Math.ceil((to - from + 1) / points))
+    const chosen = pickTier(wanted, from, to, points)
+    const res = (TIERS[chosen] as TierSpec).resMs
+    // Output buckets sit on the tier's grid, so a stored bucket never straddles two of them
+    const origin = alignDown(from, res)
+    const stepMs = stepFor(origin, to, points, res)
+    const acc = new Accumulator(origin, stepMs, Math.ceil((to - origin + 1) / stepMs))
+    const order = [chosen]
+    for (let t = chosen - 1; t >= 0; t--) order.push(t)
+    for (let t = chosen + 1; t < TIERS.length; t++) order.push(t)
+    const taken: [number, number][] = []
+    for (const t of order) {
+      const cover: [number, number] =
+        t === 0
+          ? [Math.min(this.#floors[0] as number, this.#closedUpTo), Number.POSITIVE_INFINITY]
+          : [Math.min(this.#floors[t] as number, this.#closedUpTo), this.#closedUpTo]
+      for (const [a, b] of uncovered(Math.max(from, cover[0]), Math.min(to + 1, cover[1]), taken)) {
+        this.#feed(t, id, a, b, acc)
+        taken.push([a, b])
+      }
+    }
+    return { stepMs, tier: (TIERS[chosen] as TierSpec).name, points: acc.points() }
+  }
+
+  /** The time of the newest sample of a series, or null when it has none. */
+  newest(id: number): number | null {
+    const buf = this.#buffers.get(id)
+    if (buf && buf.n > 0) return buf.ts[buf.n - 1] as number
+    for (const stmt of this.#stmt.tier) {
+      const row = stmt.newest.get({ id })
+      if (row) {
+        const { ts } = decodeChunk(row.data)
+        return ts.length > 0 ? (ts[ts.length - 1] as number) : null
+      }
+    }
+    return null
+  }
+
+  /** Series ids that still have buffered samples. */
+  buffered(): number[] {
+    return [...this.#buffers.keys()]
+  }
+
+  counts(): { tiers: TierCounts[]; buffered: number; late: number } {
+    let buffered = 0
+    for (const b of this.#buffers.values()) buffered += b.n
+    return {
+      tiers: TIERS.map((spec, t) => ({
+        tier: spec.name,
+        samples: (this.#counts[t] as number) + (t === 0 ? buffered : 0),
+        retentionMs: this.opts.retentionMs[t] ?? Number.POSITIVE_INFINITY,
+      })),
+      buffered,
+      late: this.#late,
+    }
+  }
+
+  #buffer(id: number): SampleBuffer {
+    let b = this.#buffers.get(id)
+    if (!b) {
+      b = new SampleBuffer()
+      this.#buffers.set(id, b)
+    }
+    return b
+  }
+
+  #refreshFloors(): void {
+    this.#stmt.tier.forEach((stmt, t) => {
+      this.#floors[t] = stmt.floor.get()?.start ?? Number.POSITIVE_INFINITY
+    })
+  }
+
+  /** One series' samples of one window: the raw chunk, and its buckets merged into the rollup rows. */
+  #closeWindow(id: number, window: number, buf: SampleBuffer, i: number, end: number): void {
+    const raw = this.#stmt.tier[0]
+    if (!raw) return
+    const prior = raw.one.get({ id, start: window })
+    if (prior) {
+      // A window closed twice (history imported over live data): merge, the newer write winning on a tie
+      const old = decodeChunk(prior.data)
+      const merged = new SampleBuffer()
+      old.ts.forEach((t, k) => merged.add(t, old.cols[0]?.[k] as number))
+      for (let k = i; k < end; k++) merged.add(buf.ts[k] as number, buf.v[k] as number)
+      this.#closeWindow0(id, window, merged, 0, merged.n, prior.count)
+    } else this.#closeWindow0(id, window, buf, i, end, 0)
+  }
+
+  #closeWindow0(id: number, window: number, buf: SampleBuffer, i: number, end: number, replaced: number): void {
+    this.#stmt.tier[0]?.insert.run({
+      id,
+      start: window,
+      count: end - i,
+      data: asBuffer(encodeChunk(buf.ts, [buf.v], i, end)),
+    })
+    this.#counts[0] = (this.#counts[0] as number) + end - i - replaced
+    for (let t = 1; t < TIERS.length; t++) {
+      const spec = TIERS[t] as TierSpec
+      this.#mergeRollup(t, id, alignDown(window, spec.groupMs), rollup(buf.ts, buf.v, i, end, spec.resMs))
+    }
+  }
+
+  #mergeRollup(t: number, id: number, start: number, add: Buckets): void {
+    const stmt = this.#stmt.tier[t]
+    if (!stmt) return
+    const prior = stmt.one.get({ id, start })
+    let b = add
+    if (prior) {
+      const { ts, cols } = decodeChunk(prior.data)
+      const [mn, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
+      b = mergeBuckets({ ts: [...ts], min: [...mn], max: [...mx], sum: [...sm], count: [...ct] }, add)
+    }
+    stmt.insert.run({
+      id,
+      start,
+      count: b.ts.length,
+      data: asBuffer(encodeChunk(b.ts, [b.min, b.max, b.sum, b.count])),
+    })
+    this.#counts[t] = (this.#counts[t] as number) + b.ts.length - (prior?.count ?? 0)
+  }
+
+  /** Feeds tier `t`'s data in [a, b) to the accumulator: decoded rows, and for raw the open buffer too. */
+  #feed(t: number, id: number, a: number, b: number, acc: Accumulator): void {
+    const spec = TIERS[t] as TierSpec
+    const stmt = this.#stmt.tier[t]
+    if (!stmt) return
+    for (const row of stmt.range.all({ id, from: alignDown(a, spec.groupMs), to: b })) {
+      const { ts, cols } = decodeChunk(row.data)
+      const c0 = cols[0] as Float64Array
+      for (let k = 0; k < ts.length; k++) {
+        const at = ts[k] as number
+        if (at < a || at >= b) continue
+        if (t === 0) acc.add(at, c0[k] as number, c0[k] as number, c0[k] as number, 1)
+        else {
+          const [, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
+          acc.add(at, c0[k] as number, mx[k] as number, sm[k] as number, ct[k] as number)
+        }
+      }
+    }
+    const buf = t === 0 ? this.#buffers.get(id) : undefined
+    if (!buf) return
+    for (let k = buf.indexOf(a); k < buf.n && (buf.ts[k] as number) < b; k++) {
+      const v = buf.v[k] as number
+      acc.add(buf.ts[k] as number, v, v, v, 1)
+    }
+  }
+}
