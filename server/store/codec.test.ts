@@ -35,7 +35,12 @@ const gauge = fc
   )
   .map(([start, steps]) => {
     let v = Math.round(start * 100) / 100
-    return [v, ...steps.map((s) => (v = Math.round((v + s / 100) * 100) / 100))]
+    const out = [v]
+    for (const s of steps) {
+      v = Math.round((v + s / 100) * 100) / 100
+      out.push(v)
+    }
+    return out
   })
 
 /** Regular, jittered, repeated, backwards and huge-gap timestamps, all integers within the codec's ±2^50. */
@@ -112,7 +117,10 @@ describe('chunk codec', () => {
   it('stores an hour of a 1 Hz percentage at two decimals in under 2 bytes a sample', () => {
     let v = 20
     const ts = Array.from({ length: 3600 }, (_, i) => 1_700_000_000_000 + i * 1000)
-    const vs = ts.map((_, i) => (v = Math.min(100, Math.max(0, Math.round((v + Math.sin(i) * 3) * 100) / 100))))
+    const vs = ts.map((_, i) => {
+      v = Math.min(100, Math.max(0, Math.round((v + Math.sin(i) * 3) * 100) / 100))
+      return v
+    })
     const bytes = encodeChunk(ts, [vs]).length
     expect(bytes / 3600).toBeLessThan(2)
   })

@@ -24,7 +24,12 @@ function makeStore(retentionMs: SqliteStoreOptions['retentionMs'] = { raw: 7 * D
     open.push(s)
     return s
   }
-  return { dir, store: start(), restart: (s: Store) => (s.close(), open.splice(open.indexOf(s), 1), start()) }
+  const restart = (s: Store) => {
+    s.close()
+    open.splice(open.indexOf(s), 1)
+    return start()
+  }
+  return { dir, store: start(), restart }
 }
 afterEach(() => {
   for (const s of open.splice(0)) s.close()
@@ -35,7 +40,10 @@ afterEach(() => {
 function samplesFor(seed: number, from: number, to: number): { ts: number; value: number }[] {
   const out: { ts: number; value: number }[] = []
   let x = seed
-  const rand = () => (x = (x * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648
+  const rand = () => {
+    x = (x * 1_103_515_245 + 12_345) % 2_147_483_648
+    return x / 2_147_483_648
+  }
   let v = 50
   for (let t = from; t < to; t += 500 + Math.floor(rand() * 1500)) {
     if (rand() > 0.3) v = Math.round((v + (rand() - 0.5) * 20) * 100) / 100

@@ -59,7 +59,7 @@ export class History {
 
   constructor(
     private readonly sqlite: Database.Database,
-    private readonly db: BetterSQLite3Database,
+    db: BetterSQLite3Database,
     private readonly opts: HistoryOptions,
   ) {
     const tier = TABLES.map((t) => ({
@@ -325,7 +325,7 @@ export class History {
       // A window closed twice (history imported over live data): merge, the newer write winning on a tie
       const old = decodeChunk(prior.data)
       const merged = new SampleBuffer()
-      old.ts.forEach((t, k) => merged.add(t, old.cols[0]?.[k] as number))
+      for (let k = 0; k < old.ts.length; k++) merged.add(old.ts[k] as number, old.cols[0]?.[k] as number)
       for (let k = i; k < end; k++) merged.add(buf.ts[k] as number, buf.v[k] as number)
       this.#closeWindow0(id, window, merged, 0, merged.n, prior.count)
     } else this.#closeWindow0(id, window, buf, i, end, 0)

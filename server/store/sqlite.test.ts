@@ -6,7 +6,6 @@ import { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
 import type { Store } from './store.ts'
 
 const DAY = 86_400_000
-const HOUR = 3_600_000
 const dirs: string[] = []
 const stores: Store[] = []
 function open(retentionMs = { raw: 7 * DAY, '1m': 90 * DAY, '1h': 730 * DAY }, replayMs = 900_000) {
