@@ -99,6 +99,15 @@ describe('rate maths', () => {
       'proc.count': 3,
     })
   })
+
+  it('rounds percentages to 2 decimals and temperatures to 1, the precision the store keeps compact', () => {
+    const v = slowValues({
+      fs: [{ mount: '/', sizeBytes: 300, usedBytes: 100, availableBytes: 200 }],
+      temps: { cpu: 47.123, cores: [51.96] },
+      processes: { count: 3, topCpu: [], topMem: [] },
+    })
+    expect([v['fs.root.used_pct'], v['temp.cpu_celsius'], v['temp.core.0_celsius']]).toEqual([33.33, 47.1, 52])
+  })
 })
 
 describe('/proc parsing', () => {

@@ -28,8 +28,14 @@ export function mountSegment(mount: string): string {
   return mount === '/' ? 'root' : segment(mount)
 }
 
-function put(out: Record<string, number>, name: string, value: number | null): void {
-  if (value !== null && Number.isFinite(value)) out[name] = value
+/**
+ * Sets a value rounded to `decimals`: finer digits of a rate or a percentage are noise, and a value with few
+ * decimals stores in a byte or two instead of eight (see server/store/codec.ts).
+ */
+function put(out: Record<string, number>, name: string, value: number | null, decimals = 0): void {
+  if (value === null || !Number.isFinite(value)) return
+  const p = 10 ** decimals
+  out[name] = Math.round(value * p) / p
 }
 
 /**
@@ -42,16 +48,16 @@ export function fastValues(prev: FastReading | null, cur: FastReading): Record<s
   put(out, 'mem.available_bytes', cur.mem.availableBytes)
   put(out, 'mem.total_bytes', cur.mem.totalBytes)
   put(out, 'mem.swap_used_bytes', cur.mem.swapUsedBytes)
-  put(out, 'load.1m', cur.load[0])
-  put(out, 'load.5m', cur.load[1])
-  put(out, 'load.15m', cur.load[2])
+  put(out, 'load.1m', cur.load[0], 2)
+  put(out, 'load.5m', cur.load[1], 2)
+  put(out, 'load.15m', cur.load[2], 2)
   if (!prev) return out
 
   const dt = cur.mono - prev.mono
-  put(out, 'cpu.usage_pct', cpuPct(prev.cpu, cur.cpu))
+  put(out, 'cpu.usage_pct', cpuPct(prev.cpu, cur.cpu), 2)
   cur.cores.forEach((core, i) => {
     const before = prev.cores[i]
-    if (before) put(out, `cpu.core.${i}.usage_pct`, cpuPct(before, core))
+    if (before) put(out, `cpu.core.${i}.usage_pct`, cpuPct(before, core), 2)
   })
   for (const [iface, c] of cur.net) {
     const p = prev.net.get(iface)
@@ -62,8 +68,8 @@ export function fastValues(prev: FastReading | null, cur: FastReading): Record<s
   if (cur.disk && prev.disk) {
     put(out, 'disk.read_bytes_per_s', ratePerS(prev.disk.readBytes, cur.disk.readBytes, dt))
     put(out, 'disk.write_bytes_per_s', ratePerS(prev.disk.writeBytes, cur.disk.writeBytes, dt))
-    put(out, 'disk.read_ops_per_s', ratePerS(prev.disk.readOps, cur.disk.readOps, dt))
-    put(out, 'disk.write_ops_per_s', ratePerS(prev.disk.writeOps, cur.disk.writeOps, dt))
+    put(out, 'disk.read_ops_per_s', ratePerS(prev.disk.readOps, cur.disk.readOps, dt), 2)
+    put(out, 'disk.write_ops_per_s', ratePerS(prev.disk.writeOps, cur.disk.writeOps, dt), 2)
   }
   return out
 }
@@ -75,7 +81,7 @@ function fsValues(out: Record<string, number>, fs: readonly FsUsage[]): void {
     put(out, `fs.${seg}.size_bytes`, f.sizeBytes)
     // As df computes Use%: against what users can fill (used + available), so a full disk reads 100 %
     const usable = f.usedBytes + f.availableBytes
-    put(out, `fs.${seg}.used_pct`, usable > 0 ? (f.usedBytes / usable) * 100 : null)
+    put(out, `fs.${seg}.used_pct`, usable > 0 ? (f.usedBytes / usable) * 100 : null, 2)
   }
 }
 
@@ -84,9 +90,9 @@ export function slowValues(cur: SlowReading): Record<string, number> {
   const out: Record<string, number> = {}
   fsValues(out, cur.fs)
   if (cur.temps) {
-    put(out, 'temp.cpu_celsius', cur.temps.cpu)
+    put(out, 'temp.cpu_celsius', cur.temps.cpu, 1)
     cur.temps.cores.forEach((t, i) => {
-      put(out, `temp.core.${i}_celsius`, t)
+      put(out, `temp.core.${i}_celsius`, t, 1)
     })
   }
   put(out, 'proc.count', cur.processes.count)

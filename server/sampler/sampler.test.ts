@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { sleep } from '../testing/hub.ts'
 import { Group } from './group.ts'
 import { linuxProbe } from './linux.ts'
+import { gridTime } from './sampler.ts'
 import { siProbe } from './si-probe.ts'
 
 describe('sampling groups', () => {
@@ -73,5 +74,14 @@ describe.runIf(process.platform === 'linux')('probes on this machine', () => {
     expect(a.mem.totalBytes).toBe(linux.mem.totalBytes)
     const slow = await p.slow()
     expect(slow.processes.count).toBeGreaterThan(0)
+  })
+})
+
+describe('gridTime', () => {
+  it('puts a tick on its interval grid and never at or before the previous tick', () => {
+    expect(gridTime(1_700_000_001_004, 1000, 0)).toBe(1_700_000_001_000)
+    expect(gridTime(1_700_000_000_996, 1000, 0)).toBe(1_700_000_001_000)
+    expect(gridTime(1_700_000_001_400, 1000, 1_700_000_001_000)).toBe(1_700_000_001_400)
+    expect(gridTime(1_700_000_000_900, 1000, 1_700_000_001_000)).toBe(1_700_000_001_001)
   })
 })

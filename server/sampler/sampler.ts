@@ -19,6 +19,15 @@ function round2(n: number): number {
 }
 
 /**
+ * A tick's timestamp on its interval's grid (10:00:01.000, not 10:00:01.004): a steady cadence then has equal
+ * deltas, which the store keeps in a few bytes an hour. Never at or before the previous tick's.
+ */
+export function gridTime(now: number, intervalMs: number, last: number): number {
+  const t = Math.round(now / intervalMs) * intervalMs
+  return t > last ? t : Math.max(now, last + 1)
+}
+
+/**
  * Samples the machine once per tick, whatever the number of viewers: a fast group (CPU, memory, load, network,
  * disk IO) and a slow group (filesystems, temperatures, processes), each reporting its own cost.
  */
@@ -32,23 +41,25 @@ export class Sampler {
      * One group's tick: read, turn into values, add the tick's own cost under `costMetric`, hand on. The interval
      * is read when the tick runs, since operators change it while the hub runs.
      */
-    const tick =
-      <R>(
-        interval: () => number,
-        costMetric: string,
-        read: () => Promise<R>,
-        values: (r: R) => Record<string, number>,
-        then?: (ts: number, r: R) => void,
-      ) =>
-      async () => {
+    const tick = <R>(
+      interval: () => number,
+      costMetric: string,
+      read: () => Promise<R>,
+      values: (r: R) => Record<string, number>,
+      then?: (ts: number, r: R) => void,
+    ) => {
+      let last = Number.NEGATIVE_INFINITY
+      return async () => {
         const t0 = performance.now()
-        const ts = Date.now()
+        const ts = gridTime(Date.now(), interval(), last)
+        last = ts
         const reading = await read()
         const out = values(reading)
         out[costMetric] = round2(performance.now() - t0)
         sink.metrics(ts, interval(), out)
         then?.(ts, reading)
       }
+    }
     this.#fast = new Group(
       opts.sampleMs,
       tick(
