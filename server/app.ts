@@ -8,11 +8,13 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
 import { type AuthEnv, authenticate, authRoutes, COMMAND_ROLES, READ_ROLES, requireRole } from './auth/index.ts'
+import type { Bus } from './bus/index.ts'
 import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import { errorBody, invalidAs400 } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
 import type { Logger } from './log.ts'
+import { metricRoutes, type PromSample } from './metrics/index.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import {
   AuditQuery,
@@ -43,8 +45,10 @@ export interface AppDeps {
   jobs: Jobs
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
+  bus: Bus
   latestHosts(): HostEvent[]
   stats(): unknown
+  selfMetrics(): PromSample[]
 }
 
 /** Builds the HTTP API and the dashboard's static files from the hub's parts. */
@@ -62,6 +66,18 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
   app.route('/', authRoutes(deps.tokens, deps.allowAnonymous))
   // Before the read check below: the control channel checks Origin and credentials itself, at upgrade
   app.route('/', jobRoutes(deps.jobs, deps.tokens, deps.allowAnonymous))
+  app.route(
+    '/',
+    metricRoutes({
+      store: deps.store,
+      bus: deps.bus,
+      host: deps.host,
+      tokens: deps.tokens,
+      allowAnonymous: deps.allowAnonymous,
+      maxSeriesPerHost: deps.config.maxSeriesPerHost,
+      selfMetrics: deps.selfMetrics,
+    }),
+  )
   const [checkUpgrade, upgrade] = deps.control.handlers()
   app.get('/api/control', checkUpgrade, upgrade)
   app.use('/api/*', authenticate(deps.tokens, deps.allowAnonymous), requireRole(READ_ROLES, 'read the dashboard'))
@@ -76,12 +92,20 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     const host = q.host ?? deps.host
     const r = deps.store.range(q.metric, host, q.from, q.to, q.points)
     if (!r.seriesFound) return c.json(errorBody('not_found', `No series ${q.metric} on host ${host}`), 404)
+    if (q.format === 'csv') {
+      const rows = r.points.map(([ts, avg, min, max]) => `${ts},${new Date(ts).toISOString()},${avg},${min},${max}`)
+      return c.body(['ts,time,avg,min,max', ...rows, ''].join('\n'), 200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${host}-${q.metric}-${r.from}-${r.to}.csv"`,
+      })
+    }
     return c.json<SeriesResponse>({
       metric: q.metric,
       host,
       from: r.from,
       to: r.to,
       stepMs: r.stepMs,
+      tier: r.tier,
       points: r.points,
     })
   })

@@ -235,6 +235,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     control,
     jobs,
     allowAnonymous: isLoopback(config.host),
+    bus,
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,
@@ -247,6 +248,30 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       storage: store.storageStats(),
       process: { rssBytes: process.memoryUsage.rss(), uptimeS: Math.round((Date.now() - startedAt) / 1000) },
     }),
+    selfMetrics: () => {
+      const s = store.storageStats()
+      const gauge = (family: string, help: string, value: number, labels: Record<string, string> = {}) =>
+        ({ family, help, type: 'gauge', labels, value }) as const
+      const counter = (family: string, help: string, value: number) =>
+        ({ family, help, type: 'counter', labels: {}, value }) as const
+      return [
+        gauge('vigil_clients', 'Open SSE streams', streams.clients),
+        gauge('vigil_control_sockets', 'Open control WebSockets', control.peers),
+        gauge('vigil_events_per_second', 'Events published per second', events.perS()),
+        counter('vigil_dropped_clients_total', 'SSE clients cut off for not reading', streams.dropped),
+        counter('vigil_store_errors_total', 'Failed history writes', storeErrors),
+        gauge('vigil_db_bytes', 'Size of vigil.db', s.dbBytes),
+        gauge('vigil_wal_bytes', 'Size of the write-ahead log', s.walBytes),
+        gauge('vigil_series', 'Series stored', s.series),
+        ...s.tiers.map((t) =>
+          gauge('vigil_storage_bytes', 'Bytes on disk per history tier', t.bytes, { tier: t.tier }),
+        ),
+        ...s.tiers.map((t) =>
+          gauge('vigil_storage_samples', 'Samples (raw) or buckets (rollups) per tier', t.samples, { tier: t.tier }),
+        ),
+        gauge('vigil_process_rss_bytes', 'Resident memory of the hub', process.memoryUsage.rss()),
+      ]
+    },
   })
 
   const server = serve({

@@ -35,12 +35,35 @@ export const SeriesQuery = z
     from: z.coerce.number().int().nonnegative().optional(),
     to: z.coerce.number().int().nonnegative().optional(),
     points: z.coerce.number().int().min(1).max(10_000).default(500),
+    format: z.enum(['json', 'csv']).default('json'),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: 'from must not be after to',
     path: ['from'],
   })
 export type SeriesQuery = z.infer<typeof SeriesQuery>
+
+export const HostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'host names are letters, digits, dots, dashes and underscores')
+
+/** `POST /api/metrics`: custom samples; `ts` (epoch ms) defaults to the time the hub receives them. */
+export const MetricsBatch = z.strictObject({
+  host: HostName.optional(),
+  samples: z
+    .array(
+      z.strictObject({
+        name: MetricName,
+        ts: z.number().int().min(0).max(8_640_000_000_000_000).optional(),
+        value: z.number(),
+      }),
+    )
+    .min(1)
+    .max(10_000),
+})
+export type MetricsBatch = z.infer<typeof MetricsBatch>
 
 /** One bucket: [ts of its first sample, avg, min, max]. */
 export type SeriesPoint = [ts: number, avg: number, min: number, max: number]
@@ -51,6 +74,8 @@ export interface SeriesResponse {
   from: number
   to: number
   stepMs: number
+  /** The history tier the buckets come from: `raw`, `1m` or `1h`. */
+  tier: 'raw' | '1m' | '1h'
   points: SeriesPoint[]
 }
 
@@ -114,6 +139,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unauthorized'
   | 'forbidden'
+  | 'cardinality_limit'
+  | 'unavailable'
 export interface ErrorBody {
   error: { code: ErrorCode; message: string }
 }

@@ -34,3 +34,24 @@ export function describeMetric(name: string): CatalogEntry {
   }
   return { name, unit: '', group: 'custom', description: 'Custom metric' }
 }
+
+/** Names with a variable part: the part becomes a Prometheus label instead of being mangled into the name. */
+const LABELLED: [pattern: RegExp, label: string][] = [
+  [/^(cpu\.core)\.(\d+)\.(.+)$/, 'core'],
+  [/^(net)\.(.+)\.([a-z]+_bytes_per_s)$/, 'interface'],
+  [/^(fs)\.(.+)\.(used_pct|used_bytes|size_bytes)$/, 'mount'],
+  [/^(temp\.core)\.(\d+)_(celsius)$/, 'core'],
+  [/^(job)\.([a-z0-9]+)\.(cpu_pct|rss_bytes)$/, 'job'],
+]
+
+/**
+ * The Prometheus family and labels of a metric name: `cpu.core.3.usage_pct` → `vigil_cpu_core_usage_pct`
+ * with `core="3"`; names without a variable part just swap dots for underscores.
+ */
+export function prometheusName(name: string): { family: string; labels: Record<string, string> } {
+  for (const [pattern, label] of LABELLED) {
+    const m = pattern.exec(name)
+    if (m) return { family: `vigil_${m[1]}_${m[3]}`.replaceAll('.', '_'), labels: { [label]: m[2] ?? '' } }
+  }
+  return { family: `vigil_${name.replaceAll('.', '_')}`, labels: {} }
+}

@@ -2,7 +2,7 @@ import { linuxProbe } from './linux.ts'
 import type { Probe } from './probe.ts'
 import { siProbe } from './si-probe.ts'
 
-export { describeMetric } from './catalog.ts'
+export { describeMetric, prometheusName } from './catalog.ts'
 export type { GroupStats } from './group.ts'
 export type { FastReading, Probe, SlowReading } from './probe.ts'
 export { Sampler, type SamplerOptions, type SamplerSink } from './sampler.ts'

@@ -1,0 +1,101 @@
+import { zValidator } from '@hono/zod-validator'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
+import type { Bus } from '../bus/index.ts'
+import { errorBody, invalidAs400 } from '../http.ts'
+import { MetricsBatch, type MetricsEvent, type Role } from '../protocol.ts'
+import { LATE_MS, type Store } from '../store/index.ts'
+import { exposition, type PromSample, seriesSamples } from './prometheus.ts'
+
+/** Roles that may push custom samples: reporters (scripts, jobs), agents (remote hosts) and admins. */
+const INGEST_ROLES: readonly Role[] = ['reporter', 'agent', 'admin']
+/** Names under these prefixes are Vigil's own; only agents, which report a host's system metrics, may write them. */
+const RESERVED = /^(cpu|mem|load|net|disk|fs|temp|proc|vigil|job)\./
+const MAX_BODY = 1024 * 1024
+const MAX_FUTURE_MS = 60_000
+/** Series without a sample this recent are left out of /metrics, as Prometheus treats them as stale. */
+const STALE_MS = 5 * 60_000
+
+export interface MetricRouteDeps {
+  store: Store
+  bus: Bus
+  /** The hub's own host name: the default for samples that name none. */
+  host: string
+  tokens: Tokens
+  allowAnonymous: boolean
+  maxSeriesPerHost: number
+  /** The hub's own figures (clients, events/s, storage…) for /metrics. */
+  selfMetrics(): PromSample[]
+}
+
+/** `POST /api/metrics` (custom-metric ingest) and `GET /metrics` (Prometheus exposition). */
+export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
+  const auth = authenticate(deps.tokens, deps.allowAnonymous)
+
+  app.get('/metrics', auth, requireRole(READ_ROLES, 'read metrics'), (c) => {
+    const since = Date.now() - STALE_MS
+    const fresh = deps.store.latest().filter((s) => s.ts >= since)
+    return c.body(exposition([...seriesSamples(fresh), ...deps.selfMetrics()]), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    })
+  })
+
+  app.post(
+    '/api/metrics',
+    auth,
+    requireRole(INGEST_ROLES, 'report custom metrics'),
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: (c) => c.json(errorBody('payload_too_large', `Body over ${MAX_BODY} bytes`), 413),
+    }),
+    zValidator('json', MetricsBatch, invalidAs400),
+    (c) => {
+      const batch = c.req.valid('json')
+      const host = batch.host ?? deps.host
+      const now = Date.now()
+      const oldest = Math.max(now - LATE_MS, deps.store.acceptsFrom())
+      const mayUseReserved = c.get('identity').role === 'agent'
+      const samples = batch.samples.map((s) => ({ name: s.name, ts: s.ts ?? now, value: s.value }))
+      for (const [i, s] of samples.entries()) {
+        if (!mayUseReserved && RESERVED.test(s.name)) {
+          return c.json(errorBody('invalid', `samples.${i}.name: ${s.name} is reserved for Vigil's own metrics`), 400)
+        }
+        if (s.ts < oldest) {
+          const msg = `samples.${i}.ts: ${s.ts} is too old; samples may be at most ${LATE_MS / 60_000} minutes old`
+          return c.json(errorBody('invalid', msg), 400)
+        }
+        if (s.ts > now + MAX_FUTURE_MS) {
+          const msg = `samples.${i}.ts: ${s.ts} is in the future; at most ${MAX_FUTURE_MS / 1000} s ahead is allowed`
+          return c.json(errorBody('invalid', msg), 400)
+        }
+      }
+      const fresh = new Set(samples.filter((s) => !deps.store.hasSeries(host, s.name)).map((s) => s.name))
+      const have = deps.store.seriesCount(host)
+      if (have + fresh.size > deps.maxSeriesPerHost) {
+        const msg = `Host ${host} has ${have} series; ${fresh.size} more would pass the limit of ${deps.maxSeriesPerHost}`
+        return c.json(errorBody('cardinality_limit', msg), 429)
+      }
+      try {
+        deps.store.writeSamples(host, samples)
+      } catch (err) {
+        return c.json(errorBody('unavailable', `Could not store the samples: ${(err as Error).message}`), 503)
+      }
+      // Live viewers get the newest value of each series in the batch as one metrics event
+      const newest = new Map<string, { ts: number; value: number }>()
+      let ts = 0
+      for (const s of samples) {
+        const prev = newest.get(s.name)
+        if (!prev || s.ts >= prev.ts) newest.set(s.name, { ts: s.ts, value: s.value })
+        if (s.ts > ts) ts = s.ts
+      }
+      const values: Record<string, number> = {}
+      for (const [name, v] of newest) values[name] = v.value
+      deps.bus.publish('metrics', 'metrics', { host, ts, intervalMs: 0, values } satisfies MetricsEvent)
+      return c.json({ accepted: samples.length, host })
+    },
+  )
+
+  return app
+}

@@ -1,0 +1,205 @@
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { SeriesResponse } from '../protocol.ts'
+import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+
+let t: TestHub | null = null
+afterEach(async () => {
+  await t?.stop()
+  t = null
+})
+
+const json = (token: string, body: unknown) => ({
+  method: 'POST',
+  headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+})
+
+async function hubWith(env: Record<string, string> = {}) {
+  t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', ...env })
+  const url = t.hub.url
+  const reporter = t.hub.tokens.create('reporter', 'etl').token
+  const post = (body: unknown, token = reporter) => fetch(`${url}/api/metrics`, json(token, body))
+  return { hub: t.hub, url, reporter, post }
+}
+
+describe('custom metric ingest', () => {
+  it('stores a reporter’s batch, lists it in the catalog, serves it as history and streams it live', async () => {
+    const { hub, url, post } = await hubWith()
+    const live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    await live.waitFor((e) => e.length >= 0)
+    const now = Date.now()
+    const res = await post({
+      samples: [
+        { name: 'etl.rows_imported', ts: now - 2000, value: 100 },
+        { name: 'etl.rows_imported', ts: now - 1000, value: 250 },
+        { name: 'etl.queue_depth', value: 7 },
+      ],
+    })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ accepted: 3, host: hub.host })
+
+    const catalog = (await (await fetch(`${url}/api/metrics/catalog`)).json()) as { name: string; group: string }[]
+    expect(catalog.filter((c) => c.name.startsWith('etl.'))).toEqual([
+      { name: 'etl.queue_depth', unit: '', group: 'custom', description: 'Custom metric' },
+      { name: 'etl.rows_imported', unit: '', group: 'custom', description: 'Custom metric' },
+    ])
+    const series: SeriesResponse = await (
+      await fetch(`${url}/api/series?metric=etl.rows_imported&from=${now - 5000}&to=${now}`)
+    ).json()
+    expect(series.points).toEqual([
+      [now - 2000, 100, 100, 100],
+      [now - 1000, 250, 250, 250],
+    ])
+    await live.waitFor((e) =>
+      e.some(
+        (x) => (x.data as { values: object }).values && 'etl.queue_depth' in (x.data as { values: object }).values,
+      ),
+    )
+    const event = live.events.find((x) => 'etl.queue_depth' in (x.data as { values: object }).values)
+    expect(event?.data).toMatchObject({ host: hub.host, values: { 'etl.rows_imported': 250, 'etl.queue_depth': 7 } })
+    live.es.close()
+  })
+
+  it('answers bad names, bad values and out-of-window timestamps with 400 invalid and stores nothing', async () => {
+    const { url, post } = await hubWith()
+    const now = Date.now()
+    const cases: [unknown, RegExp][] = [
+      [{ samples: [{ name: 'Rows Imported', value: 1 }] }, /samples\.0\.name: metric names are dotted lower case/],
+      [{ samples: [{ name: 'a.b', value: 'seven' }] }, /samples\.0\.value/],
+      [{ samples: [{ name: 'a.b', value: null }] }, /samples\.0\.value/],
+      ['{"samples":[{"name":"a.b","value":1e400}]}', /samples\.0\.value/],
+      [{ samples: [{ name: 'a.b', value: 1, ts: 1.5 }] }, /samples\.0\.ts/],
+      [{ samples: [{ name: 'a.b', value: 1, ts: now - 3_600_000 }] }, /samples\.0\.ts: \d+ is too old/],
+      [{ samples: [{ name: 'a.b', value: 1, ts: now + 3_600_000 }] }, /samples\.0\.ts: \d+ is in the future/],
+      [{ samples: [{ name: 'cpu.usage_pct', value: 1 }] }, /samples\.0\.name: cpu\.usage_pct is reserved/],
+      [{ samples: [] }, /samples/],
+      [{ samples: [{ name: 'a.b', value: 1 }], extra: true }, /extra|Unrecognized/],
+      [{ host: 'bad host!', samples: [{ name: 'a.b', value: 1 }] }, /host/],
+      ['not json', /JSON|json/i],
+    ]
+    for (const [body, message] of cases) {
+      const res = await post(body)
+      const out = (await res.json()) as { error: { code: string; message: string } }
+      expect([res.status, out.error.code, body]).toEqual([400, 'invalid', body])
+      expect(out.error.message).toMatch(message)
+    }
+    const catalog = (await (await fetch(`${url}/api/metrics/catalog`)).json()) as { name: string }[]
+    expect(catalog.some((c) => c.name === 'a.b')).toBe(false)
+  })
+
+  it('answers new series past the per-host limit with 429 cardinality_limit, and still takes existing ones', async () => {
+    const { post } = await hubWith({ VIGIL_MAX_SERIES: '3' })
+    const batch = (names: string[]) => ({ host: 'etl-1', samples: names.map((name) => ({ name, value: 1 })) })
+    expect((await post(batch(['q.a', 'q.b']))).status).toBe(200)
+    const over = await post(batch(['q.c', 'q.d']))
+    expect(over.status).toBe(429)
+    expect(await over.json()).toEqual({
+      error: { code: 'cardinality_limit', message: 'Host etl-1 has 2 series; 2 more would pass the limit of 3' },
+    })
+    expect((await post(batch(['q.a', 'q.b', 'q.c']))).status).toBe(200)
+    expect((await post(batch(['q.a']))).status).toBe(200)
+    expect((await post(batch(['q.e']))).status).toBe(429)
+    expect((await post({ host: 'etl-2', samples: [{ name: 'q.e', value: 1 }] })).status).toBe(200)
+  })
+
+  it('answers a body over 1 MiB with 413 payload_too_large', async () => {
+    const { post } = await hubWith()
+    const res = await post(`{"samples":[${'{"name":"a.b","value":1},'.repeat(50_000)}{"name":"a.b","value":1}]}`)
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large')
+  })
+
+  it('refuses viewers, operators and anonymous visitors with 403 and lets agents write system names', async () => {
+    const { url, post, hub } = await hubWith()
+    const body = { host: 'edge-1', samples: [{ name: 'cpu.usage_pct', value: 12.5 }] }
+    for (const role of ['viewer', 'operator'] as const) {
+      const res = await post(body, hub.tokens.create(role).token)
+      expect([role, res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([
+        role,
+        403,
+        'forbidden',
+      ])
+    }
+    const anon = await fetch(`${url}/api/metrics`, { method: 'POST', body: JSON.stringify(body) })
+    expect(anon.status).toBe(403)
+    const agent = await post(body, hub.tokens.create('agent').token)
+    expect(agent.status).toBe(200)
+    expect(hub.store.hasSeries('edge-1', 'cpu.usage_pct')).toBe(true)
+  })
+})
+
+describe('Prometheus exposition and CSV export', () => {
+  it('serves /metrics that a Prometheus text-format parser reads, with labels for cores and the hub’s own figures', async () => {
+    const { url, post, hub } = await hubWith()
+    hub.store.writeTick(
+      hub.host,
+      Date.now(),
+      {
+        'cpu.usage_pct': 12.5,
+        'cpu.core.0.usage_pct': 10,
+        'cpu.core.1.usage_pct': 15,
+        'net.eth0.rx_bytes_per_s': 2048,
+      },
+      null,
+    )
+    await post({ samples: [{ name: 'etl.rows_imported', value: 42 }] })
+    const res = await fetch(`${url}/metrics`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const text = await res.text()
+    const families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]))
+    expect(families.get('vigil_cpu_usage_pct')?.metrics).toEqual([{ labels: { host: hub.host }, value: '12.5' }])
+    expect(families.get('vigil_cpu_core_usage_pct')?.metrics).toEqual([
+      { labels: { host: hub.host, core: '0' }, value: '10' },
+      { labels: { host: hub.host, core: '1' }, value: '15' },
+    ])
+    expect(families.get('vigil_cpu_core_usage_pct')?.help).toBe('CPU busy time, core <core> (%)')
+    expect(families.get('vigil_net_rx_bytes_per_s')?.metrics).toEqual([
+      { labels: { host: hub.host, interface: 'eth0' }, value: '2048' },
+    ])
+    expect(families.get('vigil_etl_rows_imported')?.metrics).toEqual([{ labels: { host: hub.host }, value: '42' }])
+    expect(families.get('vigil_clients')?.type).toBe('GAUGE')
+    expect(families.get('vigil_dropped_clients_total')?.type).toBe('COUNTER')
+    expect(families.get('vigil_storage_bytes')?.metrics.map((m) => m.labels?.tier)).toEqual(['raw', '1m', '1h'])
+    // Every line is a comment, or `name{labels} value` per the format
+    for (const line of text.trimEnd().split('\n')) {
+      expect(line).toMatch(
+        /^(# (HELP|TYPE) [a-z0-9_]+ .+|[a-z_][a-z0-9_]*(\{([a-z_]+="[^"\n]*",?)+\})? [-+0-9.eInfNa]+)$/,
+      )
+    }
+    const reporter = await fetch(`${url}/metrics`, {
+      headers: { authorization: `Bearer ${hub.tokens.create('reporter').token}` },
+    })
+    expect(reporter.status).toBe(403)
+  })
+
+  it('exports a series as CSV with the same buckets as the JSON answer', async () => {
+    const { url, hub } = await hubWith()
+    // Recent enough that its hour is still open
+    const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 60_000
+    const iso = (ms: number) => new Date(ms).toISOString()
+    for (let i = 0; i < 6; i++) hub.store.writeTick(hub.host, t0 + i * 1000, { 'load.1m': i / 4 }, null)
+    const q = `metric=load.1m&from=${t0}&to=${t0 + 5999}&points=3`
+    const body: SeriesResponse = await (await fetch(`${url}/api/series?${q}`)).json()
+    const res = await fetch(`${url}/api/series?${q}&format=csv`)
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8')
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="${hub.host}-load.1m-${t0}-${t0 + 5999}.csv"`,
+    )
+    expect(await res.text()).toBe(
+      [
+        'ts,time,avg,min,max',
+        `${t0},${iso(t0)},0.125,0,0.25`,
+        `${t0 + 2000},${iso(t0 + 2000)},0.625,0.5,0.75`,
+        `${t0 + 4000},${iso(t0 + 4000)},1.125,1,1.25`,
+        '',
+      ].join('\n'),
+    )
+    expect(body.points).toEqual([
+      [t0, 0.125, 0, 0.25],
+      [t0 + 2000, 0.625, 0.5, 0.75],
+      [t0 + 4000, 1.125, 1, 1.25],
+    ])
+  })
+})
