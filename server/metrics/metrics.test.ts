@@ -44,9 +44,8 @@ describe('custom metric ingest', () => {
       { name: 'etl.queue_depth', unit: '', group: 'custom', description: 'Custom metric' },
       { name: 'etl.rows_imported', unit: '', group: 'custom', description: 'Custom metric' },
     ])
-    const series: SeriesResponse = await (
-      await fetch(`${url}/api/series?metric=etl.rows_imported&from=${now - 5000}&to=${now}`)
-    ).json()
+    const seriesUrl = `${url}/api/series?metric=etl.rows_imported&from=${now - 5000}&to=${now}`
+    const series = (await (await fetch(seriesUrl)).json()) as SeriesResponse
     expect(series.points).toEqual([
       [now - 2000, 100, 100, 100],
       [now - 1000, 250, 250, 250],
@@ -181,7 +180,7 @@ describe('Prometheus exposition and CSV export', () => {
     const iso = (ms: number) => new Date(ms).toISOString()
     for (let i = 0; i < 6; i++) hub.store.writeTick(hub.host, t0 + i * 1000, { 'load.1m': i / 4 }, null)
     const q = `metric=load.1m&from=${t0}&to=${t0 + 5999}&points=3`
-    const body: SeriesResponse = await (await fetch(`${url}/api/series?${q}`)).json()
+    const body = (await (await fetch(`${url}/api/series?${q}`)).json()) as SeriesResponse
     const res = await fetch(`${url}/api/series?${q}&format=csv`)
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8')
     expect(res.headers.get('content-disposition')).toBe(
