@@ -39,8 +39,8 @@ describe('crash safety', () => {
       })
       if (res.status !== 200) throw new Error(`ingest answered ${res.status}`)
       for (const s of samples) {
-        let m = acked.get(s.name)
-        if (!m) acked.set(s.name, (m = new Map()))
+        const m = acked.get(s.name) ?? new Map<number, number>()
+        acked.set(s.name, m)
         m.set(s.ts, s.value)
       }
     }
