@@ -3,6 +3,7 @@ import { and, asc, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm
 import { events, samples, series } from '../../db/schema.ts'
 import { type Db, openDb } from './db.ts'
 import { History } from './history.ts'
+import { SeriesIndex } from './series-index.ts'
 import type { NamedSample, SeriesRange, Store, StoredEvent } from './store.ts'
 import { TIERS } from './tiers.ts'
 
@@ -25,9 +26,9 @@ const STATS_TTL_MS = 10_000
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const { file, sqlite, db } = opts.db ?? openDb(opts.dataDir)
 
-  const seriesIds = new Map<string, number>()
+  const seriesIds = new SeriesIndex()
   for (const row of db.select({ id: series.id, host: series.host, name: series.name }).from(series).all()) {
-    seriesIds.set(`${row.host}\0${row.name}`, row.id)
+    seriesIds.set(row.host, row.name, row.id)
   }
 
   const insertSeries = db
@@ -78,14 +79,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let lastId = selectLastEvent.get()?.id ?? 0
 
   function seriesId(host: string, name: string, now: number): number {
-    const key = `${host}\0${name}`
-    let id = seriesIds.get(key)
+    let id = seriesIds.get(host, name)
     if (id === undefined) {
       const row = insertSeries.get({ host, name, at: now })
       if (!row) throw new Error(`could not create series ${host}/${name}`)
       id = row.id
-      seriesIds.set(key, id)
-      created.push(key)
+      seriesIds.set(host, name, id)
+      created.push([host, name])
     }
     return id
   }
@@ -96,7 +96,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   }
 
   /** Series made in a transaction that failed are forgotten again, so the id map never points at a missing row. */
-  const created: string[] = []
+  const created: [host: string, name: string][] = []
   function noteLatest(id: number, ts: number, value: number): void {
     const prev = latest.get(id)
     if (!prev) latest.set(id, { ts, value })
@@ -113,7 +113,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         tx(...args)
       } catch (err) {
         history.discard()
-        for (const key of created) seriesIds.delete(key)
+        for (const [host, name] of created) seriesIds.delete(host, name)
         throw err
       }
     }
@@ -149,7 +149,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const legacy = db.select({ n: count() }).from(samples).get()?.n ?? 0
     if (legacy === 0) return
     sqlite.transaction(() => {
-      for (const id of seriesIds.values()) {
+      for (const { id } of seriesIds.entries()) {
         for (const row of db.select().from(samples).where(eq(samples.seriesId, id)).orderBy(asc(samples.ts)).all()) {
           history.stage(id, row.ts, row.value)
         }
@@ -186,7 +186,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       )
       .all(keep) as { host: string; name: string; id: number }[]
     for (const g of gone) {
-      seriesIds.delete(`${g.host}\0${g.name}`)
+      seriesIds.delete(g.host, g.name)
       latest.delete(g.id)
     }
   }
@@ -197,8 +197,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       return 0
     }
   }
-
-  const splitKey = (k: string) => ({ host: k.slice(0, k.indexOf('\0')), name: k.slice(k.indexOf('\0') + 1) })
 
   return {
     writeTick(host, ts, values, event) {
@@ -218,7 +216,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       writeSamples(host, batch)
     },
     range(metric, host, fromArg, toArg, points): SeriesRange {
-      const id = seriesIds.get(`${host}\0${metric}`)
+      const id = seriesIds.get(host, metric)
       const to = toArg ?? (id === undefined ? null : history.newest(id)) ?? Date.now()
       const from = fromArg ?? Math.max(0, to - DEFAULT_RANGE_MS)
       if (id === undefined) {
@@ -228,26 +226,24 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       return { seriesFound: true, from, to, ...history.range(id, from, to, points) }
     },
     metricNames() {
-      return [...seriesIds.keys()].map(splitKey)
+      return [...seriesIds.entries()].map(({ host, name }) => ({ host, name }))
     },
     seriesCount(host) {
-      let n = 0
-      for (const key of seriesIds.keys()) if (key.startsWith(`${host}\0`)) n++
-      return n
+      return seriesIds.count(host)
     },
     hasSeries(host, name) {
-      return seriesIds.has(`${host}\0${name}`)
+      return seriesIds.get(host, name) !== undefined
     },
     latest() {
       const out: { host: string; name: string; ts: number; value: number }[] = []
-      for (const [key, id] of seriesIds) {
+      for (const { host, name, id } of seriesIds.entries()) {
         const l = latest.get(id)
-        if (l) out.push({ ...splitKey(key), ts: l.ts, value: l.value })
+        if (l) out.push({ host, name, ts: l.ts, value: l.value })
       }
       return out
     },
     hosts() {
-      return [...new Set([...seriesIds.keys()].map((k) => k.slice(0, k.indexOf('\0'))))]
+      return seriesIds.hosts()
     },
     maintain(now) {
       const h = history.maintain(now)
