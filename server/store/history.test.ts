@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeChunk } from './codec.ts'
+import { openDb } from './db.ts'
 import { LATE_MS } from './history.ts'
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
 import type { Store } from './store.ts'
@@ -160,6 +161,26 @@ describe('tiered history', () => {
     expect(again.storageStats().openSamples).toBe(0)
     const closed = again.range('x', 'h', T0, T0 + 90 * MIN, 100_000)
     expect(closed.points).toEqual(all.points)
+  })
+
+  it('keeps every sample when closing an hour fails on a full disk (faked with max_page_count), and closes it once space returns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-history-'))
+    dirs.push(dir)
+    const db = openDb(dir)
+    const store = openSqliteStore({ dataDir: dir, db, retentionMs: { raw: DAY, '1m': DAY, '1h': DAY }, replayMs: 1000 })
+    open.push(store)
+    const samples = samplesFor(9, T0, T0 + HOUR)
+    for (const s of samples) store.writeTick('h', s.ts, { x: s.value }, null)
+    const all = store.range('x', 'h', T0, T0 + HOUR, 100_000).points
+    const pages = Number(db.sqlite.pragma('page_count', { simple: true }))
+    db.sqlite.pragma(`max_page_count = ${pages}`)
+    expect(() => store.maintain(T0 + HOUR + LATE_MS)).toThrow(/full/)
+    expect(store.range('x', 'h', T0, T0 + HOUR, 100_000).points).toEqual(all)
+    expect(store.storageStats().tiers.map((t) => t.samples)).toEqual([samples.length, 0, 0])
+    db.sqlite.pragma('max_page_count = 1073741823')
+    expect(store.maintain(T0 + HOUR + LATE_MS).closedRows).toBe(1)
+    expect(store.range('x', 'h', T0, T0 + HOUR, 100_000).points).toEqual(all)
+    expect(store.storageStats().tiers.map((t) => t.samples)).toEqual([samples.length, 60, 1])
   })
 
   it('lets the last write win for a repeated timestamp, before and after the hour closes', () => {

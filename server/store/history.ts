@@ -211,22 +211,35 @@ export class History {
     let closedRows = 0
     const cutoff = alignDown(now - LATE_MS, WINDOW_MS)
     if (cutoff > this.#closedUpTo) {
-      this.sqlite.transaction(() => {
-        for (const [id, buf] of this.#buffers) {
-          const k = buf.indexOf(cutoff)
-          for (let i = 0; i < k; ) {
-            const window = alignDown(buf.ts[i] as number, WINDOW_MS)
-            const end = Math.min(k, buf.indexOf(window + WINDOW_MS))
-            this.#closeWindow(id, window, buf, i, end)
-            closedRows++
-            i = end
+      // Buffers change only once the transaction has committed: a failed close (a full disk) leaves them whole
+      const closed: [id: number, buf: SampleBuffer, k: number][] = []
+      const counts = [...this.#counts]
+      try {
+        this.sqlite.transaction(() => {
+          for (const [id, buf] of this.#buffers) {
+            const k = buf.indexOf(cutoff)
+            for (let i = 0; i < k; ) {
+              const window = alignDown(buf.ts[i] as number, WINDOW_MS)
+              const end = Math.min(k, buf.indexOf(window + WINDOW_MS))
+              this.#closeWindow(id, window, buf, i, end)
+              closedRows++
+              i = end
+            }
+            if (k > 0) closed.push([id, buf, k])
           }
-          buf.dropFirst(k)
-          if (buf.n === 0) this.#buffers.delete(id)
-        }
-        this.#stmt.deleteHead.run({ before: cutoff })
-        this.#stmt.saveClosed.run({ value: String(cutoff) })
-      })()
+          this.#stmt.deleteHead.run({ before: cutoff })
+          this.#stmt.saveClosed.run({ value: String(cutoff) })
+        })()
+      } catch (err) {
+        counts.forEach((n, t) => {
+          this.#counts[t] = n
+        })
+        throw err
+      }
+      for (const [id, buf, k] of closed) {
+        buf.dropFirst(k)
+        if (buf.n === 0) this.#buffers.delete(id)
+      }
       this.#closedUpTo = cutoff
     }
     const removed = TIERS.map((spec, t) => {
