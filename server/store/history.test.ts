@@ -207,6 +207,15 @@ describe('tiered history', () => {
     expect(store.range('x', 'h', T0, T0 + 2 * HOUR, 100_000).points).toEqual([[T0 + HOUR + 1000, 1, 1, 1]])
   })
 
+  it('refuses a tick with a fractional timestamp at write time and stores nothing of it', () => {
+    const { store } = makeStore()
+    store.writeTick('h', T0, { x: 1 }, null)
+    expect(() => store.writeTick('h', T0 + 1.5, { x: 2, y: 3 }, null)).toThrow(RangeError)
+    expect(store.metricNames().map((m) => m.name)).toEqual(['x'])
+    store.maintain(T0 + HOUR + LATE_MS)
+    expect(store.range('x', 'h', T0, T0 + 10, 100).points).toEqual([[T0, 1, 1, 1]])
+  })
+
   it('moves samples from the one-row-per-sample table of earlier versions into chunks', () => {
     const { store, dir, restart } = makeStore()
     store.writeTick('h', T0, { x: 0 }, null)

@@ -158,6 +158,9 @@ export class History {
 
   /** Queues one sample of the write in progress; `commit` makes the write durable. */
   stage(id: number, ts: number, value: number): void {
+    // Checked here, not when the hour closes: one bad timestamp there would stop every close after it
+    if (!Number.isSafeInteger(ts) || Math.abs(ts) > 2 ** 50)
+      throw new RangeError(`timestamp ${ts} is not an integer ms`)
     if (ts < this.#closedUpTo) {
       this.#late++
       return
