@@ -24,6 +24,7 @@ import {
   type HostEvent,
   SeriesQuery,
   type SeriesResponse,
+  type StatsResponse,
   StreamQuery,
 } from './protocol.ts'
 import { describeMetric } from './sampler/index.ts'
@@ -47,7 +48,7 @@ export interface AppDeps {
   allowAnonymous: boolean
   bus: Bus
   latestHosts(): HostEvent[]
-  stats(): unknown
+  stats(): StatsResponse
   selfMetrics(): PromSample[]
 }
 
@@ -124,7 +125,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     },
   )
 
-  app.get('/api/stats', (c) => c.json(deps.stats()))
+  app.get('/api/stats', (c) => c.json<StatsResponse>(deps.stats()))
 
   app.get('/api/stream', zValidator('query', StreamQuery, invalidAs400), (c) => {
     const q = c.req.valid('query')

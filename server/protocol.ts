@@ -376,3 +376,35 @@ export interface LogEvent {
   jobId: string
   lines: LogLine[]
 }
+
+/** A history tier's size in `GET /api/stats`. */
+export interface TierStatsView {
+  tier: 'raw' | '1m' | '1h'
+  samples: number
+  bytes: number
+  retentionMs: number
+}
+
+/** `GET /api/stats`: what Vigil itself costs. */
+export interface StatsResponse {
+  clients: number
+  controlSockets: number
+  droppedClients: number
+  eventsPerS: number
+  lastEventId: number
+  storeErrors: number
+  sampler: Record<
+    'fast' | 'slow',
+    { intervalMs: number; ticks: number; skipped: number; lastMs: number; avgMs: number }
+  >
+  storage: {
+    dbBytes: number
+    walBytes: number
+    series: number
+    tiers: TierStatsView[]
+    openSamples: number
+    headBytes: number
+    lateSamples: number
+  }
+  process: { rssBytes: number; uptimeS: number }
+}

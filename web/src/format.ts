@@ -33,6 +33,28 @@ export function formatTime(ts: number, windowMs: number): string {
   const d = new Date(ts)
   const hh = String(d.getHours()).padStart(2, '0')
   const mm = String(d.getMinutes()).padStart(2, '0')
+  if (windowMs > 2 * 86_400_000)
+    return `${d.getMonth() + 1}/${d.getDate()}${windowMs > 60 * 86_400_000 ? '' : ` ${hh}:${mm}`}`
   if (windowMs > 3 * 3_600_000) return `${hh}:${mm}`
   return `${hh}:${mm}:${String(d.getSeconds()).padStart(2, '0')}`
+}
+
+/** 90_061_000 → "1 d 1 h": a duration in its two largest units. */
+export function formatDuration(ms: number): string {
+  const units: [string, number][] = [
+    ['y', 365 * 86_400_000],
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1000],
+  ]
+  const parts: string[] = []
+  let rest = ms
+  for (const [name, size] of units) {
+    if (rest >= size && parts.length < 2) {
+      parts.push(`${Math.floor(rest / size)} ${name}`)
+      rest %= size
+    }
+  }
+  return parts.join(' ') || `${ms} ms`
 }

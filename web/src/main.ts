@@ -18,9 +18,19 @@ import { UpdateCost } from './perf.ts'
 import { Stream, type StreamState } from './stream.ts'
 import { AuditView, ControlPanel } from './views/control.ts'
 import { JobsList, JobView } from './views/jobs.ts'
+import { SelfCostView } from './views/self.ts'
 
-type Range = 'live' | '1h' | '6h' | '24h'
-const RANGE_MS: Record<Range, number> = { live: 300_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000 }
+type Range = 'live' | '1h' | '6h' | '24h' | '7d' | '30d' | '1y'
+const DAY = 86_400_000
+const RANGE_MS: Record<Range, number> = {
+  live: 300_000,
+  '1h': 3_600_000,
+  '6h': 21_600_000,
+  '24h': DAY,
+  '7d': 7 * DAY,
+  '30d': 30 * DAY,
+  '1y': 365 * DAY,
+}
 /** Buckets asked of /api/series: fine enough for raw 1 s samples over the live window. */
 const HISTORY_POINTS = 1200
 
@@ -38,6 +48,8 @@ const conn = $<HTMLElement>('#conn')
 const buffers = new Map<string, SeriesBuffer>()
 const cards = new Map<string, Card>()
 let range: Range = 'live'
+/** A span picked by dragging across a chart: every chart shows it, live points keep arriving but don't scroll it. */
+let zoom: { from: number; to: number } | null = null
 let newestTs = 0
 let dirty = false
 let historyLoad = 0
@@ -50,15 +62,19 @@ function card(def: ChartDef): Card {
   const el = document.createElement('section')
   el.className = 'card hidden'
   el.dataset.chart = def.id
-  el.innerHTML = `<h2><span></span><span class="now"></span></h2><div class="chart-box"><canvas></canvas></div><div class="legend" hidden></div>`
+  el.innerHTML = `<h2><span></span><span class="now"></span><details class="csv"><summary title="Download as CSV">CSV</summary><div class="menu"></div></details></h2><div class="chart-box"><canvas></canvas></div><div class="legend" hidden></div>`
   ;(el.querySelector('h2 span') as HTMLElement).textContent = def.title
   grid.append(el)
   const chart = createChart(
     el.querySelector('canvas') as HTMLCanvasElement,
     el.querySelector('.legend') as HTMLElement,
     def.unit,
-    def.max === undefined ? {} : { max: def.max },
+    { ...(def.max === undefined ? {} : { max: def.max }), onZoom: setZoom },
   )
+  const csv = el.querySelector('details.csv') as HTMLDetailsElement
+  csv.addEventListener('toggle', () => {
+    if (csv.open) (csv.querySelector('.menu') as HTMLElement).replaceChildren(...csvLinks(chart.metrics()))
+  })
   c = { def, el, now: el.querySelector('.now') as HTMLElement, chart, first: def.primary ?? null }
   cards.set(def.id, c)
   return c
@@ -106,9 +122,10 @@ function render(): void {
   dirty = false
   const t0 = performance.now()
   let drawn = 0
-  const w = RANGE_MS[range]
-  const now = Math.max(newestTs, Date.now() - 5000)
-  for (const b of buffers.values()) b.trim(now - w)
+  const { from, to } = visibleWindow()
+  const w = to - from
+  const now = to
+  if (!zoom) for (const b of buffers.values()) b.trim(from)
   for (const c of cards.values()) {
     if (c.el.classList.contains('hidden')) continue
     c.chart.render(now, w)
@@ -129,18 +146,46 @@ async function getJson<T>(path: string): Promise<T | null> {
   return res.ok ? ((await res.json()) as T) : null
 }
 
-/** Loads history for every charted metric over the current range and merges it under the live points. */
+/** The time span the charts show: the zoomed span, else the picked range up to the newest sample. */
+function visibleWindow(): { from: number; to: number } {
+  if (zoom) return zoom
+  const to = Math.max(newestTs, Date.now() - 5000)
+  return { from: to - RANGE_MS[range], to }
+}
+
+function setZoom(from: number, to: number): void {
+  zoom = { from, to }
+  $<HTMLButtonElement>('#zoom-reset').hidden = false
+  void loadHistory()
+}
+
+/** One download link per metric of a chart: its CSV over the span on screen. */
+function csvLinks(metrics: readonly string[]): HTMLAnchorElement[] {
+  const { from, to } = visibleWindow()
+  return metrics.map((m) => {
+    const a = document.createElement('a')
+    a.href = `/api/series?metric=${encodeURIComponent(m)}&from=${Math.max(0, Math.floor(from))}&to=${Math.floor(to)}&points=${HISTORY_POINTS}&format=csv`
+    a.download = `${m}.csv`
+    a.textContent = m
+    return a
+  })
+}
+
+/** Loads history for every charted metric over the visible span and merges it under the live points. */
 async function loadHistory(): Promise<void> {
   const load = ++historyLoad
-  const w = RANGE_MS[range]
-  const from = Math.max(0, (newestTs || Date.now()) - w)
+  const span = visibleWindow()
+  const from = Math.max(0, Math.floor(span.from))
+  const until = zoom ? `&to=${Math.floor(zoom.to)}` : ''
   let results: (SeriesResponse | null)[]
   try {
     const catalog = (await getJson<CatalogEntry[]>('/api/metrics/catalog')) ?? []
     const wanted = catalog.map((m) => m.name).filter((n) => chartFor(n) !== null)
     results = await Promise.all(
       wanted.map((m) =>
-        getJson<SeriesResponse>(`/api/series?metric=${encodeURIComponent(m)}&from=${from}&points=${HISTORY_POINTS}`),
+        getJson<SeriesResponse>(
+          `/api/series?metric=${encodeURIComponent(m)}&from=${from}${until}&points=${HISTORY_POINTS}`,
+        ),
       ),
     )
   } catch {
@@ -180,6 +225,7 @@ function showState(state: StreamState): void {
 }
 
 let stream: Stream | null = null
+const selfCost = new SelfCostView()
 
 /** Starts the one stream, with the topics this identity may read. */
 function startStream(panel: ControlPanel, audit: AuditView | null, jobs: JobsList): void {
@@ -196,6 +242,8 @@ function startStream(panel: ControlPanel, audit: AuditView | null, jobs: JobsLis
     },
     onState: showState,
     onOpen(resumed) {
+      // The figures count this page's stream once it is open
+      void selfCost.refresh()
       // History is asked for only once the stream is open, so every sample is in one or the other
       if (!resumed || historyMissing) void loadHistory()
     },
@@ -203,13 +251,23 @@ function startStream(panel: ControlPanel, audit: AuditView | null, jobs: JobsLis
   stream.start()
 }
 
-for (const btn of document.querySelectorAll<HTMLButtonElement>('#ranges button')) {
+for (const btn of document.querySelectorAll<HTMLButtonElement>('#ranges button[data-range]')) {
   btn.addEventListener('click', () => {
     range = btn.dataset.range as Range
-    for (const b of document.querySelectorAll('#ranges button')) b.setAttribute('aria-pressed', String(b === btn))
+    resetZoom(false)
+    for (const b of document.querySelectorAll('#ranges button[data-range]'))
+      b.setAttribute('aria-pressed', String(b === btn))
     void loadHistory()
   })
 }
+
+function resetZoom(reload: boolean): void {
+  if (!zoom) return
+  zoom = null
+  $<HTMLButtonElement>('#zoom-reset').hidden = true
+  if (reload) void loadHistory()
+}
+$<HTMLButtonElement>('#zoom-reset').addEventListener('click', () => resetZoom(true))
 
 matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
   for (const c of cards.values()) c.chart.applyTheme()
@@ -226,6 +284,8 @@ window.vigil = {
   }),
   state: () => stream?.state ?? 'connecting',
   timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
+  view: () => ({ ...visibleWindow(), zoomed: zoom !== null }),
+  band: (metric) => buffers.get(metric)?.points.filter((p) => p.lo !== undefined).length ?? 0,
 }
 
 /** Who is looking: a hub beyond loopback sends visitors without a session to the login page. */

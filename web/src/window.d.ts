@@ -8,6 +8,10 @@ declare global {
       state(): StreamState
       timestamps(metric: string): number[]
       perf(): PerfSummary & { charts: number }
+      /** The span the charts show: a drag-to-zoom selection, else the picked range. */
+      view(): { from: number; to: number; zoomed: boolean }
+      /** How many of a metric's points carry a min/max band. */
+      band(metric: string): number
     }
   }
 }

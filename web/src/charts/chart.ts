@@ -5,6 +5,7 @@ import {
   LinearScale,
   LineController,
   LineElement,
+  type Plugin,
   PointElement,
   Tooltip,
 } from 'chart.js'
@@ -17,12 +18,105 @@ function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 }
 
+/**
+ * Shades each series' min–max band behind its line, for points that carry `lo`/`hi` (history buckets). Drawn
+ * from the buffers directly, one path per series, only over the visible window.
+ */
+function bandPlugin(buffers: readonly SeriesBuffer[]): Plugin<'line'> {
+  return {
+    id: 'vigilBand',
+    beforeDatasetsDraw(chart) {
+      const { ctx, chartArea, scales } = chart
+      const x = scales.x
+      const y = scales.y
+      if (!x || !y) return
+      ctx.save()
+      ctx.beginPath()
+      ctx.rect(chartArea.left, chartArea.top, chartArea.right - chartArea.left, chartArea.bottom - chartArea.top)
+      ctx.clip()
+      buffers.forEach((buf, i) => {
+        const pts = buf.points
+        let start = 0
+        while (start < pts.length && (pts[start] as Point).x < x.min) start++
+        if (start > 0) start--
+        const upper: number[] = []
+        const lower: number[] = []
+        for (let k = start; k < pts.length; k++) {
+          const p = pts[k] as Point
+          if (p.lo === undefined || p.hi === undefined) continue
+          const px = x.getPixelForValue(p.x)
+          upper.push(px, y.getPixelForValue(p.hi))
+          lower.push(px, y.getPixelForValue(p.lo))
+          if (p.x > x.max) break
+        }
+        if (upper.length < 4) return
+        ctx.beginPath()
+        ctx.moveTo(upper[0] as number, upper[1] as number)
+        for (let k = 2; k < upper.length; k += 2) ctx.lineTo(upper[k] as number, upper[k + 1] as number)
+        for (let k = lower.length - 2; k >= 0; k -= 2) ctx.lineTo(lower[k] as number, lower[k + 1] as number)
+        ctx.closePath()
+        ctx.globalAlpha = 0.18
+        ctx.fillStyle = String(chart.data.datasets[i]?.borderColor ?? '#888')
+        ctx.fill()
+        ctx.globalAlpha = 1
+      })
+      ctx.restore()
+    },
+  }
+}
+
+/**
+ * Drag across a chart to pick a time span: a shaded box follows the pointer and `onZoom(from, to)` gets the
+ * span in data time on release. A click without a drag does nothing.
+ */
+function dragToZoom(
+  chart: Chart<'line', Point[]>,
+  canvas: HTMLCanvasElement,
+  onZoom: (from: number, to: number) => void,
+) {
+  const box = document.createElement('div')
+  box.className = 'zoom-box'
+  box.hidden = true
+  canvas.parentElement?.append(box)
+  let startX: number | null = null
+  const xAt = (e: PointerEvent) => e.clientX - canvas.getBoundingClientRect().left
+  canvas.addEventListener('pointerdown', (e) => {
+    if (e.button !== 0) return
+    startX = xAt(e)
+    canvas.setPointerCapture(e.pointerId)
+  })
+  canvas.addEventListener('pointermove', (e) => {
+    if (startX === null) return
+    const x = xAt(e)
+    box.hidden = Math.abs(x - startX) < 3
+    box.style.left = `${Math.min(x, startX)}px`
+    box.style.width = `${Math.abs(x - startX)}px`
+  })
+  const end = (e: PointerEvent) => {
+    if (startX === null) return
+    const x = xAt(e)
+    const from = chart.scales.x?.getValueForPixel(Math.min(x, startX))
+    const to = chart.scales.x?.getValueForPixel(Math.max(x, startX))
+    const dragged = Math.abs(x - startX) >= 5
+    startX = null
+    box.hidden = true
+    if (dragged && from !== undefined && to !== undefined && to > from) onZoom(Math.round(from), Math.round(to))
+  }
+  canvas.addEventListener('pointerup', end)
+  canvas.addEventListener('pointercancel', () => {
+    startX = null
+    box.hidden = true
+  })
+}
+
 export interface StreamingChart {
   /** Adds a line for a metric, sharing its buffer's points in place. */
   addSeries(metric: string, label: string, buffer: SeriesBuffer): void
   has(metric: string): boolean
   /** Moves the window to [now - windowMs, now] and redraws without animation. */
   render(now: number, windowMs: number): void
+  /** The series' metric names, in legend order. */
+  metrics(): string[]
   applyTheme(): void
   destroy(): void
 }
@@ -36,10 +130,11 @@ export function createChart(
   canvas: HTMLCanvasElement,
   legend: HTMLElement,
   unit: string,
-  opts: { max?: number } = {},
+  opts: { max?: number; onZoom?: (from: number, to: number) => void } = {},
 ): StreamingChart {
   let windowMs = 300_000
   const metrics = new Set<string>()
+  const buffers: SeriesBuffer[] = []
   const chart = new Chart<'line', Point[]>(canvas, {
     type: 'line',
     data: { datasets: [] },
@@ -80,7 +175,9 @@ export function createChart(
         },
       },
     },
+    plugins: [bandPlugin(buffers)],
   })
+  if (opts.onZoom) dragToZoom(chart, canvas, opts.onZoom)
 
   const api: StreamingChart = {
     addSeries(metric, label, buffer) {
@@ -95,6 +192,7 @@ export function createChart(
         backgroundColor: color,
       }
       chart.data.datasets.push(ds)
+      buffers.push(buffer)
       const key = document.createElement('span')
       key.className = 'key'
       key.style.setProperty('--key', `var(${slot})`)
@@ -103,6 +201,7 @@ export function createChart(
       legend.hidden = chart.data.datasets.length < 2
     },
     has: (metric) => metrics.has(metric),
+    metrics: () => [...metrics],
     render(now, w) {
       windowMs = w
       const x = chart.options.scales?.x

@@ -74,7 +74,28 @@ export const CHARTS: readonly ChartDef[] = [
   { id: 'self', title: 'Vigil sampler cost', unit: 'ms', match: /^vigil\.sampler_ms$/, label: () => 'fast tick' },
 ]
 
-/** The chart a metric belongs on, or null for metrics the overview does not chart. */
+/** Vigil's own name spaces: a name under one that no chart above matches is not charted on the overview. */
+const RESERVED = /^(cpu|mem|load|net|disk|fs|temp|proc|vigil|job)\./
+const custom = new Map<string, ChartDef>()
+
+/** A custom metric's unit, read from its name's suffix (`_bytes`, `_pct`…), as the naming rule puts it last. */
+function unitOf(metric: string): string {
+  if (/_bytes_per_s$/.test(metric)) return 'bytes/s'
+  if (/_bytes$/.test(metric)) return 'bytes'
+  if (/_pct$/.test(metric)) return '%'
+  if (/_celsius$/.test(metric)) return '°C'
+  return ''
+}
+
+/** The chart a metric belongs on: a built-in one, a card of its own for a custom metric, or null. */
 export function chartFor(metric: string): ChartDef | null {
-  return CHARTS.find((c) => c.match.test(metric)) ?? null
+  const def = CHARTS.find((c) => c.match.test(metric))
+  if (def) return def
+  if (RESERVED.test(metric)) return null
+  let c = custom.get(metric)
+  if (!c) {
+    c = { id: `custom:${metric}`, title: metric, unit: unitOf(metric), match: /$^/, label: () => metric }
+    custom.set(metric, c)
+  }
+  return c
 }

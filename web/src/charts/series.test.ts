@@ -28,6 +28,21 @@ describe('SeriesBuffer', () => {
     expect(s.points.map((p) => p.y)).toEqual([10, 20, 30, 40, 50])
   })
 
+  it('keeps a history bucket’s min and max for the band, and none for single-valued buckets', () => {
+    const s = new SeriesBuffer()
+    s.setHistory(
+      [
+        [1000, 5, 1, 9],
+        [2000, 3, 3, 3],
+      ],
+      2000,
+    )
+    expect(s.points).toEqual([
+      { x: 1000, y: 5, lo: 1, hi: 9 },
+      { x: 2000, y: 3 },
+    ])
+  })
+
   it('keeps the identity of its points array so a chart dataset can share it', () => {
     const s = new SeriesBuffer()
     const ref = s.points

@@ -2,6 +2,9 @@
 export interface Point {
   x: number
   y: number
+  /** A history bucket's min and max, shaded around the line; live samples have none. */
+  lo?: number
+  hi?: number
 }
 
 /**
@@ -24,11 +27,17 @@ export class SeriesBuffer {
     return true
   }
 
-  /** Replaces everything up to `to` with history points ([ts, avg, …]), keeping live points after `to`. */
+  /**
+   * Replaces everything up to `to` with history points ([ts, avg, min, max]), keeping live points after `to`.
+   * A bucket whose min and max differ keeps them for the band.
+   */
   setHistory(history: readonly (readonly [number, number, ...number[]])[], to: number): void {
     const live = this.points.filter((p) => p.x > to)
     this.points.length = 0
-    for (const [x, y] of history) if (x <= to) this.points.push({ x, y })
+    for (const [x, y, lo, hi] of history) {
+      if (x > to) continue
+      this.points.push(lo !== undefined && hi !== undefined && lo !== hi ? { x, y, lo, hi } : { x, y })
+    }
     for (const p of live) this.push(p.x, p.y)
   }
 
