@@ -64,6 +64,10 @@ describe('vigil CLI', () => {
       'VIGIL_SLOW_SAMPLE_MS',
       'VIGIL_SSE_HEARTBEAT_MS',
       'VIGIL_SSE_RETRY_MS',
+      'VIGIL_RAW_RETENTION_H',
+      'VIGIL_1M_RETENTION_D',
+      'VIGIL_1H_RETENTION_D',
+      'VIGIL_MAX_SERIES',
     ]) {
       expect(r.stdout).toContain(v)
     }
