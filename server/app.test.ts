@@ -79,6 +79,20 @@ describe('HTTP API', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found')
   })
 
+  it('sends a strict CSP, nosniff, no-referrer and no framing on pages and API answers alike', async () => {
+    for (const path of ['/', '/api/health', '/api/nope']) {
+      const res = await get(path)
+      expect([path, res.headers.get('content-security-policy')]).toEqual([
+        path,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      ])
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+      expect(res.headers.get('x-frame-options')).toBe('DENY')
+      expect(res.headers.get('strict-transport-security')).toBeNull()
+    }
+  })
+
   it('reports its own cost in /api/stats', async () => {
     const body = (await (await get('/api/stats')).json()) as {
       clients: number

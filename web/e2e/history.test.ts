@@ -9,6 +9,13 @@ async function open(): Promise<Page> {
   page.on('pageerror', (err) => {
     throw err
   })
+  // Anything the CSP blocks is a test failure: it would be broken for users too
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      ;(window as unknown as { cspViolations: string[] }).cspViolations ??= []
+      ;(window as unknown as { cspViolations: string[] }).cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`)
+    })
+  })
   await page.goto(`${hub.server.url}/`)
   await expect.poll(() => page.locator('#conn').getAttribute('data-state'), { timeout: 10_000 }).toBe('live')
   return page
@@ -72,6 +79,9 @@ describe('history on the dashboard in Chromium', () => {
     await new Promise((r) => setTimeout(r, 1500))
     expect(await page.evaluate(() => window.vigil.view())).toEqual(zoomed)
 
+    expect(await page.evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? [])).toEqual(
+      [],
+    )
     await page.click('#zoom-reset')
     await expect.poll(() => page.locator('#zoom-reset').isVisible()).toBe(false)
     const live = await page.evaluate(() => window.vigil.view())

@@ -41,6 +41,8 @@ describe('jobs in Chromium', () => {
     const row = page.locator('#jobs-table tbody tr', { hasText: 'e2e restore' })
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1)
     await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('running')
+    // The list's mini progress bar is sized through CSSOM, which the CSP allows (a style attribute it would block)
+    await expect.poll(() => row.locator('.mini-bar i').evaluate((el) => (el as HTMLElement).style.width)).toBe('40%')
     await row.click()
     await expect
       .poll(() => page.locator('#job-summary').textContent(), { timeout: 10_000 })
