@@ -59,7 +59,12 @@ interface Target {
 
 async function startVigil(): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-fanout-'))
-  const p = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', String(sampleMs)], {}, true)
+  // Every client comes from this one address: the per-address cap is raised for the run
+  const p = await spawnServe(
+    ['--port', '0', '--data-dir', dir, '--sample-ms', String(sampleMs), '--max-conn-per-ip', '1000000'],
+    {},
+    true,
+  )
   return {
     url: p.url,
     pid: p.child.pid as number,

@@ -14,6 +14,7 @@ import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import { errorBody, invalidAs400 } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
+import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
 import type { Logger } from './log.ts'
 import { metricRoutes, type PromSample } from './metrics/index.ts'
 import { WEB_DIST_DIR } from './paths.ts'
@@ -45,6 +46,8 @@ export interface AppDeps {
   sampling: SamplingControl
   control: Control
   jobs: Jobs
+  /** Open SSE streams per client address and per token. */
+  streamCaps: ConnectionCaps
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   bus: Bus
@@ -160,6 +163,12 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     if (raw !== undefined && !/^\d{1,16}$/.test(raw)) {
       return c.json(errorBody('invalid', 'Last-Event-ID must be a decimal event id'), 400)
     }
+    const slot = deps.streamCaps.acquire(c.env.incoming.socket.remoteAddress ?? '', c.get('principal')?.tokenId ?? null)
+    if (typeof slot !== 'function') {
+      c.header('retry-after', String(RETRY_AFTER_S))
+      return c.json(errorBody('too_many_connections', refusalMessage('streams', slot)), 429)
+    }
+    c.env.outgoing.once('close', slot)
     deps.streams.open(c.env.outgoing, {
       topics: q.topics,
       lastEventId: raw === undefined ? null : Number(raw),

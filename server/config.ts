@@ -86,6 +86,16 @@ const settings = {
     flag: '1h-retention-d',
     schema: z.coerce.number().min(0.01).max(36_500).default(730),
   },
+  maxConnPerIp: {
+    env: 'VIGIL_MAX_CONN_PER_IP',
+    flag: 'max-conn-per-ip',
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  },
+  maxConnPerToken: {
+    env: 'VIGIL_MAX_CONN_PER_TOKEN',
+    flag: 'max-conn-per-token',
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  },
   maxSeriesPerHost: {
     env: 'VIGIL_MAX_SERIES',
     flag: 'max-series',

@@ -11,6 +11,7 @@ import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
 import { Jobs } from './jobs/index.ts'
+import { ConnectionCaps } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
@@ -183,6 +184,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     pingMs: config.wsPingMs,
     rate: config.wsRate,
     burst: config.wsBurst,
+    caps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     log,
   })
 
@@ -236,6 +238,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     jobs,
     allowAnonymous: isLoopback(config.host),
     bus,
+    streamCaps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,

@@ -140,6 +140,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'cardinality_limit'
+  | 'too_many_connections'
   | 'unavailable'
 export interface ErrorBody {
   error: { code: ErrorCode; message: string }

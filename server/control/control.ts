@@ -15,6 +15,7 @@ import {
 } from '../auth/index.ts'
 import { errorBody, issueMessage } from '../http.ts'
 import type { Jobs } from '../jobs/jobs.ts'
+import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
 import {
   COMMAND_TYPES,
@@ -50,6 +51,8 @@ export interface ControlOptions {
   /** Token bucket per socket: messages per second, and the burst it allows. */
   rate: number
   burst: number
+  /** Open control sockets per client address and per token. */
+  caps: ConnectionCaps
   log: Logger
 }
 
@@ -128,6 +131,13 @@ export class Control {
       if ('status' in r || r.principal === null) {
         return c.json(errorBody('unauthorized', 'status' in r ? r.message : 'Token required'), 401)
       }
+      const slot = this.#opts.caps.acquire(c.env.incoming.socket.remoteAddress ?? '', r.principal.tokenId)
+      if (typeof slot !== 'function') {
+        c.header('retry-after', String(RETRY_AFTER_S))
+        return c.json(errorBody('too_many_connections', refusalMessage('control sockets', slot)), 429)
+      }
+      // The socket outlives the request: the slot is free when it closes, upgraded or not
+      c.env.incoming.socket.once('close', slot)
       this.#pending.set(c.env.incoming, { identity: r.identity, principal: r.principal })
       await next()
     }

@@ -1,0 +1,1 @@
+export { type CapRefusal, ConnectionCaps, RETRY_AFTER_S, refusalMessage } from './connections.ts'
