@@ -34,13 +34,17 @@ export class Group {
     return this.#intervalMs
   }
 
-  /** Starts ticking: the first tick after `firstDelayMs`, then every interval. */
+  /** Starts ticking: the first tick after `firstDelayMs`, then on every multiple of the interval. */
   start(firstDelayMs = 0): void {
     this.stop()
-    this.#timer = setTimeout(() => {
-      this.#timer = setInterval(() => this.#fire(), this.#intervalMs)
-      this.#fire()
-    }, firstDelayMs)
+    this.#timer = setTimeout(() => this.#loop(), firstDelayMs)
+  }
+
+  #loop(): void {
+    this.#fire()
+    // Each tick is scheduled for the next multiple of the interval on the wall clock, so ticks stay on the grid
+    // (10:00:01.000 and a few ms) without drift, and survive a clock step
+    this.#timer = setTimeout(() => this.#loop(), this.#intervalMs - (Date.now() % this.#intervalMs))
   }
 
   stop(): void {

@@ -78,10 +78,12 @@ describe.runIf(process.platform === 'linux')('probes on this machine', () => {
 })
 
 describe('gridTime', () => {
-  it('puts a tick on its interval grid and never at or before the previous tick', () => {
+  it('puts a tick on its interval grid, never in the future and never at or before the previous tick', () => {
     expect(gridTime(1_700_000_001_004, 1000, 0)).toBe(1_700_000_001_000)
-    expect(gridTime(1_700_000_000_996, 1000, 0)).toBe(1_700_000_001_000)
-    expect(gridTime(1_700_000_001_400, 1000, 1_700_000_001_000)).toBe(1_700_000_001_400)
+    expect(gridTime(1_700_000_000_996, 1000, 0)).toBe(1_700_000_000_996)
+    expect(gridTime(1_700_000_001_400, 1000, 0)).toBe(1_700_000_001_400)
+    expect(gridTime(1_700_000_001_004, 1000, 1_700_000_001_000)).toBe(1_700_000_001_004)
     expect(gridTime(1_700_000_000_900, 1000, 1_700_000_001_000)).toBe(1_700_000_001_001)
+    expect(gridTime(1_700_000_005_000, 10_000, 0)).toBe(1_700_000_005_000)
   })
 })

@@ -19,12 +19,16 @@ function round2(n: number): number {
 }
 
 /**
- * A tick's timestamp on its interval's grid (10:00:01.000, not 10:00:01.004): a steady cadence then has equal
- * deltas, which the store keeps in a few bytes an hour. Never at or before the previous tick's.
+ * A tick's timestamp on its interval's grid (10:00:01.000, not 10:00:01.004): ticks fire just after multiples
+ * of the interval, so a steady cadence has equal deltas, which the store keeps in a few bytes an hour. A tick
+ * that ran late (more than a quarter second, or half an interval) keeps its own time. Never in the future, never
+ * at or before the previous tick's.
  */
 export function gridTime(now: number, intervalMs: number, last: number): number {
-  const t = Math.round(now / intervalMs) * intervalMs
-  return t > last ? t : Math.max(now, last + 1)
+  const t = Math.floor(now / intervalMs) * intervalMs
+  const slack = Math.min(250, intervalMs / 2)
+  if (now - t <= slack && t > last) return t
+  return Math.max(now, last + 1)
 }
 
 /**
