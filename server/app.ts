@@ -14,7 +14,7 @@ import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import { errorBody, invalidAs400 } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
-import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
+import { type ConnectionCaps, type FailureThrottle, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
 import type { Logger } from './log.ts'
 import { metricRoutes, type PromSample } from './metrics/index.ts'
 import { WEB_DIST_DIR } from './paths.ts'
@@ -48,6 +48,8 @@ export interface AppDeps {
   jobs: Jobs
   /** Open SSE streams per client address and per token. */
   streamCaps: ConnectionCaps
+  /** Failed credential checks per client address. */
+  authThrottle: FailureThrottle
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   bus: Bus
@@ -81,6 +83,23 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       strictTransportSecurity: false,
     }),
   )
+
+  // Credential guessing: a wrong token, login code or pasted token costs the address one of its few failures
+  app.use('*', async (c, next) => {
+    const login = c.req.path === '/login' && c.req.query('code') !== undefined
+    const presents =
+      c.req.header('authorization') !== undefined || login || (c.req.method === 'POST' && c.req.path === '/api/session')
+    if (!presents) return next()
+    const ip = c.env.incoming.socket.remoteAddress ?? ''
+    const wait = deps.authThrottle.blockedFor(ip, Date.now())
+    if (wait > 0) {
+      c.header('retry-after', String(wait))
+      return c.json(errorBody('rate_limited', `Too many failed logins or token checks; try again in ${wait} s`), 429)
+    }
+    await next()
+    const refused = c.res.status === 401 || (login && (c.res.headers.get('location') ?? '').includes('error='))
+    if (refused) deps.authThrottle.fail(ip, Date.now())
+  })
 
   app.get('/api/health', (c) =>
     c.json<HealthResponse>({

@@ -96,6 +96,11 @@ const settings = {
     flag: 'max-conn-per-token',
     schema: z.coerce.number().int().min(1).max(1_000_000).default(100),
   },
+  authFailuresPerMin: {
+    env: 'VIGIL_AUTH_FAILURES_PER_MIN',
+    flag: 'auth-failures-per-min',
+    schema: z.coerce.number().min(1).max(100_000).default(10),
+  },
   maxSeriesPerHost: {
     env: 'VIGIL_MAX_SERIES',
     flag: 'max-series',

@@ -11,7 +11,7 @@ import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
 import { Jobs } from './jobs/index.ts'
-import { ConnectionCaps } from './limits/index.ts'
+import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
@@ -239,6 +239,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     allowAnonymous: isLoopback(config.host),
     bus,
     streamCaps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
+    authThrottle: new FailureThrottle(config.authFailuresPerMin),
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,

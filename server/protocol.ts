@@ -141,6 +141,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'cardinality_limit'
   | 'too_many_connections'
+  | 'rate_limited'
   | 'unavailable'
 export interface ErrorBody {
   error: { code: ErrorCode; message: string }

@@ -4,6 +4,7 @@ import WebSocket from 'ws'
 import { ControlClient } from '../testing/control.ts'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
 import { ConnectionCaps } from './connections.ts'
+import { FailureThrottle } from './throttle.ts'
 
 let t: TestHub | null = null
 const open: AbortController[] = []
@@ -105,5 +106,53 @@ describe('connection caps', () => {
         }
       })
       .toBe('open')
+  })
+})
+
+describe('failed credential throttle', () => {
+  it('refills one failure every 60/perMinute seconds and forgets an address once it is full again', () => {
+    const th = new FailureThrottle(6, 2)
+    const t0 = 1_000_000
+    expect(th.blockedFor('a', t0)).toBe(0)
+    th.fail('a', t0)
+    th.fail('a', t0)
+    expect(th.blockedFor('a', t0)).toBe(10)
+    expect(th.blockedFor('a', t0 + 4000)).toBe(6)
+    expect(th.blockedFor('a', t0 + 10_000)).toBe(0)
+    expect(th.blockedFor('b', t0)).toBe(0)
+  })
+
+  it('answers 429 rate_limited with Retry-After once an address has spent its failures, even for a right token', async () => {
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_AUTH_FAILURES_PER_MIN: '3' })
+    const good = t.hub.tokens.create('viewer', 'wall').token
+    const get = (token: string) => fetch(`${t?.hub.url}/api/config`, { headers: { authorization: `Bearer ${token}` } })
+    for (let i = 0; i < 3; i++) expect((await get(`vgl_wrong${i}`)).status).toBe(401)
+    const limited = await get(`vgl_wrong3`)
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('20')
+    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('rate_limited')
+    expect((await get(good)).status).toBe(429)
+    // Pasted tokens on the login form and control upgrades count the same
+    const login = await fetch(`${t.hub.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: good }),
+    })
+    expect(login.status).toBe(429)
+    expect(
+      await ControlClient.refusal(`${t.hub.url.replace('http', 'ws')}/api/control`, {
+        authorization: `Bearer ${good}`,
+      }),
+    ).toBe(429)
+    // Requests without credentials are not slowed: the loopback dashboard keeps working
+    expect((await fetch(`${t.hub.url}/api/config`)).status).toBe(200)
+  })
+
+  it('counts a used or unknown one-time login code as a failure', async () => {
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_AUTH_FAILURES_PER_MIN: '2' })
+    const login = (code: string) => fetch(`${t?.hub.url}/login?code=${code}`, { redirect: 'manual' })
+    expect((await login('nope1')).headers.get('location')).toBe('/login?error=expired')
+    expect((await login('nope2')).headers.get('location')).toBe('/login?error=expired')
+    expect((await login('nope3')).status).toBe(429)
   })
 })
