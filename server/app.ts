@@ -12,6 +12,7 @@ import { type AuthEnv, authenticate, authRoutes, COMMAND_ROLES, READ_ROLES, requ
 import type { Bus } from './bus/index.ts'
 import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
+import type { Health } from './health.ts'
 import { errorBody, invalidAs400 } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
 import { type ConnectionCaps, type FailureThrottle, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
@@ -50,6 +51,7 @@ export interface AppDeps {
   streamCaps: ConnectionCaps
   /** Failed credential checks per client address. */
   authThrottle: FailureThrottle
+  health: Health
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   bus: Bus
@@ -101,13 +103,15 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     if (refused) deps.authThrottle.fail(ip, Date.now())
   })
 
-  app.get('/api/health', (c) =>
-    c.json<HealthResponse>({
-      status: 'ok',
+  app.get('/api/health', (c) => {
+    const { status, reasons } = deps.health.snapshot()
+    return c.json<HealthResponse>({
+      status,
       version: deps.version,
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
-    }),
-  )
+      reasons,
+    })
+  })
 
   app.route('/', authRoutes(deps.tokens, deps.allowAnonymous))
   // Before the read check below: the control channel checks Origin and credentials itself, at upgrade

@@ -10,13 +10,14 @@ import { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
+import { Health } from './health.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { HostEvent, MetricsEvent } from './protocol.ts'
 import { defaultProbe, type Probe, Sampler } from './sampler/index.ts'
-import { openDb, openSqliteStore, type Store } from './store/index.ts'
+import { type Db, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 
 export interface HubOptions {
@@ -38,6 +39,9 @@ export interface Hub {
   readonly sampling: SamplingControl
   readonly control: Control
   readonly jobs: Jobs
+  readonly health: Health
+  /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). */
+  readonly db: Db
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
@@ -45,6 +49,10 @@ export interface Hub {
 }
 
 const PRUNE_EVERY_MS = 60_000
+/** A lock held by another process (`vigil token …`) is waited for this long, on the event loop, then retried. */
+const BUSY_TIMEOUT_MS = 100
+/** Ticks held while storage fails: an hour at the default 1 s, then the oldest go. */
+const WRITE_QUEUE_TICKS = 3600
 /** How often the hub looks for tokens revoked by `vigil token revoke` in another process. */
 const REVOCATION_CHECK_MS = 500
 const FIRST_LOGIN_TTL_MS = 24 * 3_600_000
@@ -79,7 +87,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const log = opts.log ?? stderrLogger
   const startedAt = Date.now()
   const host = hostname()
-  const db = openDb(config.dataDir)
+  const db = openDb(config.dataDir, { busyTimeoutMs: BUSY_TIMEOUT_MS })
   const tokens = new Tokens(db)
   if (!isLoopback(config.host) && tokens.activeCount() === 0) {
     db.sqlite.close()
@@ -104,19 +112,26 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     replayMs: config.replayS * 1000,
   })
   const bus = new Bus(store)
+  const health = new Health()
+  const writer = new RetryingWriter(store, {
+    maxPending: WRITE_QUEUE_TICKS,
+    onFault(message) {
+      const was = health.snapshot().reasons.some((r) => r.component === 'storage')
+      if (message === null) {
+        if (was) log.info('history writes recovered')
+        health.clear('storage')
+        return
+      }
+      if (!was) log.error('history writes failing; retrying with backoff', { message })
+      health.report('storage', message)
+    },
+  })
   const jobs = new Jobs(db, bus, {
     host,
     keepHead: 1000,
     keepTail: config.jobLogTail,
     heartbeatTimeoutMs: config.jobLostMs,
-    record: (jobHost, ts, values) => {
-      try {
-        store.writeTick(jobHost, ts, values, null)
-      } catch (err) {
-        storeErrors++
-        log.error('job resources write failed', { err })
-      }
-    },
+    record: (jobHost, ts, values) => writer.write(jobHost, ts, values, null),
   })
   const streams = new Streams(bus, store, {
     heartbeatMs: config.heartbeatMs,
@@ -142,13 +157,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       metrics(ts, intervalMs, values) {
         const payload: MetricsEvent = { host, ts, intervalMs, values }
         const ev = bus.create('metrics', 'metrics', payload, ts)
-        try {
-          store.writeTick(host, ts, values, ev)
-        } catch (err) {
-          // Live data keeps flowing when storage fails; the missed write is counted and logged
-          storeErrors++
-          log.error('store write failed', { err })
-        }
+        // Live data keeps flowing when storage fails: the writer queues the tick and retries
+        writer.write(host, ts, values, ev)
         bus.emit(ev)
       },
       processes(ts, processes) {
@@ -193,8 +203,10 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     try {
       store.maintain(Date.now())
       tokens.prune(Date.now())
+      health.clear('maintenance')
     } catch (err) {
       storeErrors++
+      health.report('maintenance', `history housekeeping failed: ${(err as Error).message}`)
       log.error('prune failed', { err })
     }
   }
@@ -240,6 +252,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     bus,
     streamCaps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     authThrottle: new FailureThrottle(config.authFailuresPerMin),
+    health,
     latestHosts: () => [...hosts.values()],
     stats: () => ({
       clients: streams.clients,
@@ -248,7 +261,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       eventsPerS: events.perS(),
       lastEventId: bus.lastId,
       sampler: sampler.stats(),
-      storeErrors,
+      storeErrors: storeErrors + writer.failures,
       storage: store.storageStats(),
       process: { rssBytes: process.memoryUsage.rss(), uptimeS: Math.round((Date.now() - startedAt) / 1000) },
     }),
@@ -263,7 +276,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         gauge('vigil_control_sockets', 'Open control WebSockets', control.peers),
         gauge('vigil_events_per_second', 'Events published per second', events.perS()),
         counter('vigil_dropped_clients_total', 'SSE clients cut off for not reading', streams.dropped),
-        counter('vigil_store_errors_total', 'Failed history writes', storeErrors),
+        counter('vigil_store_errors_total', 'Failed history writes', storeErrors + writer.failures),
         gauge('vigil_db_bytes', 'Size of vigil.db', s.dbBytes),
         gauge('vigil_wal_bytes', 'Size of the write-ahead log', s.walBytes),
         gauge('vigil_series', 'Series stored', s.series),
@@ -305,6 +318,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     sampling,
     control,
     jobs,
+    health,
+    db,
     firstLoginUrl: firstLogin === null ? null : `${url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {
@@ -322,6 +337,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         const force = setTimeout(() => server.closeAllConnections(), 500)
         await closed
         clearTimeout(force)
+        writer.close()
         store.close()
       })()
       return closing

@@ -112,10 +112,19 @@ export interface ResetEvent {
   lastEventId: string
 }
 
+/** A fault the hub is living with: which part, what is wrong, since when (epoch ms). */
+export interface HealthReason {
+  component: string
+  message: string
+  since: number
+}
+
 export interface HealthResponse {
   status: 'ok' | 'degraded'
   version: string
   uptimeS: number
+  /** Empty when `ok`. */
+  reasons: HealthReason[]
 }
 
 export const ROLES = ['viewer', 'operator', 'admin', 'reporter', 'agent'] as const

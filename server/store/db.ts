@@ -16,14 +16,15 @@ export interface Db {
  * Opens (creating if needed) `vigil.db` in the data dir in WAL mode and applies pending migrations. The hub and
  * the `vigil token` commands each open their own; WAL lets them work on the same file at once.
  */
-export function openDb(dataDir: string): Db {
+export function openDb(dataDir: string, opts: { busyTimeoutMs?: number } = {}): Db {
   mkdirSync(dataDir, { recursive: true })
   const file = join(dataDir, 'vigil.db')
   const sqlite = new Database(file)
   sqlite.pragma('journal_mode = WAL')
   // WAL + NORMAL: a power cut can lose the last commits but never corrupts the file
   sqlite.pragma('synchronous = NORMAL')
-  sqlite.pragma('busy_timeout = 5000')
+  // better-sqlite3 waits for a lock on the calling thread: the hub keeps this short and retries later instead
+  sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`)
   const db = drizzle({ client: sqlite })
   migrate(db, { migrationsFolder: MIGRATIONS_DIR })
   return { file, sqlite, db }

@@ -1,0 +1,24 @@
+import type { HealthReason } from './protocol.ts'
+
+/**
+ * What is wrong right now, by component (`storage`, `sampler`…): the hub keeps serving while a fault lasts, and
+ * `/api/health` says `degraded` with the reasons. A component reports each failure and clears on its next success.
+ */
+export class Health {
+  readonly #faults = new Map<string, HealthReason>()
+
+  report(component: string, message: string, now = Date.now()): void {
+    const f = this.#faults.get(component)
+    if (f) f.message = message
+    else this.#faults.set(component, { component, message, since: now })
+  }
+
+  clear(component: string): void {
+    this.#faults.delete(component)
+  }
+
+  snapshot(): { status: 'ok' | 'degraded'; reasons: HealthReason[] } {
+    const reasons = [...this.#faults.values()].map((r) => ({ ...r }))
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons }
+  }
+}

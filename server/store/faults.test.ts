@@ -1,0 +1,71 @@
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { HealthResponse, MetricsEvent, SeriesResponse } from '../protocol.ts'
+import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+
+let t: TestHub | null = null
+let live: Collector | null = null
+afterEach(async () => {
+  live?.close()
+  live = null
+  await t?.stop()
+  t = null
+})
+
+const health = async (url: string) => (await (await fetch(`${url}/api/health`)).json()) as HealthResponse
+
+/** Ticks streamed live after `since`, by their timestamps. */
+const tickTimes = (c: Collector, since: number) =>
+  c.events.map((e) => (e.data as MetricsEvent).ts).filter((ts) => ts >= since)
+
+async function storedTimes(url: string, from: number): Promise<number[]> {
+  const res = await fetch(`${url}/api/series?metric=mem.used_bytes&from=${from}&points=10000`)
+  return ((await res.json()) as SeriesResponse).points.map((p) => p[0])
+}
+
+describe('storage faults', () => {
+  it('keeps streaming and reports degraded storage while a second connection holds the write lock, then stores every queued tick', async () => {
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' })
+    const url = t.hub.url
+    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    await live.waitFor((e) => e.length >= 2)
+
+    const lock = new Database(join(t.dir, 'vigil.db'))
+    lock.exec('BEGIN IMMEDIATE')
+    const lockedAt = Date.now()
+    await live.waitFor((e) => tickTimes(live as Collector, lockedAt).length >= 10)
+    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('degraded')
+    const reason = (await health(url)).reasons[0]
+    expect(reason?.component).toBe('storage')
+    expect(reason?.message).toMatch(/^history writes failing \(SQLITE_BUSY\); \d+ ticks waiting, 0 dropped$/)
+
+    lock.exec('ROLLBACK')
+    lock.close()
+    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+    const streamed = tickTimes(live, lockedAt)
+    const stored = await storedTimes(url, lockedAt)
+    for (const ts of streamed) expect(stored).toContain(ts)
+  })
+
+  it('reports a full disk (faked with max_page_count) as degraded, keeps streaming, and catches up once space returns', async () => {
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' })
+    const url = t.hub.url
+    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    await live.waitFor((e) => e.length >= 2)
+
+    const sqlite = t.hub.db.sqlite
+    sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true }))}`)
+    const fullAt = Date.now()
+    await expect.poll(async () => (await health(url)).status, { timeout: 20_000 }).toBe('degraded')
+    expect((await health(url)).reasons[0]?.message).toMatch(/^history writes failing \(SQLITE_FULL\)/)
+    const before = tickTimes(live, fullAt).length
+    await live.waitFor(() => tickTimes(live as Collector, fullAt).length >= before + 5)
+
+    sqlite.pragma('max_page_count = 1073741823')
+    await expect.poll(async () => (await health(url)).status, { timeout: 20_000 }).toBe('ok')
+    const stored = await storedTimes(url, fullAt)
+    for (const ts of tickTimes(live, fullAt)) expect(stored).toContain(ts)
+    expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok')
+  })
+})
