@@ -34,7 +34,7 @@ describe('storage faults', () => {
     const lock = new Database(join(t.dir, 'vigil.db'))
     lock.exec('BEGIN IMMEDIATE')
     const lockedAt = Date.now()
-    await live.waitFor((e) => tickTimes(live as Collector, lockedAt).length >= 10)
+    await live.waitFor(() => tickTimes(live as Collector, lockedAt).length >= 10)
     await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('degraded')
     const reason = (await health(url)).reasons[0]
     expect(reason?.component).toBe('storage')
