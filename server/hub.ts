@@ -161,6 +161,10 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         writer.write(host, ts, values, ev)
         bus.emit(ev)
       },
+      faults(group, faults) {
+        if (faults.length === 0) health.clear(`sampler.${group}`)
+        else health.report(`sampler.${group}`, `metrics missing this tick: ${faults.join('; ')}`)
+      },
       processes(ts, processes) {
         const event: HostEvent = { host, ts, info, processes }
         hosts.set(host, event)
@@ -172,7 +176,10 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         }
       },
     },
-    (group, err) => log.error(`sampler ${group} tick failed`, { err }),
+    (group, err) => {
+      health.report(`sampler.${group}`, `the ${group} reading failed: ${(err as Error).message}`)
+      log.error(`sampler ${group} tick failed`, { err })
+    },
   )
 
   const audit = new Audit(db, bus)

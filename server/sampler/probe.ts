@@ -24,10 +24,13 @@ export interface FastReading {
   mono: number
   cpu: CpuTimes
   cores: CpuTimes[]
-  mem: { usedBytes: number; availableBytes: number; totalBytes: number; swapUsedBytes: number }
+  /** Null when the call that reads it failed this tick. */
+  mem: { usedBytes: number; availableBytes: number; totalBytes: number; swapUsedBytes: number } | null
   load: [number, number, number]
   net: Map<string, NetCounters>
   disk: DiskCounters | null
+  /** Calls that failed or timed out this tick, as "call: reason"; their metrics are missing from it. */
+  faults?: string[]
 }
 
 export interface FsUsage {
@@ -43,6 +46,7 @@ export interface SlowReading {
   /** Celsius; null where the machine exposes no sensors. */
   temps: { cpu: number | null; cores: number[] } | null
   processes: { count: number; topCpu: ProcessInfo[]; topMem: ProcessInfo[] }
+  faults?: string[]
 }
 
 /** Where readings come from: /proc on Linux, systeminformation elsewhere. Tests may pass their own. */

@@ -44,10 +44,12 @@ function put(out: Record<string, number>, name: string, value: number | null, de
  */
 export function fastValues(prev: FastReading | null, cur: FastReading): Record<string, number> {
   const out: Record<string, number> = {}
-  put(out, 'mem.used_bytes', cur.mem.usedBytes)
-  put(out, 'mem.available_bytes', cur.mem.availableBytes)
-  put(out, 'mem.total_bytes', cur.mem.totalBytes)
-  put(out, 'mem.swap_used_bytes', cur.mem.swapUsedBytes)
+  if (cur.mem) {
+    put(out, 'mem.used_bytes', cur.mem.usedBytes)
+    put(out, 'mem.available_bytes', cur.mem.availableBytes)
+    put(out, 'mem.total_bytes', cur.mem.totalBytes)
+    put(out, 'mem.swap_used_bytes', cur.mem.swapUsedBytes)
+  }
   put(out, 'load.1m', cur.load[0], 2)
   put(out, 'load.5m', cur.load[1], 2)
   put(out, 'load.15m', cur.load[2], 2)

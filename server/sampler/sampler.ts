@@ -2,11 +2,19 @@ import { performance } from 'node:perf_hooks'
 import { Group, type GroupStats } from './group.ts'
 import type { FastReading, Probe, SlowReading } from './probe.ts'
 import { fastValues, slowValues } from './rates.ts'
+import { withTimeout } from './timeout.ts'
 
 /** Where a tick's results go: the hub stores and publishes them. */
 export interface SamplerSink {
   metrics(ts: number, intervalMs: number, values: Record<string, number>): void
   processes(ts: number, processes: SlowReading['processes']): void
+  /** After each reading: the probe calls that failed in it (empty when all worked). */
+  faults(group: 'fast' | 'slow', faults: readonly string[]): void
+}
+
+/** A reading that takes longer than this is abandoned as failed, so one hung call can't stop the group. */
+export function readTimeoutMs(intervalMs: number): number {
+  return Math.max(3000, 2 * intervalMs)
 }
 
 export interface SamplerOptions {
@@ -45,7 +53,8 @@ export class Sampler {
      * One group's tick: read, turn into values, add the tick's own cost under `costMetric`, hand on. The interval
      * is read when the tick runs, since operators change it while the hub runs.
      */
-    const tick = <R>(
+    const tick = <R extends { faults?: string[] }>(
+      group: 'fast' | 'slow',
       interval: () => number,
       costMetric: string,
       read: () => Promise<R>,
@@ -57,7 +66,8 @@ export class Sampler {
         const t0 = performance.now()
         const ts = gridTime(Date.now(), interval(), last)
         last = ts
-        const reading = await read()
+        const reading = await withTimeout(read(), readTimeoutMs(interval()))
+        sink.faults(group, reading.faults ?? [])
         const out = values(reading)
         out[costMetric] = round2(performance.now() - t0)
         sink.metrics(ts, interval(), out)
@@ -67,6 +77,7 @@ export class Sampler {
     this.#fast = new Group(
       opts.sampleMs,
       tick(
+        'fast',
         () => this.#fast.intervalMs,
         'vigil.sampler_ms',
         () => probe.fast(),
@@ -81,6 +92,7 @@ export class Sampler {
     this.#slow = new Group(
       opts.slowSampleMs,
       tick(
+        'slow',
         () => this.#slow.intervalMs,
         'vigil.sampler_slow_ms',
         () => probe.slow(),

@@ -3,9 +3,16 @@ import { performance } from 'node:perf_hooks'
 import si from 'systeminformation'
 import type { CpuTimes, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
 import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
+import { withTimeout } from './timeout.ts'
+
+/** The calls the probe makes; tests pass a stub that throws or hangs. */
+export type SiCalls = Pick<
+  typeof si,
+  'mem' | 'networkStats' | 'disksIO' | 'fsStats' | 'fsSize' | 'cpuTemperature' | 'processes'
+>
 
 /** Mounted filesystems, one per device, through systeminformation (`df` underneath). */
-async function fsUsage(): Promise<FsUsage[]> {
+async function fsUsage(si: SiCalls): Promise<FsUsage[]> {
   const list = await si.fsSize()
   return onePerDevice(
     list
@@ -21,7 +28,7 @@ async function fsUsage(): Promise<FsUsage[]> {
 }
 
 /** CPU package and core temperatures, or null where the machine has no sensors. */
-async function temperatures(): Promise<SlowReading['temps']> {
+async function temperatures(si: SiCalls): Promise<SlowReading['temps']> {
   const t = await si.cpuTemperature()
   const cpu = typeof t.main === 'number' && Number.isFinite(t.main) ? t.main : null
   const cores = (t.cores ?? []).filter((c) => Number.isFinite(c))
@@ -33,19 +40,34 @@ function times(t: { user: number; nice: number; sys: number; idle: number; irq: 
   return { busy, total: busy + t.idle }
 }
 
-/** The portable probe: systeminformation and node:os, for platforms without /proc. */
-export function siProbe(): Probe {
+/**
+ * The portable probe: systeminformation and node:os, for platforms without /proc. Each call has its own timeout
+ * (default 2 s): one that throws or hangs leaves its metrics out of that tick, named in the reading's `faults`,
+ * and the rest of the tick goes on.
+ */
+export function siProbe(opts: { si?: SiCalls; callTimeoutMs?: number } = {}): Probe {
+  const lib = opts.si ?? si
+  const timeoutMs = opts.callTimeoutMs ?? 2000
+  const guarded = async <T>(faults: string[], name: string, run: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await withTimeout(run(), timeoutMs)
+    } catch (err) {
+      faults.push(`${name}: ${(err as Error).message}`)
+      return fallback
+    }
+  }
   return {
     name: 'systeminformation',
     async fast(): Promise<FastReading> {
       const mono = performance.now()
+      const faults: string[] = []
       const cores = cpus().map((c) => times(c.times))
       const cpu = cores.reduce((a, c) => ({ busy: a.busy + c.busy, total: a.total + c.total }), { busy: 0, total: 0 })
       const [mem, nets, io, fsStats] = await Promise.all([
-        si.mem(),
-        si.networkStats('*'),
-        si.disksIO().catch(() => null),
-        si.fsStats().catch(() => null),
+        guarded(faults, 'mem', () => lib.mem(), null),
+        guarded(faults, 'networkStats', () => lib.networkStats('*'), []),
+        guarded(faults, 'disksIO', () => lib.disksIO(), null),
+        guarded(faults, 'fsStats', () => lib.fsStats(), null),
       ])
       const net = new Map<string, NetCounters>()
       for (const n of nets) if (n.iface !== 'lo') net.set(n.iface, { rxBytes: n.rx_bytes, txBytes: n.tx_bytes })
@@ -54,7 +76,7 @@ export function siProbe(): Probe {
         mono,
         cpu,
         cores,
-        mem: {
+        mem: mem && {
           totalBytes: mem.total,
           availableBytes: mem.available,
           usedBytes: mem.total - mem.available,
@@ -64,15 +86,31 @@ export function siProbe(): Probe {
         net,
         disk:
           io && fsStats ? { readBytes: fsStats.rx, writeBytes: fsStats.wx, readOps: io.rIO, writeOps: io.wIO } : null,
+        faults: faults.sort(),
       }
     },
     async slow(): Promise<SlowReading> {
-      const [fs, temps, procs] = await Promise.all([fsUsage(), temperatures(), si.processes()])
-      const list = procs.list.map((p) => ({ pid: p.pid, name: p.name, cpuPct: p.cpu, memBytes: p.memRss * 1024 }))
+      const faults: string[] = []
+      const [fs, temps, procs] = await Promise.all([
+        guarded(faults, 'fsSize', () => fsUsage(lib), []),
+        guarded(faults, 'cpuTemperature', () => temperatures(lib), null),
+        guarded(faults, 'processes', () => lib.processes(), null),
+      ])
+      const list = (procs?.list ?? []).map((p) => ({
+        pid: p.pid,
+        name: p.name,
+        cpuPct: p.cpu,
+        memBytes: p.memRss * 1024,
+      }))
       return {
         fs,
         temps,
-        processes: { count: procs.all, topCpu: topBy(list, (p) => p.cpuPct), topMem: topBy(list, (p) => p.memBytes) },
+        processes: {
+          count: procs?.all ?? Number.NaN,
+          topCpu: topBy(list, (p) => p.cpuPct),
+          topMem: topBy(list, (p) => p.memBytes),
+        },
+        faults: faults.sort(),
       }
     },
   }

@@ -1,0 +1,63 @@
+import si from 'systeminformation'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { HealthResponse, MetricsEvent } from '../protocol.ts'
+import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+import { linuxProbe } from './linux.ts'
+import type { Probe } from './probe.ts'
+import { type SiCalls, siProbe } from './si-probe.ts'
+
+let t: TestHub | null = null
+let live: Collector | null = null
+afterEach(async () => {
+  live?.close()
+  live = null
+  await t?.stop()
+  t = null
+})
+
+const health = async (url: string) => (await (await fetch(`${url}/api/health`)).json()) as HealthResponse
+const valuesOf = (c: Collector) => c.events.map((e) => (e.data as MetricsEvent).values)
+
+describe('sampler faults', () => {
+  it('leaves out the metrics of a call that hangs or throws and keeps the rest (stubbed systeminformation)', async () => {
+    const stub: SiCalls = {
+      ...si,
+      mem: () => new Promise(() => {}),
+      networkStats: () => Promise.reject(new Error('netlink is gone')),
+    }
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '300' }, { probe: siProbe({ si: stub, callTimeoutMs: 100 }) })
+    const url = t.hub.url
+    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'cpu.usage_pct' in v).length >= 3)
+    for (const v of valuesOf(live).filter((x) => 'vigil.sampler_ms' in x)) {
+      expect(Object.keys(v).filter((k) => k.startsWith('mem.') || k.startsWith('net.'))).toEqual([])
+      expect(v['load.1m']).toBeTypeOf('number')
+    }
+    const h = await health(url)
+    expect(h.status).toBe('degraded')
+    expect(h.reasons.find((r) => r.component === 'sampler.fast')?.message).toBe(
+      'metrics missing this tick: mem: timed out after 100 ms; networkStats: netlink is gone',
+    )
+  })
+
+  it('abandons a reading that hangs past its timeout, says so in /api/health, and samples again (faked hung probe)', async () => {
+    const real = linuxProbe()
+    let hangs = 1
+    const probe: Probe = {
+      name: 'hangs once',
+      fast: () => (hangs-- > 0 ? new Promise(() => {}) : real.fast()),
+      slow: () => real.slow(),
+    }
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { probe })
+    const url = t.hub.url
+    await expect
+      .poll(async () => (await health(url)).reasons.map((r) => r.component), { timeout: 10_000 })
+      .toContain('sampler.fast')
+    expect((await health(url)).reasons.find((r) => r.component === 'sampler.fast')?.message).toBe(
+      'the fast reading failed: timed out after 3000 ms',
+    )
+    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'vigil.sampler_ms' in v).length >= 3)
+    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+  })
+})
