@@ -5,9 +5,18 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void
 }
 
-function line(level: string, msg: string, fields?: Record<string, unknown>): string {
+/** Token secrets, and secrets passed in a query string (`?code=`, `?token=`), wherever they appear in a line. */
+const SECRETS = /vgl_[A-Za-z0-9_-]{8,}|([?&](?:code|token|access_token)=)[^&\s"]+/g
+
+/** Replaces anything that looks like a secret, so a URL or an error message quoting one can't leak it. */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRETS, (m, param: string | undefined) => (param ? `${param}[redacted]` : 'vgl_[redacted]'))
+}
+
+/** One log line: time, level, message and fields as JSON, secrets redacted. */
+export function line(level: string, msg: string, fields?: Record<string, unknown>): string {
   const extra = fields ? ` ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.message : v))}` : ''
-  return `${new Date().toISOString()} ${level} ${msg}${extra}\n`
+  return redactSecrets(`${new Date().toISOString()} ${level} ${msg}${extra}\n`)
 }
 
 /** Logs to stderr, leaving stdout for what a command prints on purpose. */
