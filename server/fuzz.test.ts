@@ -1,0 +1,193 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { COMMAND_TYPES, type Reply } from './protocol.ts'
+import { ControlClient } from './testing/control.ts'
+import { startTestHub, type TestHub } from './testing/hub.ts'
+
+let t: TestHub
+let admin: string
+beforeAll(async () => {
+  // Limits raised: the fuzzer sends bad tokens and bursts on purpose, and must reach the handlers behind the limits
+  t = await startTestHub({
+    VIGIL_SAMPLE_MS: '60000',
+    VIGIL_WS_RATE: '100000',
+    VIGIL_WS_BURST: '100000',
+    VIGIL_AUTH_FAILURES_PER_MIN: '100000',
+  })
+  admin = t.hub.tokens.create('admin', 'fuzz').token
+})
+afterAll(() => t.stop())
+
+const ROUTES = [
+  '/api/health',
+  '/api/session',
+  '/api/config',
+  '/api/audit',
+  '/api/metrics',
+  '/api/metrics/catalog',
+  '/api/series',
+  '/api/hosts',
+  '/api/stats',
+  '/api/stream',
+  '/api/jobs',
+  '/api/jobs/j1',
+  '/api/jobs/j1/logs',
+  '/api/jobs/j1/heartbeat',
+  '/api/jobs/j1/finish',
+  '/api/control',
+  '/metrics',
+  '/login',
+]
+const ERROR_CODES = new Set([
+  'invalid',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'unauthorized',
+  'forbidden',
+  'cardinality_limit',
+  'too_many_connections',
+  'rate_limited',
+])
+
+const nasty = fc.oneof(
+  fc.string(),
+  fc.constantFrom('1e400', '-1', 'NaN', 'Infinity', '9'.repeat(400), '0x10', '', ' ', '%00', '%ff%fe', '../..', 'null'),
+  fc.integer().map(String),
+  fc.double().map(String),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+)
+const query = fc
+  .array(
+    fc.tuple(
+      fc.constantFrom(
+        'metric',
+        'host',
+        'from',
+        'to',
+        'points',
+        'format',
+        'topics',
+        'lastEventId',
+        'limit',
+        'before',
+        'code',
+        'x',
+      ),
+      nasty,
+    ),
+    { maxLength: 4 },
+  )
+  .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}` : ''))
+const body = fc.oneof(
+  fc.constant(undefined),
+  fc.json().map((j) => new TextEncoder().encode(j)),
+  fc.jsonValue().map((v) => new TextEncoder().encode(JSON.stringify({ samples: v, name: v, token: v, state: v }))),
+  fc.uint8Array({ maxLength: 200 }),
+  fc.constant(new Uint8Array([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1])),
+  fc.constant(new TextEncoder().encode('{"samples":[{"name":"a.b","value":1e400}]}')),
+)
+const request = fc.record({
+  method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
+  path: fc.oneof(
+    fc.constantFrom(...ROUTES),
+    fc.tuple(fc.constantFrom(...ROUTES), fc.webSegment()).map(([r, s]) => `${r}/${s}`),
+    fc.webPath(),
+  ),
+  query,
+  body,
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/x-ndjson',
+    'text/plain',
+    'multipart/form-data; boundary=x',
+    'application/json; charset=latin1',
+    '',
+  ),
+  auth: fc.constantFrom('admin', 'none', 'garbage'),
+})
+
+describe('fuzzing the hub', () => {
+  it('answers every random HTTP request with a success or a 4xx carrying a known JSON error code, never a 5xx', async () => {
+    let tried = 0
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        tried++
+        const headers: Record<string, string> = {}
+        if (r.contentType) headers['content-type'] = r.contentType
+        if (r.auth === 'admin') headers.authorization = `Bearer ${admin}`
+        if (r.auth === 'garbage') headers.authorization = 'Bearer vgl_not-a-real-token'
+        const abort = new AbortController()
+        const withBody = r.body !== undefined && r.method !== 'GET' && r.method !== 'OPTIONS'
+        const res = await fetch(`${t.hub.url}${r.path}${r.query}`, {
+          method: r.method,
+          headers,
+          ...(withBody ? { body: r.body } : {}),
+          signal: abort.signal,
+        })
+        const type = res.headers.get('content-type') ?? ''
+        if (type.startsWith('text/event-stream')) {
+          abort.abort() // a valid stream request: it opened, which is a success
+          return
+        }
+        const text = await res.text()
+        expect(res.status, `${r.method} ${r.path}${r.query} → ${res.status} ${text}`).toBeLessThan(500)
+        if (res.status >= 400) {
+          const parsed = JSON.parse(text) as { error: { code: string; message: string } }
+          expect(ERROR_CODES.has(parsed.error.code), `${r.method} ${r.path}: ${text}`).toBe(true)
+          expect(parsed.error.message.length).toBeGreaterThan(0)
+        }
+      }),
+      { numRuns: 700 },
+    )
+    console.log(`fuzz: ${tried} random HTTP requests, none answered 5xx`)
+    expect((await fetch(`${t.hub.url}/api/health`)).status).toBe(200)
+  })
+
+  it('answers every random control message with a reply of a known error code, or an acknowledgement, and stays open', async () => {
+    const client = new ControlClient(`${t.hub.url.replace('http', 'ws')}/api/control`, {
+      authorization: `Bearer ${admin}`,
+    })
+    await client.opened()
+    const message = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          id: fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.constant(null), fc.double()),
+          type: fc.oneof(fc.constantFrom(...COMMAND_TYPES, 'ping', 'nope'), fc.string({ maxLength: 12 })),
+          intervalMs: fc.oneof(fc.integer(), fc.double(), fc.string({ maxLength: 5 })),
+          jobId: fc.oneof(fc.string({ maxLength: 70 }), fc.integer()),
+          ttlMs: fc.oneof(fc.integer(), fc.constant(null)),
+          group: fc.oneof(fc.constantFrom('fast', 'slow'), fc.string({ maxLength: 5 })),
+        })
+        .map((m) => JSON.stringify(m)),
+      fc.uint8Array({ maxLength: 100 }).map((b) => Buffer.from(b)),
+    )
+    const codes = new Set([
+      'bad_json',
+      'invalid',
+      'unknown_command',
+      'forbidden',
+      'rate_limited',
+      'not_found',
+      'conflict',
+    ])
+    let sent = 0
+    await fc.assert(
+      fc.asyncProperty(message, async (m) => {
+        const before = client.replies.length
+        client.ws.send(m)
+        sent++
+        const replies = await client.waitReplies(before + 1)
+        const reply = replies[before] as Reply | { type: 'pong' }
+        if ('type' in reply) return
+        if (!reply.ok) expect(codes.has(reply.error.code), JSON.stringify(reply)).toBe(true)
+      }),
+      { numRuns: 400 },
+    )
+    console.log(`fuzz: ${sent} random control messages, every one answered, socket still open`)
+    expect(client.ws.readyState).toBe(client.ws.OPEN)
+    client.ws.close(1000)
+  })
+})
