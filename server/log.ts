@@ -10,7 +10,7 @@ const SECRETS = /vgl_[A-Za-z0-9_-]{8,}|([?&](?:code|token|access_token)=)[^&\s"]
 
 /** Replaces anything that looks like a secret, so a URL or an error message quoting one can't leak it. */
 export function redactSecrets(text: string): string {
-  return text.replace(SECRETS, (m, param: string | undefined) => (param ? `${param}[redacted]` : 'vgl_[redacted]'))
+  return text.replace(SECRETS, (_match, param: string | undefined) => (param ? `${param}[redacted]` : 'vgl_[redacted]'))
 }
 
 /** One log line: time, level, message and fields as JSON, secrets redacted. */
