@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+
+/** The marker header of RESPONSE_ALREADY_SENT. */
+const X_ALREADY_SENT = 'x-hono-already-sent'
+
 import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -81,10 +85,16 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       },
       referrerPolicy: 'no-referrer',
       xFrameOptions: 'DENY',
-      // Sent once TLS is on (issue 6); over plain HTTP it would be ignored at best
+      // Set below, and only over HTTPS: over plain HTTP it means nothing
       strictTransportSecurity: false,
     }),
   )
+  app.use('*', async (c, next) => {
+    await next()
+    // A stream already written to the socket must come back untouched, or the server writes its head twice
+    if (c.res.headers.has(X_ALREADY_SENT)) return
+    if (c.req.url.startsWith('https:')) c.header('strict-transport-security', 'max-age=15552000')
+  })
 
   // Credential guessing: a wrong token, login code or pasted token costs the address one of its few failures
   app.use('*', async (c, next) => {

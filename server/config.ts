@@ -101,6 +101,22 @@ const settings = {
     flag: 'auth-failures-per-min',
     schema: z.coerce.number().min(1).max(100_000).default(10),
   },
+  tlsCert: {
+    env: 'VIGIL_TLS_CERT',
+    flag: 'tls-cert',
+    schema: z.string().min(1).optional(),
+  },
+  tlsKey: {
+    env: 'VIGIL_TLS_KEY',
+    flag: 'tls-key',
+    schema: z.string().min(1).optional(),
+  },
+  selfSigned: {
+    env: 'VIGIL_SELF_SIGNED',
+    flag: 'self-signed',
+    boolean: true,
+    schema: z.stringbool().default(false),
+  },
   maxSeriesPerHost: {
     env: 'VIGIL_MAX_SERIES',
     flag: 'max-series',
@@ -130,8 +146,8 @@ export function isLoopback(host: string): boolean {
  */
 export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
   const options = Object.fromEntries(
-    Object.values(settings).map((s) => [s.flag, { type: 'string' as const }]),
-  ) as Record<string, { type: 'string' }>
+    Object.values(settings).map((s) => [s.flag, { type: 'boolean' in s ? ('boolean' as const) : ('string' as const) }]),
+  ) as Record<string, { type: 'string' | 'boolean' }>
   let flags: Record<string, string | boolean | undefined>
   try {
     flags = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values
@@ -140,7 +156,8 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   const out: Record<string, unknown> = {}
   for (const [key, s] of Object.entries(settings)) {
-    const fromFlag = flags[s.flag]
+    const flag = flags[s.flag]
+    const fromFlag = flag === true ? 'true' : flag
     const raw = typeof fromFlag === 'string' ? fromFlag : env[s.env] === '' ? undefined : env[s.env]
     const parsed = s.schema.safeParse(raw)
     if (!parsed.success) {
@@ -152,6 +169,12 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   const config = out as { -readonly [K in keyof Config]: Config[K] }
   config.dataDir = resolve(config.dataDir)
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError('VIGIL_TLS_CERT (--tls-cert) and VIGIL_TLS_KEY (--tls-key) go together: set both or neither')
+  }
+  if (config.selfSigned && config.tlsCert !== undefined) {
+    throw new ConfigError('--self-signed makes its own certificate: drop it, or drop VIGIL_TLS_CERT and VIGIL_TLS_KEY')
+  }
   return Object.freeze(config)
 }
 
@@ -165,7 +188,7 @@ export function settingsHelp(): string {
   return Object.values(settings)
     .map((s) => {
       const def = s.schema.parse(undefined)
-      return `  --${s.flag.padEnd(18)} ${s.env.padEnd(24)} default ${def}`
+      return `  --${s.flag.padEnd(18)} ${s.env.padEnd(24)} default ${def ?? '(none)'}`
     })
     .join('\n')
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { Server as HttpServer, type Server } from 'node:http'
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2'
+import type { AddressInfo, Socket } from 'node:net'
 import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:os'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
@@ -19,6 +20,7 @@ import type { HostEvent, MetricsEvent } from './protocol.ts'
 import { defaultProbe, type Probe, Sampler } from './sampler/index.ts'
 import { type Db, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
+import { loadTls } from './tls.ts'
 
 export interface HubOptions {
   /** Replaces the platform probe; tests use it to fake readings the machine can't give. */
@@ -85,6 +87,8 @@ function rateMeter(read: () => number): { perS(): number; stop(): void } {
  */
 export async function startHub(config: Config, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? stderrLogger
+  // Read before anything opens: a bad certificate path stops the start with exit code 2
+  const tls = loadTls(config)
   const startedAt = Date.now()
   const host = hostname()
   const db = openDb(config.dataDir, { busyTimeoutMs: BUSY_TIMEOUT_MS })
@@ -298,12 +302,27 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     },
   })
 
+  // With TLS: HTTP/2 for browsers (no 6-connections-per-origin limit on streams), HTTP/1.1 on the same port for
+  // WebSocket upgrades and older clients
   const server = serve({
     fetch: app.fetch,
     port: config.port,
     hostname: config.host,
     websocket: { server: control.wss },
-  }) as Server
+    ...(tls
+      ? { createServer: createSecureServer, serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true } }
+      : {}),
+  }) as Server | Http2SecureServer
+  const sockets = new Set<Socket>()
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  const sessions = new Set<ServerHttp2Session>()
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -312,7 +331,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   sampling.start()
 
   let closing: Promise<void> | null = null
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
   return {
     port,
     url,
@@ -340,8 +359,11 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         control.close()
         streams.close()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-        server.closeIdleConnections()
-        const force = setTimeout(() => server.closeAllConnections(), 500)
+        if (server instanceof HttpServer) server.closeIdleConnections()
+        for (const session of sessions) session.close()
+        const force = setTimeout(() => {
+          for (const socket of sockets) socket.destroy()
+        }, 500)
         await closed
         clearTimeout(force)
         writer.close()

@@ -70,6 +70,8 @@ function startSession(c: Context<AuthEnv>, tokens: Tokens, tokenId: number): voi
   setCookie(c, SESSION_COOKIE, tokens.openSession(tokenId, SESSION_TTL_MS), {
     httpOnly: true,
     sameSite: 'Strict',
+    // Under TLS the cookie never travels over plain HTTP
+    secure: c.req.url.startsWith('https:'),
     path: '/',
     maxAge: SESSION_TTL_MS / 1000,
   })

@@ -28,7 +28,7 @@ export function spawnServe(args: string[], env: Record<string, string> = {}, bui
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
-      const m = /Vigil dashboard: (http:\/\/\S+?)\/\n/.exec(out)
+      const m = /Vigil dashboard: (https?:\/\/\S+?)\/\n/.exec(out)
       if (m?.[1]) resolve({ child, url: m[1], exited, stdout: () => out, stderr: () => err })
     })
     exited.then((code) => reject(new Error(`vigil serve exited with ${code} before listening:\n${err}`)))
