@@ -26,6 +26,8 @@ export interface HubOptions {
   /** Replaces the platform probe; tests use it to fake readings the machine can't give. */
   probe?: Probe
   log?: Logger
+  /** Replaces the sampler's wall clock; tests use it to fake a clock jump. */
+  clock?: () => number
 }
 
 /** A running hub: HTTP API, SSE, sampler and store, with its real port. */
@@ -156,7 +158,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
 
   const sampler = new Sampler(
     opts.probe ?? defaultProbe(),
-    { sampleMs: config.sampleMs, slowSampleMs: config.slowSampleMs },
+    { sampleMs: config.sampleMs, slowSampleMs: config.slowSampleMs, ...(opts.clock ? { now: opts.clock } : {}) },
     {
       metrics(ts, intervalMs, values) {
         const payload: MetricsEvent = { host, ts, intervalMs, values }
@@ -164,6 +166,16 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         // Live data keeps flowing when storage fails: the writer queues the tick and retries
         writer.write(host, ts, values, ev)
         bus.emit(ev)
+      },
+      clock(behindMs) {
+        if (behindMs === 0) health.clear('clock')
+        else {
+          const s = Math.round(behindMs / 1000)
+          health.report(
+            'clock',
+            `the wall clock went back ${s} s; sample times go on from the monotonic clock until it catches up`,
+          )
+        }
       },
       faults(group, faults) {
         if (faults.length === 0) health.clear(`sampler.${group}`)

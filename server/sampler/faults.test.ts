@@ -61,3 +61,37 @@ describe('sampler faults', () => {
     await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
   })
 })
+
+describe('clock jumps', () => {
+  it('keeps event ids and sample times rising at their cadence when the wall clock jumps back an hour, and says so in /api/health (faked clock)', async () => {
+    let offset = 0
+    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { clock: () => Date.now() + offset })
+    const url = t.hub.url
+    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    const fastTicks = () =>
+      (live as Collector).events.filter((e) => 'vigil.sampler_ms' in (e.data as MetricsEvent).values)
+    await live.waitFor(() => fastTicks().length >= 5)
+    const before = fastTicks().length
+    offset = -3_600_000
+    await live.waitFor(() => fastTicks().length >= before + 15)
+    expect((await health(url)).reasons.find((r) => r.component === 'clock')?.message).toMatch(
+      /^the wall clock went back 360\d s; sample times go on from the monotonic clock until it catches up$/,
+    )
+    const ticks = fastTicks()
+    const ids = ticks.map((e) => Number(e.id))
+    const times = ticks.map((e) => (e.data as MetricsEvent).ts)
+    expect(ids.every((id, i) => i === 0 || id > (ids[i - 1] as number))).toBe(true)
+    const gaps = times.slice(1).map((ts, i) => ts - (times[i] as number))
+    expect(Math.min(...gaps)).toBeGreaterThan(0)
+    const sorted = [...gaps].sort((a, b) => a - b)
+    expect(sorted[Math.floor(sorted.length / 2)]).toBe(100)
+    // The history takes the ticks at their times, not an hour back
+    const last = times.at(-1) as number
+    const res = await fetch(`${url}/api/series?metric=vigil.sampler_ms&from=${last - 1000}&to=${last}&points=1000`)
+    const body = (await res.json()) as { points: number[][] }
+    expect(body.points?.map((p) => p[0]), JSON.stringify(body)).toContain(last)
+
+    offset = 0
+    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+  })
+})

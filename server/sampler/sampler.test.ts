@@ -86,5 +86,7 @@ describe('gridTime', () => {
     expect(gridTime(1_700_000_001_004, 1000, 1_700_000_001_000)).toBe(1_700_000_001_004)
     expect(gridTime(1_700_000_000_900, 1000, 1_700_000_001_000)).toBe(1_700_000_001_001)
     expect(gridTime(1_700_000_005_000, 10_000, 0)).toBe(1_700_000_005_000)
+    // Always whole milliseconds: the store refuses fractional times
+    expect(gridTime(1_700_000_000_996.4, 1000, 0)).toBe(1_700_000_000_996)
   })
 })

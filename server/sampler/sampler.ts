@@ -10,6 +10,8 @@ export interface SamplerSink {
   processes(ts: number, processes: SlowReading['processes']): void
   /** After each reading: the probe calls that failed in it (empty when all worked). */
   faults(group: 'fast' | 'slow', faults: readonly string[]): void
+  /** Each fast tick: how far the wall clock is behind the time ticks go on with (0 when it is not). */
+  clock(behindMs: number): void
 }
 
 /** A reading that takes longer than this is abandoned as failed, so one hung call can't stop the group. */
@@ -20,7 +22,12 @@ export function readTimeoutMs(intervalMs: number): number {
 export interface SamplerOptions {
   sampleMs: number
   slowSampleMs: number
+  /** The wall clock; tests fake a jump. */
+  now?: () => number
 }
+
+/** How far the wall clock may fall behind the monotonic estimate before ticks stop following it. */
+const CLOCK_TOLERANCE_MS = 1000
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100
@@ -36,7 +43,7 @@ export function gridTime(now: number, intervalMs: number, last: number): number 
   const t = Math.floor(now / intervalMs) * intervalMs
   const slack = Math.min(250, intervalMs / 2)
   if (now - t <= slack && t > last) return t
-  return Math.max(now, last + 1)
+  return Math.max(Math.round(now), last + 1)
 }
 
 /**
@@ -62,10 +69,19 @@ export class Sampler {
       then?: (ts: number, r: R) => void,
     ) => {
       let last = Number.NEGATIVE_INFINITY
+      let lastMono = 0
+      const wallClock = opts.now ?? Date.now
       return async () => {
         const t0 = performance.now()
-        const ts = gridTime(Date.now(), interval(), last)
+        const wall = wallClock()
+        // A wall clock that went back is not followed: time goes on from the last tick by the monotonic clock
+        // until the wall clock catches up, so timestamps keep their spacing and never repeat
+        const expected = last === Number.NEGATIVE_INFINITY ? wall : Math.round(last + (t0 - lastMono))
+        const behind = expected - wall > CLOCK_TOLERANCE_MS ? expected - wall : 0
+        if (group === 'fast') sink.clock(behind)
+        const ts = gridTime(behind > 0 ? expected : wall, interval(), last)
         last = ts
+        lastMono = t0
         const reading = await withTimeout(read(), readTimeoutMs(interval()))
         sink.faults(group, reading.faults ?? [])
         const out = values(reading)
