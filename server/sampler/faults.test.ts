@@ -89,7 +89,10 @@ describe('clock jumps', () => {
     const last = times.at(-1) as number
     const res = await fetch(`${url}/api/series?metric=vigil.sampler_ms&from=${last - 1000}&to=${last}&points=1000`)
     const body = (await res.json()) as { points: number[][] }
-    expect(body.points?.map((p) => p[0]), JSON.stringify(body)).toContain(last)
+    expect(
+      body.points?.map((p) => p[0]),
+      JSON.stringify(body),
+    ).toContain(last)
 
     offset = 0
     await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
