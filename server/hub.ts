@@ -3,6 +3,7 @@ import { Server as HttpServer, type Server } from 'node:http'
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.ts'
@@ -222,6 +223,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   })
 
   const events = rateMeter(() => bus.emitted)
+  // Event-loop lag over the hub's life, for /api/stats and the soak script
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
   const prune = () => {
     try {
       store.maintain(Date.now())
@@ -286,7 +290,12 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       sampler: sampler.stats(),
       storeErrors: storeErrors + writer.failures,
       storage: store.storageStats(),
-      process: { rssBytes: process.memoryUsage.rss(), uptimeS: Math.round((Date.now() - startedAt) / 1000) },
+      process: {
+        rssBytes: process.memoryUsage.rss(),
+        heapUsedBytes: process.memoryUsage().heapUsed,
+        eventLoopLagP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      },
     }),
     selfMetrics: () => {
       const s = store.storageStats()
@@ -366,6 +375,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         clearInterval(lostTimer)
         jobs.close()
         events.stop()
+        loopDelay.disable()
         sampling.close()
         await sampler.stop()
         control.close()

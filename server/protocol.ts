@@ -417,5 +417,5 @@ export interface StatsResponse {
     headBytes: number
     lateSamples: number
   }
-  process: { rssBytes: number; uptimeS: number }
+  process: { rssBytes: number; heapUsedBytes: number; eventLoopLagP99Ms: number; uptimeS: number }
 }
