@@ -13,6 +13,10 @@ export class Health {
     else this.#faults.set(component, { component, message, since: now })
   }
 
+  has(component: string): boolean {
+    return this.#faults.has(component)
+  }
+
   clear(component: string): void {
     this.#faults.delete(component)
   }

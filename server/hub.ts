@@ -123,7 +123,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const writer = new RetryingWriter(store, {
     maxPending: WRITE_QUEUE_TICKS,
     onFault(message) {
-      const was = health.snapshot().reasons.some((r) => r.component === 'storage')
+      const was = health.has('storage')
       if (message === null) {
         if (was) log.info('history writes recovered')
         health.clear('storage')
