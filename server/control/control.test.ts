@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -223,6 +225,45 @@ describe('bad input on the control channel', () => {
     const flood = await connect(url, operator)
     for (let i = 0; i < 1200; i++) flood.send({ id: i, type: 'ping' })
     expect(await flood.closed).toEqual({ code: 1008, reason: 'rate limit exceeded for too long' })
+  })
+
+  it('drops a client that sends commands but never reads the replies, once 1 MiB of them wait unread', async () => {
+    const { hub: h, url, operator } = await hub({ VIGIL_WS_RATE: '100000', VIGIL_WS_BURST: '100000' })
+    // A raw socket: the upgrade handshake, then masked text frames, and never a byte read back
+    const socket = netConnect(h.port, '127.0.0.1')
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    socket.on('error', () => {})
+    socket.write(
+      `GET /api/control HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
+        `Authorization: Bearer ${operator}\r\n\r\n`,
+    )
+    await new Promise((resolve) => socket.once('data', resolve))
+    socket.pause()
+    const frame = (text: string) => {
+      const payload = Buffer.from(text)
+      const mask = randomBytes(4)
+      const masked = payload.map((b, i) => b ^ (mask[i % 4] as number))
+      return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked])
+    }
+    const polite = await connect(url, operator)
+    let sent = 0
+    let open = true
+    void closed.then(() => {
+      open = false
+    })
+    // Each reply is ~90 bytes; far more of them than the kernel buffers and the 1 MiB queue hold
+    while (open && sent < 400_000) {
+      const batch: Buffer[] = []
+      for (let i = 0; i < 1000; i++)
+        batch.push(frame(JSON.stringify({ id: `${'r'.repeat(56)}${sent++}`, type: 'ping' })))
+      socket.write(Buffer.concat(batch))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await closed
+    expect(sent).toBeLessThan(400_000)
+    expect(await polite.request({ type: 'ping' })).toEqual({ type: 'pong' })
+    expect(h.control.peers).toBe(1)
   })
 
   it('terminates a client that does not answer pings', async () => {

@@ -31,6 +31,8 @@ import type { SamplingControl } from './sampling.ts'
 
 /** Largest accepted frame; a bigger one closes the socket with 1009. */
 export const MAX_PAYLOAD = 64 * 1024
+/** Replies a peer may leave unread before its socket is dropped: the per-client queue of the control channel. */
+export const MAX_UNREAD_BYTES = 1024 * 1024
 /** Rejections within ABUSE_WINDOW_MS past which the socket is closed with 1008. */
 const ABUSE_REJECTIONS = 1000
 const ABUSE_WINDOW_MS = 10_000
@@ -170,7 +172,14 @@ export class Control {
   }
 
   #send(peer: Peer, reply: Reply): void {
-    if (peer.ws.readyState === peer.ws.OPEN) peer.ws.send(JSON.stringify(reply))
+    if (peer.ws.readyState !== peer.ws.OPEN) return
+    // A peer that sends but never reads would grow this queue without bound: it is dropped instead
+    if (peer.ws.bufferedAmount > MAX_UNREAD_BYTES) {
+      this.#opts.log.warn('control socket dropped: replies left unread', { remote: peer.remote })
+      peer.ws.terminate()
+      return
+    }
+    peer.ws.send(JSON.stringify(reply))
   }
 
   #takeToken(peer: Peer): boolean {
