@@ -1,8 +1,9 @@
+import { statfs as realStatfs } from 'node:fs/promises'
 import si from 'systeminformation'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { HealthResponse, MetricsEvent } from '../protocol.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
-import { linuxProbe } from './linux.ts'
+import { linuxProbe, type Statfs } from './linux.ts'
 import type { Probe } from './probe.ts'
 import { type SiCalls, siProbe } from './si-probe.ts'
 
@@ -42,20 +43,20 @@ describe('sampler faults', () => {
 
   it('abandons a reading that hangs past its timeout, says so in /api/health, and samples again (faked hung probe)', async () => {
     const real = linuxProbe()
-    let hangs = 1
+    let hang = true
     const probe: Probe = {
-      name: 'hangs once',
-      fast: () => (hangs-- > 0 ? new Promise(() => {}) : real.fast()),
+      name: 'hangs until told',
+      fast: () => (hang ? new Promise(() => {}) : real.fast()),
       slow: () => real.slow(),
     }
     t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { probe })
     const url = t.hub.url
     await expect
-      .poll(async () => (await health(url)).reasons.map((r) => r.component), { timeout: 10_000 })
-      .toContain('sampler.fast')
-    expect((await health(url)).reasons.find((r) => r.component === 'sampler.fast')?.message).toBe(
-      'the fast reading failed: timed out after 3000 ms',
-    )
+      .poll(async () => (await health(url)).reasons.find((r) => r.component === 'sampler.fast')?.message, {
+        timeout: 10_000,
+      })
+      .toBe('the fast reading failed: timed out after 3000 ms')
+    hang = false
     live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
     await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'vigil.sampler_ms' in v).length >= 3)
     await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
@@ -96,5 +97,35 @@ describe('clock jumps', () => {
 
     offset = 0
     await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+  })
+})
+
+describe('a hung filesystem', () => {
+  it('leaves a mount whose statfs hangs out of the reading, does not ask it again while stuck, and takes it back after (faked statfs)', async () => {
+    let release: () => void = () => {}
+    let rootCalls = 0
+    const statfs: Statfs = (path) => {
+      if (path !== '/') return realStatfs(path)
+      rootCalls++
+      if (rootCalls > 1) return realStatfs(path)
+      return new Promise((resolve) => {
+        release = () => void realStatfs(path).then(resolve)
+      })
+    }
+    const probe = linuxProbe({ statfs, statfsTimeoutMs: 50 })
+    const first = await probe.slow()
+    expect(first.faults).toEqual(['statfs /: timed out after 50 ms'])
+    expect(first.fs.map((f) => f.mount)).not.toContain('/')
+    expect(first.processes.count).toBeGreaterThan(0)
+
+    const second = await probe.slow()
+    expect(second.faults).toEqual(['statfs /: still waiting on an earlier call'])
+    expect(rootCalls).toBe(1)
+
+    release()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const third = await probe.slow()
+    expect(third.faults).toEqual([])
+    expect(third.fs.map((f) => f.mount)).toContain('/')
   })
 })

@@ -1,8 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import type { ProcessInfo } from '../protocol.ts'
 import type { CpuTimes, DiskCounters, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
 import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
+import { withTimeout } from './timeout.ts'
 
 // Reading /proc and /sys directly keeps sampling free of child processes: systeminformation's network, disk,
 // filesystem and sensor calls spawn shells (lsblk, cat, awk, df) on every call, which alone costs more than
@@ -145,20 +147,44 @@ export function parseMounts(text: string): { device: string; mount: string }[] {
   return onePerDevice(mounts)
 }
 
-/** Filesystem usage as `df` computes it, through statfs: no child process. */
-function fsUsage(): FsUsage[] {
-  const out: FsUsage[] = []
-  for (const { mount } of parseMounts(read('/proc/self/mounts'))) {
-    try {
-      const st = statfsSync(mount)
-      const used = (st.blocks - st.bfree) * st.bsize
-      if (st.blocks === 0) continue
-      out.push({ mount, usedBytes: used, availableBytes: st.bavail * st.bsize, sizeBytes: st.blocks * st.bsize })
-    } catch {
-      // unreadable or vanished mount: left out of this tick
-    }
-  }
-  return out
+/** statfs as the probe calls it; tests pass one that hangs. */
+export type Statfs = (path: string) => Promise<{ blocks: number; bfree: number; bavail: number; bsize: number }>
+
+/**
+ * Filesystem usage as `df` computes it, through statfs: no child process. Each mount has its own timeout, so a
+ * hung network mount leaves only itself out; while its call is still stuck it is not asked again (each stuck
+ * call holds one of libuv's few pool threads).
+ */
+async function fsUsage(statfs: Statfs, timeoutMs: number, stuck: Set<string>, faults: string[]): Promise<FsUsage[]> {
+  const mounts = parseMounts(read('/proc/self/mounts')).map(({ mount }) => mount)
+  const rows = await Promise.all(
+    mounts.map(async (mount): Promise<FsUsage | null> => {
+      if (stuck.has(mount)) {
+        faults.push(`statfs ${mount}: still waiting on an earlier call`)
+        return null
+      }
+      const call = statfs(mount)
+      try {
+        const st = await withTimeout(call, timeoutMs)
+        if (st.blocks === 0) return null
+        const used = (st.blocks - st.bfree) * st.bsize
+        return { mount, usedBytes: used, availableBytes: st.bavail * st.bsize, sizeBytes: st.blocks * st.bsize }
+      } catch (err) {
+        const message = (err as Error).message
+        if (message.startsWith('timed out')) {
+          stuck.add(mount)
+          call.then(
+            () => stuck.delete(mount),
+            () => stuck.delete(mount),
+          )
+          faults.push(`statfs ${mount}: ${message}`)
+        }
+        // an unreadable or vanished mount is simply left out of this tick
+        return null
+      }
+    }),
+  )
+  return rows.filter((r): r is FsUsage => r !== null)
 }
 
 const CPU_SENSORS = /^(coretemp|k10temp|zenpower|cpu_thermal|soc_thermal|x86_pkg_temp|acpitz)$/
@@ -192,7 +218,10 @@ function temperatures(): SlowReading['temps'] {
 }
 
 /** Reads Linux's /proc and /sys for every group: no child processes. */
-export function linuxProbe(): Probe {
+export function linuxProbe(opts: { statfs?: Statfs; statfsTimeoutMs?: number } = {}): Probe {
+  const statfsCall = opts.statfs ?? statfs
+  const statfsTimeoutMs = opts.statfsTimeoutMs ?? 2000
+  const stuck = new Set<string>()
   const page = pageSize()
   let disks = wholeDisks()
   let prevProcs: { at: number; procs: Map<number, ProcSample> } = { at: performance.now(), procs: scanProcesses(page) }
@@ -226,8 +255,11 @@ export function linuxProbe(): Probe {
         list.push({ pid, name: p.name, cpuPct: Math.round(cpuPct * 10) / 10, memBytes: p.rssBytes })
       }
       prevProcs = { at: now, procs }
+      const faults: string[] = []
+      const fs = await fsUsage(statfsCall, statfsTimeoutMs, stuck, faults)
       return {
-        fs: fsUsage(),
+        fs,
+        faults: faults.sort(),
         temps: temperatures(),
         processes: {
           count: procs.size,
