@@ -148,8 +148,6 @@ for (let i = 0; i < JOBS; i++) {
         'run',
         '--url',
         server.url,
-        '--token',
-        reporterToken,
         '--name',
         `soak ${i}`,
         '--',
@@ -157,7 +155,8 @@ for (let i = 0; i < JOBS; i++) {
         '-c',
         'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.01; done',
       ],
-      { stdio: 'ignore' },
+      // The token in the environment, not on the command line where `ps` shows it
+      { stdio: 'ignore', env: { ...process.env, VIGIL_TOKEN: reporterToken } },
     ),
   )
 }
@@ -202,6 +201,14 @@ async function snapshot(label: string): Promise<{ heap: number; fds: number }> {
   )
   return { heap, fds }
 }
+
+// Ctrl-C still stops the hub and the jobs
+process.once('SIGINT', () => {
+  for (const j of jobs) j.kill('SIGTERM')
+  server.child.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+  process.exit(130)
+})
 
 const startedAt = Date.now()
 console.log(
