@@ -1,10 +1,6 @@
 import { existsSync } from 'node:fs'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-
-/** The marker header of RESPONSE_ALREADY_SENT. */
-const X_ALREADY_SENT = 'x-hono-already-sent'
-
 import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -63,6 +59,9 @@ export interface AppDeps {
   stats(): StatsResponse
   selfMetrics(): PromSample[]
 }
+
+/** The marker header of RESPONSE_ALREADY_SENT. */
+const X_ALREADY_SENT = 'x-hono-already-sent'
 
 /** Builds the HTTP API and the dashboard's static files from the hub's parts. */
 export function createApp(deps: AppDeps): Hono<AuthEnv> {
@@ -156,7 +155,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       const rows = r.points.map(([ts, avg, min, max]) => `${ts},${new Date(ts).toISOString()},${avg},${min},${max}`)
       return c.body(['ts,time,avg,min,max', ...rows, ''].join('\n'), 200, {
         'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="${host}-${q.metric}-${r.from}-${r.to}.csv"`,
+        'content-disposition': `attachment; filename="${`${host}-${q.metric}-${r.from}-${r.to}`.replace(/[^A-Za-z0-9._-]/g, '_')}.csv"`,
       })
     }
     return c.json<SeriesResponse>({

@@ -28,10 +28,16 @@ export const StreamQuery = z.object({
   tail: z.coerce.number().int().min(0).max(10_000).default(200),
 })
 
+export const HostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'host names are letters, digits, dots, dashes and underscores')
+
 export const SeriesQuery = z
   .object({
     metric: MetricName,
-    host: z.string().min(1).max(253).optional(),
+    host: HostName.optional(),
     from: z.coerce.number().int().nonnegative().optional(),
     to: z.coerce.number().int().nonnegative().optional(),
     points: z.coerce.number().int().min(1).max(10_000).default(500),
@@ -42,12 +48,6 @@ export const SeriesQuery = z
     path: ['from'],
   })
 export type SeriesQuery = z.infer<typeof SeriesQuery>
-
-export const HostName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'host names are letters, digits, dots, dashes and underscores')
 
 /** `POST /api/metrics`: custom samples; `ts` (epoch ms) defaults to the time the hub receives them. */
 export const MetricsBatch = z.strictObject({
