@@ -16,8 +16,9 @@ import { Health } from './health.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
+import { selfSamples } from './metrics/index.ts'
 import { ROOT } from './paths.ts'
-import type { HostEvent, MetricsEvent } from './protocol.ts'
+import type { HostEvent, MetricsEvent, StatsResponse } from './protocol.ts'
 import { defaultProbe, type Probe, Sampler } from './sampler/index.ts'
 import { type Db, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
@@ -262,6 +263,23 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     Math.min(5000, config.jobLostMs / 2),
   )
 
+  const stats = (): StatsResponse => ({
+    clients: streams.clients,
+    controlSockets: control.peers,
+    droppedClients: streams.dropped,
+    eventsPerS: events.perS(),
+    lastEventId: bus.lastId,
+    sampler: sampler.stats(),
+    storeErrors: storeErrors + writer.failures,
+    storage: store.storageStats(),
+    process: {
+      rssBytes: process.memoryUsage.rss(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      eventLoopLagP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+    },
+  })
+
   const app = createApp({
     config,
     store,
@@ -281,46 +299,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     authThrottle: new FailureThrottle(config.authFailuresPerMin),
     health,
     latestHosts: () => [...hosts.values()],
-    stats: () => ({
-      clients: streams.clients,
-      controlSockets: control.peers,
-      droppedClients: streams.dropped,
-      eventsPerS: events.perS(),
-      lastEventId: bus.lastId,
-      sampler: sampler.stats(),
-      storeErrors: storeErrors + writer.failures,
-      storage: store.storageStats(),
-      process: {
-        rssBytes: process.memoryUsage.rss(),
-        heapUsedBytes: process.memoryUsage().heapUsed,
-        eventLoopLagP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
-        uptimeS: Math.round((Date.now() - startedAt) / 1000),
-      },
-    }),
-    selfMetrics: () => {
-      const s = store.storageStats()
-      const gauge = (family: string, help: string, value: number, labels: Record<string, string> = {}) =>
-        ({ family, help, type: 'gauge', labels, value }) as const
-      const counter = (family: string, help: string, value: number) =>
-        ({ family, help, type: 'counter', labels: {}, value }) as const
-      return [
-        gauge('vigil_clients', 'Open SSE streams', streams.clients),
-        gauge('vigil_control_sockets', 'Open control WebSockets', control.peers),
-        gauge('vigil_events_per_second', 'Events published per second', events.perS()),
-        counter('vigil_dropped_clients_total', 'SSE clients cut off for not reading', streams.dropped),
-        counter('vigil_store_errors_total', 'Failed history writes', storeErrors + writer.failures),
-        gauge('vigil_db_bytes', 'Size of vigil.db', s.dbBytes),
-        gauge('vigil_wal_bytes', 'Size of the write-ahead log', s.walBytes),
-        gauge('vigil_series', 'Series stored', s.series),
-        ...s.tiers.map((t) =>
-          gauge('vigil_storage_bytes', 'Bytes on disk per history tier', t.bytes, { tier: t.tier }),
-        ),
-        ...s.tiers.map((t) =>
-          gauge('vigil_storage_samples', 'Samples (raw) or buckets (rollups) per tier', t.samples, { tier: t.tier }),
-        ),
-        gauge('vigil_process_rss_bytes', 'Resident memory of the hub', process.memoryUsage.rss()),
-      ]
-    },
+    stats,
+    selfMetrics: () => selfSamples(stats()),
   })
 
   // With TLS: HTTP/2 for browsers (no 6-connections-per-origin limit on streams), HTTP/1.1 on the same port for

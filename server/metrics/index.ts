@@ -1,2 +1,2 @@
 export { type MetricRouteDeps, metricRoutes } from './http.ts'
-export { exposition, type PromSample } from './prometheus.ts'
+export { exposition, type PromSample, selfSamples } from './prometheus.ts'

@@ -1,3 +1,4 @@
+import type { StatsResponse } from '../protocol.ts'
 import { describeMetric, prometheusName } from '../sampler/index.ts'
 
 /** One line of the exposition: a family, its labels and a value. */
@@ -54,4 +55,39 @@ export function exposition(samples: readonly PromSample[]): string {
     out.push(`# HELP ${name} ${escapeHelp(f.help)}`, `# TYPE ${name} ${f.type}`, ...f.lines.values())
   }
   return `${out.join('\n')}\n`
+}
+
+/** The hub's own figures, from the same numbers `/api/stats` reports. */
+export function selfSamples(s: StatsResponse): PromSample[] {
+  const gauge = (family: string, help: string, value: number, labels: Record<string, string> = {}): PromSample => ({
+    family,
+    help,
+    type: 'gauge',
+    labels,
+    value,
+  })
+  const counter = (family: string, help: string, value: number): PromSample => ({
+    family,
+    help,
+    type: 'counter',
+    labels: {},
+    value,
+  })
+  const st = s.storage
+  return [
+    gauge('vigil_clients', 'Open SSE streams', s.clients),
+    gauge('vigil_control_sockets', 'Open control WebSockets', s.controlSockets),
+    gauge('vigil_events_per_second', 'Events published per second', s.eventsPerS),
+    counter('vigil_dropped_clients_total', 'SSE clients cut off for not reading', s.droppedClients),
+    counter('vigil_store_errors_total', 'Failed history writes', s.storeErrors),
+    gauge('vigil_db_bytes', 'Size of vigil.db', st.dbBytes),
+    gauge('vigil_wal_bytes', 'Size of the write-ahead log', st.walBytes),
+    gauge('vigil_series', 'Series stored', st.series),
+    ...st.tiers.map((t) => gauge('vigil_storage_bytes', 'Bytes on disk per history tier', t.bytes, { tier: t.tier })),
+    ...st.tiers.map((t) =>
+      gauge('vigil_storage_samples', 'Samples (raw) or buckets (rollups) per tier', t.samples, { tier: t.tier }),
+    ),
+    gauge('vigil_process_rss_bytes', 'Resident memory of the hub', s.process.rssBytes),
+    gauge('vigil_process_heap_bytes', 'V8 heap in use', s.process.heapUsedBytes),
+  ]
 }
