@@ -1,7 +1,8 @@
 import { statfs as realStatfs } from 'node:fs/promises'
 import si from 'systeminformation'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HealthResponse, MetricsEvent } from '../protocol.ts'
+import type { MetricsEvent } from '../protocol.ts'
+import { healthOf } from '../testing/child.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
 import { linuxProbe, type Statfs } from './linux.ts'
 import type { Probe } from './probe.ts'
@@ -16,7 +17,6 @@ afterEach(async () => {
   t = null
 })
 
-const health = async (url: string) => (await (await fetch(`${url}/api/health`)).json()) as HealthResponse
 const valuesOf = (c: Collector) => c.events.map((e) => (e.data as MetricsEvent).values)
 
 describe('sampler faults', () => {
@@ -34,7 +34,7 @@ describe('sampler faults', () => {
       expect(Object.keys(v).filter((k) => k.startsWith('mem.') || k.startsWith('net.'))).toEqual([])
       expect(v['load.1m']).toBeTypeOf('number')
     }
-    const h = await health(url)
+    const h = await healthOf(url)
     expect(h.status).toBe('degraded')
     expect(h.reasons.find((r) => r.component === 'sampler.fast')?.message).toBe(
       'metrics missing this tick: mem: timed out after 100 ms; networkStats: netlink is gone',
@@ -52,14 +52,14 @@ describe('sampler faults', () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { probe })
     const url = t.hub.url
     await expect
-      .poll(async () => (await health(url)).reasons.find((r) => r.component === 'sampler.fast')?.message, {
+      .poll(async () => (await healthOf(url)).reasons.find((r) => r.component === 'sampler.fast')?.message, {
         timeout: 10_000,
       })
       .toBe('the fast reading failed: timed out after 3000 ms')
     hang = false
     live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
     await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'vigil.sampler_ms' in v).length >= 3)
-    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('ok')
   })
 })
 
@@ -75,7 +75,7 @@ describe('clock jumps', () => {
     const before = fastTicks().length
     offset = -3_600_000
     await live.waitFor(() => fastTicks().length >= before + 15)
-    expect((await health(url)).reasons.find((r) => r.component === 'clock')?.message).toMatch(
+    expect((await healthOf(url)).reasons.find((r) => r.component === 'clock')?.message).toMatch(
       /^the wall clock went back 360\d s; sample times go on from the monotonic clock until it catches up$/,
     )
     const ticks = fastTicks()
@@ -96,7 +96,7 @@ describe('clock jumps', () => {
     ).toContain(last)
 
     offset = 0
-    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('ok')
   })
 })
 

@@ -1,31 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Tokens } from '../auth/index.ts'
-import { spawnServe } from '../testing/process.ts'
+import { describe, expect, it } from 'vitest'
+import { useChildHubs } from '../testing/child.ts'
 import { decodeChunk } from './codec.ts'
-import { openDb } from './db.ts'
 import { openSqliteStore } from './sqlite.ts'
 
-const dirs: string[] = []
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const hubs = useChildHubs()
 
 const SERIES = 10
 const DAY = 86_400_000
 
 describe('crash safety', () => {
   it('keeps every acknowledged sample, decodable and in a file that passes integrity_check, after kill -9 mid-ingest', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-crash-'))
-    dirs.push(dir)
-    const db = openDb(dir)
-    const token = new Tokens(db).create('reporter', 'loader').token
-    db.sqlite.close()
-
-    const p = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', '100'])
+    const { dir, token } = hubs.dataDir('reporter', 'loader')
+    const p = await hubs.start(['--port', '0', '--data-dir', dir, '--sample-ms', '100'])
     const acked = new Map<string, Map<number, number>>()
     const t0 = Date.now()
     let batch = 0

@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HealthResponse, MetricsEvent, SeriesResponse } from '../protocol.ts'
+import type { MetricsEvent, SeriesResponse } from '../protocol.ts'
+import { healthOf } from '../testing/child.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
 
 let t: TestHub | null = null
@@ -12,8 +13,6 @@ afterEach(async () => {
   await t?.stop()
   t = null
 })
-
-const health = async (url: string) => (await (await fetch(`${url}/api/health`)).json()) as HealthResponse
 
 /** Ticks streamed live after `since`, by their timestamps. */
 const tickTimes = (c: Collector, since: number) =>
@@ -35,14 +34,14 @@ describe('storage faults', () => {
     lock.exec('BEGIN IMMEDIATE')
     const lockedAt = Date.now()
     await live.waitFor(() => tickTimes(live as Collector, lockedAt).length >= 10)
-    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('degraded')
-    const reason = (await health(url)).reasons[0]
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('degraded')
+    const reason = (await healthOf(url)).reasons[0]
     expect(reason?.component).toBe('storage')
     expect(reason?.message).toMatch(/^history writes failing \(SQLITE_BUSY\); \d+ ticks waiting, 0 dropped$/)
 
     lock.exec('ROLLBACK')
     lock.close()
-    await expect.poll(async () => (await health(url)).status, { timeout: 10_000 }).toBe('ok')
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('ok')
     const streamed = tickTimes(live, lockedAt)
     const stored = await storedTimes(url, lockedAt)
     for (const ts of streamed) expect(stored).toContain(ts)
@@ -57,13 +56,13 @@ describe('storage faults', () => {
     const sqlite = t.hub.db.sqlite
     sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true }))}`)
     const fullAt = Date.now()
-    await expect.poll(async () => (await health(url)).status, { timeout: 20_000 }).toBe('degraded')
-    expect((await health(url)).reasons[0]?.message).toMatch(/^history writes failing \(SQLITE_FULL\)/)
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('degraded')
+    expect((await healthOf(url)).reasons[0]?.message).toMatch(/^history writes failing \(SQLITE_FULL\)/)
     const before = tickTimes(live, fullAt).length
     await live.waitFor(() => tickTimes(live as Collector, fullAt).length >= before + 5)
 
     sqlite.pragma('max_page_count = 1073741823')
-    await expect.poll(async () => (await health(url)).status, { timeout: 20_000 }).toBe('ok')
+    await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('ok')
     const stored = await storedTimes(url, fullAt)
     for (const ts of tickTimes(live, fullAt)) expect(stored).toContain(ts)
     expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok')

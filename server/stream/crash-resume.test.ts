@@ -1,33 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { EventSource } from 'eventsource'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Tokens } from '../auth/index.ts'
-import { openDb } from '../store/index.ts'
+import { describe, expect, it } from 'vitest'
+import { useChildHubs } from '../testing/child.ts'
 import { sleep } from '../testing/hub.ts'
-import { type ServeProcess, spawnServe } from '../testing/process.ts'
 
 const CLIENTS = 20
-let server: ServeProcess | null = null
-const dirs: string[] = []
-afterEach(async () => {
-  server?.child.kill('SIGKILL')
-  await server?.exited
-  server = null
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const hubs = useChildHubs()
 
 describe('crash and resume', () => {
   it(`resumes ${CLIENTS} clients by Last-Event-ID after kill -9 with no duplicate and no missing stored id, and keeps every acknowledged log line`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-crash-resume-'))
-    dirs.push(dir)
-    const db = openDb(dir)
-    const token = new Tokens(db).create('reporter', 'loader').token
-    db.sqlite.close()
+    const { dir, token } = hubs.dataDir('reporter', 'loader')
     const args = ['--data-dir', dir, '--sample-ms', '100', '--sse-retry-ms', '300', '--replay-s', '3600']
-    server = await spawnServe([...args, '--port', '0'])
+    let server = await hubs.start([...args, '--port', '0'])
     const url = server.url
     const port = new URL(url).port
 
@@ -72,7 +57,7 @@ describe('crash and resume', () => {
     expect(acked.length).toBeGreaterThan(0)
     const beforeRestart = seen.map((ids) => ids.length)
 
-    server = await spawnServe([...args, '--port', port])
+    server = await hubs.start([...args, '--port', port])
     await Promise.all(
       seen.map(async (ids, i) => {
         while (ids.length < (beforeRestart[i] as number) + 10) await sleep(20)
@@ -95,7 +80,6 @@ describe('crash and resume', () => {
 
     server.child.kill('SIGTERM')
     await server.exited
-    server = null
     const check = new Database(join(dir, 'vigil.db'), { readonly: true })
     const persisted = (
       check.prepare("select id from events where topic = 'metrics' order by id").all() as { id: number }[]

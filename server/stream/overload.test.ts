@@ -1,36 +1,29 @@
-import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { EventSource } from 'eventsource'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { rss } from '../../scripts/lib/proc.ts'
-import { Tokens } from '../auth/index.ts'
 import type { MetricsEvent } from '../protocol.ts'
-import { openDb } from '../store/index.ts'
-import { type ServeProcess, spawnServe } from '../testing/process.ts'
+import { useChildHubs } from '../testing/child.ts'
 
 const NORMAL = 50
 /** The bound this test holds the hub to: its peak resident memory, all of it (clients run in the test process). */
 const RSS_BOUND = 256 * 1024 * 1024
 
-let server: ServeProcess | null = null
-const dirs: string[] = []
-afterEach(async () => {
-  server?.child.kill('SIGKILL')
-  await server?.exited
-  server = null
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const hubs = useChildHubs()
 
 describe('overload', () => {
   it(`cuts off 1 client that never reads while ${NORMAL} others keep every sampler tick, with hub RSS under 256 MiB`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-overload-'))
-    dirs.push(dir)
-    const db = openDb(dir)
-    const token = new Tokens(db).create('reporter', 'flood').token
-    db.sqlite.close()
-    server = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', '100', '--sse-buffer-bytes', '262144'])
+    const { dir, token } = hubs.dataDir('reporter', 'flood')
+    const server = await hubs.start([
+      '--port',
+      '0',
+      '--data-dir',
+      dir,
+      '--sample-ms',
+      '100',
+      '--sse-buffer-bytes',
+      '262144',
+    ])
     const url = server.url
     const port = Number(new URL(url).port)
 
