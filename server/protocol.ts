@@ -209,15 +209,17 @@ export const COMMAND_TYPES = Command.options.map((o) => o.shape.type.value) as r
 /** What every message must at least be, so a reply can carry its id even when the rest is invalid. */
 export const Envelope = z.object({ id: RequestId.optional(), type: z.string().max(64) }).loose()
 
-export type ControlErrorCode =
-  | 'bad_json'
-  | 'invalid'
-  | 'unknown_command'
-  | 'forbidden'
-  | 'rate_limited'
-  | 'not_found'
-  | 'conflict'
-  | 'internal'
+export const CONTROL_ERROR_CODES = [
+  'bad_json',
+  'invalid',
+  'unknown_command',
+  'forbidden',
+  'rate_limited',
+  'not_found',
+  'conflict',
+  'internal',
+] as const
+export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number]
 
 export type Reply =
   | { id: RequestId | null; ok: true; result: unknown }

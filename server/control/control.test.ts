@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ROOT } from '../paths.ts'
-import type { AuditEntry, ConfigEvent, MetricsEvent, Reply } from '../protocol.ts'
+import { type AuditEntry, CONTROL_ERROR_CODES, type ConfigEvent, type MetricsEvent, type Reply } from '../protocol.ts'
 import { openDb } from '../store/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
@@ -315,16 +315,7 @@ describe('bad input on the control channel', () => {
     for (const m of samples) o.send(typeof m === 'string' ? m : JSON.stringify(m))
     const replies = await o.waitReplies(samples.length, 20_000)
     expect(replies).toHaveLength(1000)
-    const documented = new Set([
-      'bad_json',
-      'invalid',
-      'unknown_command',
-      'forbidden',
-      'rate_limited',
-      'not_found',
-      'conflict',
-      'internal',
-    ])
+    const documented = new Set<string>(CONTROL_ERROR_CODES)
     for (const r of replies) {
       if ('type' in r) expect(r.type).toBe('pong')
       else if (!r.ok) expect(documented.has(r.error.code)).toBe(true)
