@@ -202,13 +202,15 @@ async function snapshot(label: string): Promise<{ heap: number; fds: number }> {
   return { heap, fds }
 }
 
-// Ctrl-C still stops the hub and the jobs
-process.once('SIGINT', () => {
-  for (const j of jobs) j.kill('SIGTERM')
-  server.child.kill('SIGTERM')
-  rmSync(dir, { recursive: true, force: true })
-  process.exit(130)
-})
+// Ctrl-C or a kill still stops the hub and the jobs
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const j of jobs) j.kill('SIGTERM')
+    server.child.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(130)
+  })
+}
 
 const startedAt = Date.now()
 console.log(
