@@ -131,6 +131,8 @@ describe('fuzzing the hub', () => {
           return
         }
         const text = await res.text()
+        // A checkout without `npm run build` answers page requests with this on purpose; the API is unaffected
+        if (res.status === 503 && text.startsWith('The dashboard is not built yet')) return
         expect(res.status, `${r.method} ${r.path}${r.query} → ${res.status} ${text}`).toBeLessThan(500)
         if (res.status >= 400) {
           const parsed = JSON.parse(text) as { error: { code: string; message: string } }
