@@ -187,18 +187,24 @@ export class History {
     const oneTs = this.#stagedMin === this.#stagedMax
     let payload: Float64Array
     if (oneTs) {
-      payload = new Float64Array(n * 2)
+      // Packed in place into the front of the staging buffer: pair i never overwrites a triple still to be read
       for (let i = 0; i < n; i++) {
-        payload[i * 2] = s[i * 3] as number
-        payload[i * 2 + 1] = s[i * 3 + 2] as number
+        const id = s[i * 3] as number
+        const value = s[i * 3 + 2] as number
+        s[i * 2] = id
+        s[i * 2 + 1] = value
       }
+      payload = s.subarray(0, n * 2)
     } else payload = s.subarray(0, n * 3)
     this.#stmt.insertHead.run({
       minTs: this.#stagedMin,
       maxTs: this.#stagedMax,
       data: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
     })
-    for (let i = 0; i < n; i++) this.#buffer(s[i * 3] as number).add(s[i * 3 + 1] as number, s[i * 3 + 2] as number)
+    const ts = this.#stagedMin
+    if (oneTs) for (let i = 0; i < n; i++) this.#buffer(s[i * 2] as number).add(ts, s[i * 2 + 1] as number)
+    else
+      for (let i = 0; i < n; i++) this.#buffer(s[i * 3] as number).add(s[i * 3 + 1] as number, s[i * 3 + 2] as number)
     this.discard()
     return n
   }
