@@ -13,7 +13,7 @@ import type { Bus } from './bus/index.ts'
 import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import type { Health } from './health.ts'
-import { errorBody, invalidAs400 } from './http.ts'
+import { clientAddress, errorBody, invalidAs400 } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
 import { type ConnectionCaps, type FailureThrottle, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
 import type { Logger } from './log.ts'
@@ -60,16 +60,13 @@ export interface AppDeps {
   selfMetrics(): PromSample[]
 }
 
-/** The marker header of RESPONSE_ALREADY_SENT. */
-const X_ALREADY_SENT = 'x-hono-already-sent'
-
 /** Builds the HTTP API and the dashboard's static files from the hub's parts. */
 export function createApp(deps: AppDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
 
-  // The dashboard is static files and same-origin requests only: no inline script or style, no framing
-  app.use(
-    '*',
+  // The dashboard is static files and same-origin requests only: no inline script or style, no framing. HSTS
+  // only over HTTPS, where it means something: one header set per protocol, picked per request
+  const headers = (hsts: boolean) =>
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
@@ -84,16 +81,11 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       },
       referrerPolicy: 'no-referrer',
       xFrameOptions: 'DENY',
-      // Set below, and only over HTTPS: over plain HTTP it means nothing
-      strictTransportSecurity: false,
-    }),
-  )
-  app.use('*', async (c, next) => {
-    await next()
-    // A stream already written to the socket must come back untouched, or the server writes its head twice
-    if (c.res.headers.has(X_ALREADY_SENT)) return
-    if (c.req.url.startsWith('https:')) c.header('strict-transport-security', 'max-age=15552000')
-  })
+      strictTransportSecurity: hsts ? 'max-age=15552000' : false,
+    })
+  const overHttps = headers(true)
+  const overHttp = headers(false)
+  app.use('*', (c, next) => (c.req.url.startsWith('https:') ? overHttps : overHttp)(c, next))
 
   // Credential guessing: a wrong token, login code or pasted token costs the address one of its few failures
   app.use('*', async (c, next) => {
@@ -101,7 +93,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     const presents =
       c.req.header('authorization') !== undefined || login || (c.req.method === 'POST' && c.req.path === '/api/session')
     if (!presents) return next()
-    const ip = c.env.incoming.socket.remoteAddress ?? ''
+    const ip = clientAddress(c.env)
     const wait = deps.authThrottle.blockedFor(ip, Date.now())
     if (wait > 0) {
       c.header('retry-after', String(wait))
@@ -195,7 +187,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     if (raw !== undefined && !/^\d{1,16}$/.test(raw)) {
       return c.json(errorBody('invalid', 'Last-Event-ID must be a decimal event id'), 400)
     }
-    const slot = deps.streamCaps.acquire(c.env.incoming.socket.remoteAddress ?? '', c.get('principal')?.tokenId ?? null)
+    const slot = deps.streamCaps.acquire(clientAddress(c.env), c.get('principal')?.tokenId ?? null)
     if (typeof slot !== 'function') {
       c.header('retry-after', String(RETRY_AFTER_S))
       return c.json(errorBody('too_many_connections', refusalMessage('streams', slot)), 429)

@@ -19,3 +19,8 @@ export function invalidAs400(result: { success: true } | { success: false; error
   if (result.success) return
   return c.json(errorBody('invalid', issueMessage(result.error)), 400)
 }
+
+/** The peer address of a request (`c.env`), the key of per-address limits ('' when the socket has none). */
+export function clientAddress(env: { incoming: { socket: { remoteAddress?: string | undefined } } }): string {
+  return env.incoming.socket.remoteAddress ?? ''
+}
