@@ -243,17 +243,22 @@ try {
     const to = span >= DAYS * DAY ? END - 1 : T0 + span + Math.floor(rand() * (DAYS * DAY - span)) - 1
     return { s, from: to - span + 1, to }
   }
-  const vigilLatency = new Map<string, [number, number]>()
-  for (const [label, span] of ranges) {
-    vigilLatency.set(
-      label,
-      percentiles(() => {
-        const { s, from, to } = pick(span)
-        store.range((gens[s] as Gen).name, 'bench', from, to, POINTS)
+  /** p50 and p99 per range of `n` queries, each over a random series and span of that length. */
+  const latencyByRange = (query: (s: number, from: number, to: number) => void, n: number) =>
+    new Map(
+      ranges.map(([label, span]) => {
+        const times = percentiles(() => {
+          const { s, from, to } = pick(span)
+          query(s, from, to)
+        }, n)
+        return [label, times] as const
       }),
     )
-  }
-  const line = (m: Map<string, [number, number]>) =>
+  const vigilLatency = latencyByRange(
+    (s, from, to) => store.range((gens[s] as Gen).name, 'bench', from, to, POINTS),
+    QUERIES,
+  )
+  const line = (m: ReadonlyMap<string, readonly [number, number]>) =>
     [...m].map(([l, [p50, p99]]) => `${l} p50 ${p50.toFixed(2)} ms p99 ${p99.toFixed(2)} ms`).join(', ')
   console.log(`vigil query (${POINTS} points, ${QUERIES} each): ${line(vigilLatency)}`)
   store.close()
@@ -276,16 +281,10 @@ try {
       `select min(ts) as ts, avg(value) as avg, min(value) as min, max(value) as max from samples
        where series_id = ? and ts between ? and ? group by (ts - ?) / ? order by 1`,
     )
-    const naiveLatency = new Map<string, [number, number]>()
-    for (const [label, span] of ranges) {
-      naiveLatency.set(
-        label,
-        percentiles(() => {
-          const { s, from, to } = pick(span)
-          bucketed.all(s, from, to, from, Math.ceil((to - from + 1) / POINTS))
-        }, NAIVE_QUERIES),
-      )
-    }
+    const naiveLatency = latencyByRange(
+      (s, from, to) => bucketed.all(s, from, to, from, Math.ceil((to - from + 1) / POINTS)),
+      NAIVE_QUERIES,
+    )
     console.log(`naive query (${POINTS} points, ${NAIVE_QUERIES} each): ${line(naiveLatency)}`)
     naive.close()
     const raw = stats.tiers[0]?.bytes ?? 0

@@ -1,21 +1,14 @@
 import { statfs as realStatfs } from 'node:fs/promises'
 import si from 'systeminformation'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { MetricsEvent } from '../protocol.ts'
 import { healthOf } from '../testing/child.ts'
-import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+import { type Collector, useTestHubs } from '../testing/hub.ts'
 import { linuxProbe, type Statfs } from './linux.ts'
 import type { Probe } from './probe.ts'
 import { type SiCalls, siProbe } from './si-probe.ts'
 
-let t: TestHub | null = null
-let live: Collector | null = null
-afterEach(async () => {
-  live?.close()
-  live = null
-  await t?.stop()
-  t = null
-})
+const hubs = useTestHubs()
 
 const valuesOf = (c: Collector) => c.events.map((e) => (e.data as MetricsEvent).values)
 
@@ -26,10 +19,10 @@ describe('sampler faults', () => {
       mem: () => new Promise(() => {}),
       networkStats: () => Promise.reject(new Error('netlink is gone')),
     }
-    t = await startTestHub({ VIGIL_SAMPLE_MS: '300' }, { probe: siProbe({ si: stub, callTimeoutMs: 100 }) })
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '300' }, { probe: siProbe({ si: stub, callTimeoutMs: 100 }) })
     const url = t.hub.url
-    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
-    await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'cpu.usage_pct' in v).length >= 3)
+    const live = hubs.metrics(url)
+    await live.waitFor(() => valuesOf(live).filter((v) => 'cpu.usage_pct' in v).length >= 3)
     for (const v of valuesOf(live).filter((x) => 'vigil.sampler_ms' in x)) {
       expect(Object.keys(v).filter((k) => k.startsWith('mem.') || k.startsWith('net.'))).toEqual([])
       expect(v['load.1m']).toBeTypeOf('number')
@@ -49,7 +42,7 @@ describe('sampler faults', () => {
       fast: () => (hang ? new Promise(() => {}) : real.fast()),
       slow: () => real.slow(),
     }
-    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { probe })
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '100' }, { probe })
     const url = t.hub.url
     await expect
       .poll(async () => (await healthOf(url)).reasons.find((r) => r.component === 'sampler.fast')?.message, {
@@ -57,8 +50,8 @@ describe('sampler faults', () => {
       })
       .toBe('the fast reading failed: timed out after 3000 ms')
     hang = false
-    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
-    await live.waitFor(() => valuesOf(live as Collector).filter((v) => 'vigil.sampler_ms' in v).length >= 3)
+    const live = hubs.metrics(url)
+    await live.waitFor(() => valuesOf(live).filter((v) => 'vigil.sampler_ms' in v).length >= 3)
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('ok')
   })
 })
@@ -66,11 +59,10 @@ describe('sampler faults', () => {
 describe('clock jumps', () => {
   it('keeps event ids and sample times rising at their cadence when the wall clock jumps back an hour, and says so in /api/health (faked clock)', async () => {
     let offset = 0
-    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' }, { clock: () => Date.now() + offset })
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '100' }, { clock: () => Date.now() + offset })
     const url = t.hub.url
-    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
-    const fastTicks = () =>
-      (live as Collector).events.filter((e) => 'vigil.sampler_ms' in (e.data as MetricsEvent).values)
+    const live = hubs.metrics(url)
+    const fastTicks = () => live.events.filter((e) => 'vigil.sampler_ms' in (e.data as MetricsEvent).values)
     await live.waitFor(() => fastTicks().length >= 5)
     const before = fastTicks().length
     offset = -3_600_000

@@ -1,18 +1,11 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { MetricsEvent, SeriesResponse } from '../protocol.ts'
 import { healthOf } from '../testing/child.ts'
-import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+import { type Collector, useTestHubs } from '../testing/hub.ts'
 
-let t: TestHub | null = null
-let live: Collector | null = null
-afterEach(async () => {
-  live?.close()
-  live = null
-  await t?.stop()
-  t = null
-})
+const hubs = useTestHubs()
 
 /** Ticks streamed live after `since`, by their timestamps. */
 const tickTimes = (c: Collector, since: number) =>
@@ -25,15 +18,15 @@ async function storedTimes(url: string, from: number): Promise<number[]> {
 
 describe('storage faults', () => {
   it('keeps streaming and reports degraded storage while a second connection holds the write lock, then stores every queued tick', async () => {
-    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' })
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '100' })
     const url = t.hub.url
-    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    const live = hubs.metrics(url)
     await live.waitFor((e) => e.length >= 2)
 
     const lock = new Database(join(t.dir, 'vigil.db'))
     lock.exec('BEGIN IMMEDIATE')
     const lockedAt = Date.now()
-    await live.waitFor(() => tickTimes(live as Collector, lockedAt).length >= 10)
+    await live.waitFor(() => tickTimes(live, lockedAt).length >= 10)
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('degraded')
     const reason = (await healthOf(url)).reasons[0]
     expect(reason?.component).toBe('storage')
@@ -48,9 +41,9 @@ describe('storage faults', () => {
   })
 
   it('reports a full disk (faked with max_page_count) as degraded, keeps streaming, and catches up once space returns', async () => {
-    t = await startTestHub({ VIGIL_SAMPLE_MS: '100' })
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '100' })
     const url = t.hub.url
-    live = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+    const live = hubs.metrics(url)
     await live.waitFor((e) => e.length >= 2)
 
     const sqlite = t.hub.db.sqlite
@@ -59,7 +52,7 @@ describe('storage faults', () => {
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('degraded')
     expect((await healthOf(url)).reasons[0]?.message).toMatch(/^history writes failing \(SQLITE_FULL\)/)
     const before = tickTimes(live, fullAt).length
-    await live.waitFor(() => tickTimes(live as Collector, fullAt).length >= before + 5)
+    await live.waitFor(() => tickTimes(live, fullAt).length >= before + 5)
 
     sqlite.pragma('max_page_count = 1073741823')
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('ok')

@@ -349,11 +349,12 @@ export class History {
       const merged = new SampleBuffer()
       for (let k = 0; k < old.ts.length; k++) merged.add(old.ts[k] as number, old.cols[0]?.[k] as number)
       for (let k = i; k < end; k++) merged.add(buf.ts[k] as number, buf.v[k] as number)
-      this.#closeWindow0(id, window, merged, 0, merged.n, prior.count)
-    } else this.#closeWindow0(id, window, buf, i, end, 0)
+      this.#writeWindow(id, window, merged, 0, merged.n, prior.count)
+    } else this.#writeWindow(id, window, buf, i, end, 0)
   }
 
-  #closeWindow0(id: number, window: number, buf: SampleBuffer, i: number, end: number, replaced: number): void {
+  /** Writes samples `i..end` of a window as its raw chunk, replacing one of `replaced` samples, and rolls them up. */
+  #writeWindow(id: number, window: number, buf: SampleBuffer, i: number, end: number, replaced: number): void {
     this.#stmt.tier[0]?.insert.run({
       id,
       start: window,

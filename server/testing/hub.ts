@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventSource } from 'eventsource'
+import { afterEach } from 'vitest'
 import { loadConfig } from '../config.ts'
 import { type Hub, type HubOptions, startHub } from '../hub.ts'
 import { silentLogger } from '../log.ts'
@@ -87,4 +88,26 @@ export class Collector {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Hubs and live `metrics` collectors a test starts, closed and stopped after it. */
+export function useTestHubs() {
+  const hubs: TestHub[] = []
+  const collectors: Collector[] = []
+  afterEach(async () => {
+    for (const c of collectors.splice(0)) c.close()
+    for (const h of hubs.splice(0)) await h.stop()
+  })
+  return {
+    async start(env: Record<string, string> = {}, opts: HubOptions = {}): Promise<TestHub> {
+      const t = await startTestHub(env, opts)
+      hubs.push(t)
+      return t
+    },
+    metrics(url: string): Collector {
+      const c = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
+      collectors.push(c)
+      return c
+    },
+  }
 }
