@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ROOT } from '../paths.ts'
 import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol.ts'
 import { ControlClient } from '../testing/control.ts'
@@ -243,6 +243,29 @@ describe('vigil run', () => {
     expect(run.stdout()).toBe('hi\n')
     expect(run.stderr()).toContain('vigil run: could not create the job, so it is not reported: POST /api/jobs: 401')
   })
+
+  it('passes SIGTERM to the command and gives up on a hub that is gone within seconds, not the 5-minute catch-up', async () => {
+    const { h, reporter } = await setup()
+    const run = vigilRun(h.url, reporter, [], ['bash', '-c', 'echo started; sleep 300'])
+    await run.jobId
+    await (t as TestHub).hub.close()
+    run.child.kill('SIGTERM')
+    // The test's own 30 s timeout is the bound: without the signal cutting it short this waits 5 minutes
+    expect(await run.exited).toBe(143)
+    expect(run.stdout()).toBe('started\n')
+    expect(run.stderr()).toContain('vigil run: the hub stayed unreachable; the end of this job was not reported')
+  }, 30_000)
+
+  it('stops waiting for a retry when it gets SIGINT, and exits with the command’s code', async () => {
+    const { h, reporter } = await setup()
+    const run = vigilRun(h.url, reporter, ['--wait-retry', '600'], ['bash', '-c', 'exit 3'])
+    await run.jobId
+    await vi.waitFor(() => expect(run.stderr()).toContain('vigil run: waiting up to 600 s for a retry (job.retry)'), {
+      timeout: 10_000,
+    })
+    run.child.kill('SIGINT')
+    expect(await run.exited).toBe(3)
+  }, 30_000)
 
   it('loses no line when the hub restarts mid-job', async () => {
     const { h, reporter } = await setup()

@@ -15,12 +15,15 @@ const FLUSH_BYTES = 256 * 1024
 const HEARTBEAT_MS = 2000
 /** After the command ends, how long the report may keep retrying an unreachable hub. */
 const CATCH_UP_MS = 5 * 60_000
+/** After vigil run itself gets SIGINT or SIGTERM, how long the report may still wait for the hub. */
+const INTERRUPTED_CATCH_UP_MS = 5000
 
 export const RUN_HELP = `Usage: vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] [--wait-retry S] -- <command> [args…]
 
 Runs a command as a tracked job: creates the job on the hub, streams stdout and stderr line by line, reads
 progress directives, heartbeats every 2 s, and exits with the command's exit code. While the hub is unreachable
-the command keeps running and the report is buffered and sent when the hub is back.
+the command keeps running and the report is buffered and sent when the hub is back, for up to 5 minutes after the
+command ends (5 seconds once vigil run itself got SIGINT or SIGTERM, which it also passes to the command).
 
 Directives (lines the command prints; they set progress and are not logged):
   ::progress 42                  percent
@@ -115,15 +118,24 @@ export async function runCommand(argv: string[], env: Record<string, string | un
       process.stderr.write(`vigil run: could not create the job, so it is not reported: ${err.message}\n`)
     },
   )
-  // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group
+  // Ctrl-C or a TERM to vigil run goes to the whole command, which runs in its own process group, and means
+  // the user wants out: no long wait for an unreachable hub or for a retry afterwards
   let signalGroup: (sig: NodeJS.Signals) => void = () => {}
-  process.on('SIGINT', () => signalGroup('SIGINT'))
-  process.on('SIGTERM', () => signalGroup('SIGTERM'))
-  const run = { cmd, args, grace, custom, onGroup: (fn: typeof signalGroup) => (signalGroup = fn) }
+  let interrupt = () => {}
+  const interrupted = new Promise<void>((resolve) => {
+    interrupt = resolve
+  })
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      signalGroup(sig)
+      interrupt()
+    })
+  }
+  const run = { cmd, args, grace, custom, interrupted, onGroup: (fn: typeof signalGroup) => (signalGroup = fn) }
 
   let result = await execute(run, reporter, created)
   while (waitRetry > 0 && result.state !== 'succeeded') {
-    const next = await waitForRetry(reporter, waitRetry)
+    const next = await waitForRetry(reporter, waitRetry, interrupted)
     if (next === null) break
     process.stderr.write(`vigil run: retry requested: running the command again as job ${next}\n`)
     reporter = reporter.forJob(next)
@@ -133,13 +145,18 @@ export async function runCommand(argv: string[], env: Record<string, string | un
 }
 
 /** Heartbeats a finished job for up to `seconds`, waiting for a `job.retry`; the new job's id, or null. */
-async function waitForRetry(reporter: Reporter, seconds: number): Promise<string | null> {
+async function waitForRetry(reporter: Reporter, seconds: number, interrupted: Promise<void>): Promise<string | null> {
   process.stderr.write(`vigil run: waiting up to ${seconds} s for a retry (job.retry)\n`)
+  let stop = false
+  const stopped = interrupted.then(() => {
+    stop = true
+    return null
+  })
   const until = Date.now() + seconds * 1000
-  while (Date.now() < until) {
-    const hb = await reporter.heartbeat(null)
+  while (!stop && Date.now() < until) {
+    const hb = await Promise.race([reporter.heartbeat(null), stopped])
     if (hb?.retry) return hb.retry.jobId
-    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS))
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS)), stopped])
   }
   return null
 }
@@ -149,6 +166,8 @@ interface RunSpec {
   args: string[]
   grace: number
   custom: RegExp | null
+  /** Settles when vigil run itself gets SIGINT or SIGTERM. */
+  interrupted: Promise<void>
   /** Points Ctrl-C forwarding at this run's process group. */
   onGroup(fn: (sig: NodeJS.Signals) => void): void
 }
@@ -230,7 +249,10 @@ async function execute(
     if (hb?.cancelRequested) escalate(hb.cancelRequested.by)
   }, HEARTBEAT_MS)
 
-  /** Reports the end, waiting up to CATCH_UP_MS for an unreachable hub; then gives up on the report. */
+  /**
+   * Reports the end, waiting up to CATCH_UP_MS for an unreachable hub, and no more than INTERRUPTED_CATCH_UP_MS
+   * after a signal to vigil run; then gives up on the report.
+   */
   const report = async (state: 'succeeded' | 'failed' | 'cancelled', exitCode: number) => {
     const reported = (async () => {
       await created
@@ -238,7 +260,8 @@ async function execute(
       await reporter.flushed()
       return true
     })()
-    const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CATCH_UP_MS).unref())
+    const later = (ms: number) => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())
+    const deadline = Promise.race([later(CATCH_UP_MS), spec.interrupted.then(() => later(INTERRUPTED_CATCH_UP_MS))])
     if (!(await Promise.race([reported, deadline]))) {
       reporter.stop()
       process.stderr.write('vigil run: the hub stayed unreachable; the end of this job was not reported\n')
