@@ -13,7 +13,7 @@ import type { Bus } from './bus/index.ts'
 import type { Config } from './config.ts'
 import type { Control, SamplingControl } from './control/index.ts'
 import type { Health } from './health.ts'
-import { clientAddress, errorBody, invalidAs400 } from './http.ts'
+import { clientOf, errorBody, identifyClient, invalidAs400, trustedProxies } from './http.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
 import { type ConnectionCaps, type FailureThrottle, RETRY_AFTER_S, refusalMessage } from './limits/index.ts'
 import type { Logger } from './log.ts'
@@ -83,6 +83,16 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       xFrameOptions: 'DENY',
       strictTransportSecurity: hsts ? 'max-age=15552000' : false,
     })
+  // Every per-address limit, log line and anonymous check asks who the client is: worked out once, here
+  const proxies = trustedProxies(deps.config.trustedProxies)
+  app.use('*', (c, next) => {
+    c.set(
+      'client',
+      identifyClient(c.env.incoming.socket.remoteAddress ?? '', (h) => c.req.header(h), proxies),
+    )
+    return next()
+  })
+
   const overHttps = headers(true)
   const overHttp = headers(false)
   app.use('*', (c, next) => (c.req.url.startsWith('https:') ? overHttps : overHttp)(c, next))
@@ -93,7 +103,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     const presents =
       c.req.header('authorization') !== undefined || login || (c.req.method === 'POST' && c.req.path === '/api/session')
     if (!presents) return next()
-    const ip = clientAddress(c.env)
+    const ip = clientOf(c).address
     const wait = deps.authThrottle.blockedFor(ip, Date.now())
     if (wait > 0) {
       c.header('retry-after', String(wait))
@@ -187,7 +197,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     if (raw !== undefined && !/^\d{1,16}$/.test(raw)) {
       return c.json(errorBody('invalid', 'Last-Event-ID must be a decimal event id'), 400)
     }
-    const slot = deps.streamCaps.acquire(clientAddress(c.env), c.get('principal')?.tokenId ?? null)
+    const slot = deps.streamCaps.acquire(clientOf(c).address, c.get('principal')?.tokenId ?? null)
     if (typeof slot !== 'function') {
       c.header('retry-after', String(RETRY_AFTER_S))
       return c.json(errorBody('too_many_connections', refusalMessage('streams', slot)), 429)

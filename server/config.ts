@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
+import { isAddressOrRange } from './http.ts'
 
 /** Each setting: its environment variable, its flag, and its schema. The one table both sources are read from. */
 const settings = {
@@ -48,6 +49,26 @@ const settings = {
       )
       .pipe(
         z.array(z.url({ protocol: /^https?$/, message: 'a comma list of origins such as https://ops.example.com' })),
+      ),
+  },
+  trustedProxies: {
+    env: 'VIGIL_TRUSTED_PROXIES',
+    flag: 'trusted-proxies',
+    schema: z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .refine(isAddressOrRange, 'a comma list of proxy addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8'),
+        ),
       ),
   },
   wsRate: { env: 'VIGIL_WS_RATE', flag: 'ws-rate', schema: z.coerce.number().min(1).max(100_000).default(20) },

@@ -1,3 +1,5 @@
+import { BlockList, isIP } from 'node:net'
+import type { HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { ErrorBody, ErrorCode } from './protocol.ts'
@@ -20,7 +22,78 @@ export function invalidAs400(result: { success: true } | { success: false; error
   return c.json(errorBody('invalid', issueMessage(result.error)), 400)
 }
 
-/** The peer address of a request (`c.env`), the key of per-address limits ('' when the socket has none). */
-export function clientAddress(env: { incoming: { socket: { remoteAddress?: string | undefined } } }): string {
-  return env.incoming.socket.remoteAddress ?? ''
+/** Who sent a request: the address per-address limits are keyed by, and whether it comes from this machine. */
+export interface Client {
+  address: string
+  local: boolean
 }
+
+/** Headers a reverse proxy adds. A request with any of them came through one, whatever its socket says. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are one client. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
+}
+
+function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'))
+}
+
+/** True for an IPv4 or IPv6 address, or a CIDR range of either (`10.0.0.0/8`, `fd00::/8`). */
+export function isAddressOrRange(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/** The reverse proxies whose `X-Forwarded-For` is believed, from `VIGIL_TRUSTED_PROXIES` entries. */
+export function trustedProxies(entries: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/')
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4'
+    if (prefix === undefined) list.addAddress(address, family)
+    else list.addSubnet(address, Number(prefix), family)
+  }
+  return list
+}
+
+const trusts = (list: BlockList, address: string) => {
+  const family = isIP(address)
+  return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
+}
+
+/**
+ * The client behind a request. Coming from a trusted proxy, it is the right-most `X-Forwarded-For` entry that is
+ * not itself a trusted proxy; from anyone else, the socket's peer. A request carrying proxy headers is local only
+ * when trusted proxies vouch for a loopback client all the way: a proxy on this machine must not hand the whole
+ * world the anonymous viewer that a loopback bind gives to this machine.
+ */
+export function identifyClient(peer: string, header: (name: string) => string | undefined, trusted: BlockList): Client {
+  let address = plainAddress(peer)
+  if (!PROXY_HEADERS.some((h) => header(h) !== undefined)) return { address, local: isLoopbackAddress(address) }
+  const hops = header('x-forwarded-for')?.split(',') ?? []
+  // Whether the address was named by a trusted hop, not just the socket peer of one
+  let named = false
+  while (trusts(trusted, address) && hops.length > 0) {
+    const next = plainAddress((hops.pop() as string).trim())
+    if (isIP(next) === 0) return { address, local: false }
+    address = next
+    named = true
+  }
+  return { address, local: named && isLoopbackAddress(address) }
+}
+
+/** The request's client, as the app's first middleware identified it; the socket's peer, untrusted, if it did not. */
+export function clientOf(c: {
+  var: { client?: Client | undefined }
+  env: HttpBindings
+  req: { header(name: string): string | undefined }
+}): Client {
+  return c.var.client ?? identifyClient(c.env.incoming.socket.remoteAddress ?? '', (h) => c.req.header(h), NO_PROXIES)
+}
+
+const NO_PROXIES = new BlockList()

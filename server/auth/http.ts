@@ -6,7 +6,7 @@ import { zValidator } from '@hono/zod-validator'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import { errorBody, invalidAs400 } from '../http.ts'
+import { type Client, clientOf, errorBody, invalidAs400 } from '../http.ts'
 import { WEB_DIST_DIR } from '../paths.ts'
 import { type Identity, LoginRequest, type Role } from '../protocol.ts'
 import type { Principal, Tokens } from './tokens.ts'
@@ -15,7 +15,10 @@ export const SESSION_COOKIE = 'vigil_session'
 const SESSION_TTL_MS = 30 * 86_400_000
 
 /** What every authenticated route can read: who is asking, and the token behind it (null when anonymous). */
-export type AuthEnv = { Bindings: HttpBindings; Variables: { identity: Identity; principal: Principal | null } }
+export type AuthEnv = {
+  Bindings: HttpBindings
+  Variables: { identity: Identity; principal: Principal | null; client?: Client }
+}
 
 /** Roles that may read the dashboard, the streams and the APIs. */
 export const READ_ROLES: readonly Role[] = ['viewer', 'operator', 'admin']
@@ -49,7 +52,9 @@ export function resolveIdentity(
 /** Sets `identity` and `principal`, or answers 401 `unauthorized`. */
 export function authenticate(tokens: Tokens, allowAnonymous: boolean): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const r = resolveIdentity(tokens, allowAnonymous, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
+    // The anonymous viewer is for this machine only, not for whoever a proxy on it forwards
+    const anonymous = allowAnonymous && clientOf(c).local
+    const r = resolveIdentity(tokens, anonymous, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
     if ('status' in r) return c.json(errorBody('unauthorized', r.message), 401)
     c.set('identity', r.identity)
     c.set('principal', r.principal)

@@ -13,7 +13,7 @@ import {
   SESSION_COOKIE,
   type Tokens,
 } from '../auth/index.ts'
-import { clientAddress, errorBody, issueMessage } from '../http.ts'
+import { clientOf, errorBody, issueMessage } from '../http.ts'
 import type { Jobs } from '../jobs/jobs.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
@@ -133,7 +133,7 @@ export class Control {
       if ('status' in r || r.principal === null) {
         return c.json(errorBody('unauthorized', 'status' in r ? r.message : 'Token required'), 401)
       }
-      const slot = this.#opts.caps.acquire(clientAddress(c.env), r.principal.tokenId)
+      const slot = this.#opts.caps.acquire(clientOf(c).address, r.principal.tokenId)
       if (typeof slot !== 'function') {
         c.header('retry-after', String(RETRY_AFTER_S))
         return c.json(errorBody('too_many_connections', refusalMessage('control sockets', slot)), 429)
