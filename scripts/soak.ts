@@ -18,6 +18,7 @@ import WebSocket from 'ws'
 import { ROOT } from '../server/paths.ts'
 import type { StatsResponse } from '../server/protocol.ts'
 import { createToken, spawnServe } from '../server/testing/process.ts'
+import { Inspector } from './lib/inspector.ts'
 import { mib, numberFlag, sleep } from './lib/proc.ts'
 import { frameSplitter } from './lib/sse.ts'
 
@@ -32,9 +33,11 @@ const warmupMs = Math.min(120_000, minutes * 6_000)
 const dir = mkdtempSync(join(tmpdir(), 'vigil-soak-'))
 const server = await spawnServe(
   ['--port', '0', '--data-dir', dir, '--sample-ms', '1000', '--max-conn-per-ip', '100000', '--ws-rate', '50'],
-  {},
+  // The inspector, on loopback, lets the soak collect garbage before reading the heap
+  { NODE_OPTIONS: '--inspect=127.0.0.1:0' },
   true,
 )
+const inspector = await Inspector.attach(server.stderr())
 const url = new URL(server.url)
 const operatorToken = createToken(dir, 'operator', 'soak-ops')
 const reporterToken = createToken(dir, 'reporter', 'soak-jobs')
@@ -179,25 +182,22 @@ const stall = () => {
 }
 stall()
 
-// The heap is read every 5 s; a snapshot reports the lowest reading of the last minute, which is what survives
-// garbage collection, so one sample taken just before a collection can't pass for growth
-const heapReadings: { at: number; bytes: number }[] = []
+// The heap after a full collection, once a minute: the trend, printed at the end
+const heapTrend: number[] = []
 const heapTimer = setInterval(async () => {
   try {
-    const s = (await (await fetch(`${server.url}/api/stats`)).json()) as StatsResponse
-    heapReadings.push({ at: Date.now(), bytes: s.process.heapUsedBytes })
-    while ((heapReadings[0]?.at ?? Date.now()) < Date.now() - 60_000) heapReadings.shift()
+    heapTrend.push(await inspector.liveHeapBytes())
   } catch {
     // the hub is going away at the end
   }
-}, 5000)
+}, 60_000)
 
 async function snapshot(label: string): Promise<{ heap: number; fds: number }> {
   const s = (await (await fetch(`${server.url}/api/stats`)).json()) as StatsResponse
   const fds = readdirSync(`/proc/${pid}/fd`).length
-  const heap = Math.min(s.process.heapUsedBytes, ...heapReadings.map((r) => r.bytes))
+  const heap = await inspector.liveHeapBytes()
   console.log(
-    `${label} (${((Date.now() - startedAt) / 60_000).toFixed(1)} min): rss ${mib(s.process.rssBytes)}, heap ${mib(heap)} (lowest of the last minute), fds ${fds}, event-loop lag p99 ${s.process.eventLoopLagP99Ms} ms, streams ${s.clients}, dropped ${s.droppedClients} (stalled readers cut off ${stalledCut}); events delivered ${delivered}, resumes ${resumes}, gaps ${gaps}; commands sent ${sent}, acknowledged ${acked}`,
+    `${label} (${((Date.now() - startedAt) / 60_000).toFixed(1)} min): rss ${mib(s.process.rssBytes)}, heap ${mib(heap)} (after a full collection), fds ${fds}, event-loop lag p99 ${s.process.eventLoopLagP99Ms} ms, streams ${s.clients}, dropped ${s.droppedClients} (stalled readers cut off ${stalledCut}); events delivered ${delivered}, resumes ${resumes}, gaps ${gaps}; commands sent ${sent}, acknowledged ${acked}`,
   )
   return { heap, fds }
 }
@@ -233,11 +233,15 @@ try {
   console.log(
     `verdict: gaps ${gaps} (must be 0), commands lost ${lost} (must be 0), heap ${(heapGrowth * 100).toFixed(1)} % and fds ${(fdGrowth * 100).toFixed(1)} % from warm-up to end (within ±10 % is flat)`,
   )
+  console.log(
+    `heap after a full collection, minute by minute (MiB): ${heapTrend.map((b) => (b / 1_048_576).toFixed(1)).join(' ')}`,
+  )
   if (referenceLost) console.log('the reference client was cut off: gaps after that point are not measured')
   if (gaps > 0 || lost > 0 || referenceLost) process.exitCode = 1
 } finally {
   running = false
   clearInterval(heapTimer)
+  inspector.close()
   ;(stalled as Socket | null)?.destroy()
   for (const ws of sockets) ws.close(1000)
   for (const j of jobs) j.kill('SIGTERM')
