@@ -93,6 +93,25 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     return next()
   })
 
+  // One line per answered request once it is done (a stream's when it ends), secrets redacted by the logger
+  if (deps.config.accessLog) {
+    app.use('*', (c, next) => {
+      const started = performance.now()
+      const { outgoing } = c.env
+      outgoing.once('close', () => {
+        deps.log.info('request', {
+          method: c.req.method,
+          path: c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2)),
+          status: outgoing.statusCode,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          client: clientOf(c).address,
+          identity: c.var.identity?.name ?? null,
+        })
+      })
+      return next()
+    })
+  }
+
   const overHttps = headers(true)
   const overHttp = headers(false)
   app.use('*', (c, next) => (c.req.url.startsWith('https:') ? overHttps : overHttp)(c, next))

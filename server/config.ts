@@ -138,6 +138,12 @@ const settings = {
     boolean: true,
     schema: z.stringbool().default(false),
   },
+  accessLog: {
+    env: 'VIGIL_ACCESS_LOG',
+    flag: 'access-log',
+    boolean: true,
+    schema: z.stringbool().default(false),
+  },
   maxSeriesPerHost: {
     env: 'VIGIL_MAX_SERIES',
     flag: 'max-series',
