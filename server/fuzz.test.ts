@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { COMMAND_TYPES, CONTROL_ERROR_CODES, type Reply } from './protocol.ts'
@@ -143,6 +144,126 @@ describe('fuzzing the hub', () => {
       { numRuns: 700 },
     )
     console.log(`fuzz: ${tried} random HTTP requests, none answered 5xx`)
+    expect((await fetch(`${t.hub.url}/api/health`)).status).toBe(200)
+  })
+
+  it('answers random bytes and malformed HTTP/1.1 on a raw socket with a 4xx JSON error or nothing, never a 5xx', async () => {
+    const { hostname, port } = new URL(t.hub.url)
+    const eol = fc.constantFrom('\r\n', '\n', '\r', '\r\r\n')
+    const text = fc.oneof(
+      nasty,
+      fc.constantFrom(
+        '\0',
+        'a\rb',
+        'a\nb',
+        'chunked',
+        'chunked, gzip',
+        '-1',
+        '99999999999999999999',
+        'x'.repeat(20_000),
+      ),
+    )
+    const head = fc
+      .record({
+        method: fc.oneof(
+          fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'CONNECT', 'PRI'),
+          fc.string({ maxLength: 8 }),
+        ),
+        target: fc.oneof(fc.constantFrom(...ROUTES, '*', 'http://x/', '//', ''), fc.string({ maxLength: 40 })),
+        version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', 'HTTP/1.1 x', ''),
+        headers: fc.array(
+          fc.tuple(
+            fc.oneof(
+              fc.constantFrom('Host', 'Content-Length', 'Transfer-Encoding', 'Content-Type', 'Authorization', 'Expect'),
+              fc.string({ maxLength: 12 }),
+            ),
+            text,
+          ),
+          { maxLength: 6 },
+        ),
+        eol,
+        body: fc.uint8Array({ maxLength: 100 }),
+      })
+      .map(({ method, target, version, headers, eol: nl, body }) =>
+        Buffer.concat([
+          Buffer.from(`${method} ${target} ${version}${nl}${headers.map(([k, v]) => `${k}: ${v}${nl}`).join('')}${nl}`),
+          body,
+        ]),
+      )
+    // Well-formed heads with hostile values reach the routes; the rest stops at the parser
+    const wellFormed = fc
+      .record({
+        method: fc.constantFrom('GET', 'POST', 'DELETE', 'OPTIONS'),
+        target: fc.tuple(fc.constantFrom(...ROUTES.filter((r) => r !== '/api/stream')), query).map(([r, q]) => r + q),
+        headers: fc.array(
+          fc.tuple(
+            fc.constantFrom('Content-Type', 'Authorization', 'Cookie', 'Origin', 'X-Forwarded-For', 'Last-Event-ID'),
+            nasty.map((v) => v.replace(/[\r\n\0]/g, '')),
+          ),
+          { maxLength: 4 },
+        ),
+        body: fc.string({ maxLength: 100 }),
+      })
+      .map(({ method, target, headers, body }) =>
+        Buffer.from(
+          `${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join('')}\r\n${body}`,
+        ),
+      )
+    const bytes = fc.oneof(
+      head,
+      wellFormed,
+      fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
+    )
+    /** Writes the bytes, half-closes, and collects what comes back until the hub closes or goes quiet for 500 ms. */
+    const exchange = (data: Buffer) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(Number(port), hostname)
+        let got = ''
+        let quiet = setTimeout(() => socket.destroy(), 500)
+        socket.on('data', (d) => {
+          got += d.toString('latin1')
+          clearTimeout(quiet)
+          quiet = setTimeout(() => socket.destroy(), 500)
+        })
+        socket.on('error', () => {})
+        socket.on('close', () => {
+          clearTimeout(quiet)
+          resolve(got)
+        })
+        socket.end(data)
+      })
+    let tried = 0
+    let refused = 0
+    let answered = 0
+    await fc.assert(
+      fc.asyncProperty(bytes, async (data) => {
+        tried++
+        const answer = await exchange(data)
+        if (answer === '') return
+        const status = /^HTTP\/1\.[01] (\d{3}) /.exec(answer)
+        expect(status, JSON.stringify(answer.slice(0, 200))).not.toBeNull()
+        const code = Number(status?.[1])
+        expect(code, answer.slice(0, 300)).toBeLessThan(500)
+        if (code < 400) {
+          answered++
+          return
+        }
+        refused++
+        const [headPart = '', ...rest] = answer.split('\r\n\r\n')
+        const length = /\r\ncontent-length: (\d+)/i.exec(headPart)
+        if (!/\r\ncontent-type: application\/json/i.test(headPart) || !length) {
+          throw new Error(`a refusal without a JSON body: ${answer.slice(0, 300)}`)
+        }
+        const parsed = JSON.parse(rest.join('\r\n\r\n').slice(0, Number(length[1]))) as { error: { code: string } }
+        expect(ERROR_CODES.has(parsed.error.code), answer.slice(0, 300)).toBe(true)
+      }),
+      { numRuns: 300 },
+    )
+    console.log(
+      `fuzz: ${tried} raw HTTP/1.1 byte sequences: ${answered} answered, ${refused} refused with a 4xx JSON error, none 5xx`,
+    )
     expect((await fetch(`${t.hub.url}/api/health`)).status).toBe(200)
   })
 

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import type { z } from 'zod'
@@ -97,3 +98,24 @@ export function clientOf(c: {
 }
 
 const NO_PROXIES = new BlockList()
+
+/**
+ * Answers what Node's HTTP parser refuses (a malformed request line or header, headers over 16 KiB, a bad chunk)
+ * the way every other refusal is answered: a 4xx with a JSON error, then the connection closes.
+ */
+export function answerMalformed(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'Request headers are at most 16 KiB']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request did not arrive in time']
+        : [400, 'Bad Request', 'Malformed HTTP request']
+  const body = JSON.stringify(errorBody(status === 431 ? 'payload_too_large' : 'invalid', message))
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}

@@ -13,6 +13,7 @@ import { Bus } from './bus/index.ts'
 import { type Config, ConfigError, isLoopback } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
 import { Health } from './health.ts'
+import { answerMalformed } from './http.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
@@ -314,6 +315,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       ? { createServer: createSecureServer, serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true } }
       : {}),
   }) as Server | Http2SecureServer
+  server.on('clientError', answerMalformed)
   const sockets = new Set<Socket>()
   server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket)
