@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, isLoopback, loadConfig } from './config.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { isLoopback } from './http.ts'
 
 describe('config', () => {
   it('defaults to 127.0.0.1:8686, ./data, 1 s fast and 10 s slow sampling', () => {

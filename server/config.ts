@@ -1,4 +1,3 @@
-import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
@@ -157,14 +156,6 @@ export type Config = Readonly<{ [K in keyof Settings]: z.output<Settings[K]['sch
 /** Raised for a setting that does not parse; the message names the variable and the flag. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
-}
-
-const LOOPBACK = new Set(['localhost', '::1'])
-
-/** True for an address that only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  if (LOOPBACK.has(host)) return true
-  return isIP(host) === 4 && host.startsWith('127.')
 }
 
 /**

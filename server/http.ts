@@ -37,8 +37,12 @@ function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
 }
 
-function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'))
+const LOOPBACK = new Set(['localhost', '::1'])
+
+/** True for a bind address or peer that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  if (LOOPBACK.has(host)) return true
+  return isIP(host) === 4 && host.startsWith('127.')
 }
 
 /** True for an IPv4 or IPv6 address, or a CIDR range of either (`10.0.0.0/8`, `fd00::/8`). */
@@ -75,7 +79,7 @@ const trusts = (list: BlockList, address: string) => {
  */
 export function identifyClient(peer: string, header: (name: string) => string | undefined, trusted: BlockList): Client {
   let address = plainAddress(peer)
-  if (!PROXY_HEADERS.some((h) => header(h) !== undefined)) return { address, local: isLoopbackAddress(address) }
+  if (!PROXY_HEADERS.some((h) => header(h) !== undefined)) return { address, local: isLoopback(address) }
   const hops = header('x-forwarded-for')?.split(',') ?? []
   // Whether the address was named by a trusted hop, not just the socket peer of one
   let named = false
@@ -85,8 +89,10 @@ export function identifyClient(peer: string, header: (name: string) => string | 
     address = next
     named = true
   }
-  return { address, local: named && isLoopbackAddress(address) }
+  return { address, local: named && isLoopback(address) }
 }
+
+const NO_PROXIES = new BlockList()
 
 /** The request's client, as the app's first middleware identified it; the socket's peer, untrusted, if it did not. */
 export function clientOf(c: {
@@ -96,8 +102,6 @@ export function clientOf(c: {
 }): Client {
   return c.var.client ?? identifyClient(c.env.incoming.socket.remoteAddress ?? '', (h) => c.req.header(h), NO_PROXIES)
 }
-
-const NO_PROXIES = new BlockList()
 
 /**
  * Answers what Node's HTTP parser refuses (a malformed request line or header, headers over 16 KiB, a bad chunk)
