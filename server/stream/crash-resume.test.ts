@@ -2,16 +2,22 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { EventSource } from 'eventsource'
 import { describe, expect, it } from 'vitest'
+import type { AuditEntry } from '../protocol.ts'
 import { useChildHubs } from '../testing/child.ts'
+import { ControlClient } from '../testing/control.ts'
 import { sleep } from '../testing/hub.ts'
 
 const CLIENTS = 20
 const hubs = useChildHubs()
 
 describe('crash and resume', () => {
-  it(`resumes ${CLIENTS} clients by Last-Event-ID after kill -9 with no duplicate and no missing stored id, and keeps every acknowledged log line`, async () => {
-    const { dir, token } = hubs.dataDir('reporter', 'loader')
-    const args = ['--data-dir', dir, '--sample-ms', '100', '--sse-retry-ms', '300', '--replay-s', '3600']
+  it(`resumes ${CLIENTS} clients by Last-Event-ID after kill -9 with no duplicate and no missing stored id, and keeps every acknowledged log line and command`, async () => {
+    // An admin may both report the job and send commands
+    const { dir, token } = hubs.dataDir('admin', 'loader')
+    const args = [
+      ...['--data-dir', dir, '--sample-ms', '100', '--sse-retry-ms', '300', '--replay-s', '3600'],
+      ...['--ws-rate', '10000', '--ws-burst', '10000'],
+    ]
     let server = await hubs.start([...args, '--port', '0'])
     const url = server.url
     const port = new URL(url).port
@@ -50,11 +56,28 @@ describe('crash and resume', () => {
         }
       }
     })()
+    // An operator changing the slow cadence as fast as the hub acknowledges, each command with its own interval
+    const operator = new ControlClient(`${url.replace('http', 'ws')}/api/control`, { authorization: `Bearer ${token}` })
+    await operator.opened()
+    const accepted: number[] = []
+    const commanding = (async () => {
+      for (let n = 0; ; n++) {
+        const intervalMs = 10_000 + n
+        const request = operator.request({ id: n, type: 'sampling.set', group: 'slow', intervalMs })
+        request.catch(() => {}) // its timeout, after the race below has moved on
+        // No reply because the socket closed: the hub died first, so the command was never acknowledged
+        const reply = await Promise.race([request, operator.closed.then(() => null)])
+        if (reply === null) return
+        if ('ok' in reply && reply.ok) accepted.push(intervalMs)
+      }
+    })()
     await sleep(1000)
     server.child.kill('SIGKILL')
     await server.exited
     await logging
+    await commanding
     expect(acked.length).toBeGreaterThan(0)
+    expect(accepted.length).toBeGreaterThan(0)
     const beforeRestart = seen.map((ids) => ids.length)
 
     server = await hubs.start([...args, '--port', port])
@@ -77,6 +100,21 @@ describe('crash and resume', () => {
       after = page.lines.at(-1)?.seq ?? after
     }
     expect(acked.filter((text) => !stored.has(text))).toEqual([])
+
+    // Every acknowledged command is in the audit log
+    const audited = new Set<number>()
+    for (let before: number | undefined; ; ) {
+      const page = (await (
+        await fetch(`${url}/api/audit?limit=1000${before ? `&before=${before}` : ''}`, { headers: auth })
+      ).json()) as { entries: AuditEntry[] }
+      if (page.entries.length === 0) break
+      for (const e of page.entries) {
+        if (e.command === 'sampling.set' && e.outcome === 'accepted')
+          audited.add((e.args as { intervalMs: number }).intervalMs)
+      }
+      before = page.entries.at(-1)?.id
+    }
+    expect(accepted.filter((ms) => !audited.has(ms))).toEqual([])
 
     server.child.kill('SIGTERM')
     await server.exited
