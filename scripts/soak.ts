@@ -3,7 +3,7 @@
  * - 500 SSE clients on metrics+jobs that disconnect after 5–30 s and resume by Last-Event-ID, over and over;
  * - 20 operators on WebSockets sending `sampling.set` at 10 commands/s in all;
  * - 5 `vigil run` jobs printing 100 log lines/s each;
- * - one reader that never reads (it is cut off, and replaced every minute).
+ * - one reader that never reads, on the jobs' log topics too (it is cut off, and replaced 5 s later).
  * A reference client that never disconnects records every event id; a resumed session must continue exactly
  * where the reference says it should, and every id within a session must follow the previous one; anything
  * else is a gap. Prints the hub's RSS, heap, open fds and event-loop lag p99 after warm-up and at the end.
@@ -164,6 +164,19 @@ for (let i = 0; i < JOBS; i++) {
   )
 }
 
+/** The jobs' log topics, once all of them run: the stalled reader takes them too, so its queue fills in minutes. */
+async function jobTopics(): Promise<string[]> {
+  for (let i = 0; i < 150; i++) {
+    const { jobs: running } = (await (await fetch(`${server.url}/api/jobs?state=running`)).json()) as {
+      jobs: { id: string }[]
+    }
+    if (running.length >= JOBS) return running.map((j) => `job:${j.id}`)
+    await sleep(200)
+  }
+  throw new Error(`the ${JOBS} soak jobs did not start within 30 s`)
+}
+const stalledTopics = [TOPICS, ...(await jobTopics())].join(',')
+
 // One reader that never reads: once the hub cuts it off, another takes its place
 let stalled: Socket | null = null
 let stalledCut = 0
@@ -177,7 +190,7 @@ const stall = () => {
     stalledCut++
     setTimeout(stall, 5000)
   })
-  socket.write(`GET /api/stream?topics=${TOPICS} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
+  socket.write(`GET /api/stream?topics=${stalledTopics} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
   stalled = socket
 }
 stall()
