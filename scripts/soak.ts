@@ -185,15 +185,25 @@ const stall = () => {
   const socket = connect(Number(url.port), url.hostname)
   socket.pause()
   socket.on('error', () => {})
-  socket.on('close', () => {
-    if (!running) return
-    stalledCut++
-    setTimeout(stall, 5000)
-  })
   socket.write(`GET /api/stream?topics=${stalledTopics} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
   stalled = socket
 }
 stall()
+// The hub cuts the stalled reader off by closing its end, which a reader that never reads never sees: the hub's
+// count of dropped clients says when, and the soak then replaces it 5 s later
+let droppedSeen = 0
+const stallTimer = setInterval(async () => {
+  try {
+    const s = (await (await fetch(`${server.url}/api/stats`)).json()) as StatsResponse
+    if (s.droppedClients <= droppedSeen) return
+    droppedSeen = s.droppedClients
+    stalledCut++
+    stalled?.destroy()
+    setTimeout(stall, 5000)
+  } catch {
+    // the hub is going away at the end
+  }
+}, 5000)
 
 // The heap after a full collection, once a minute: the trend, printed at the end
 const heapTrend: number[] = []
@@ -254,6 +264,7 @@ try {
 } finally {
   running = false
   clearInterval(heapTimer)
+  clearInterval(stallTimer)
   inspector.close()
   ;(stalled as Socket | null)?.destroy()
   for (const ws of sockets) ws.close(1000)
