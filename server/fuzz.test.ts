@@ -234,6 +234,8 @@ describe('fuzzing the hub', () => {
         })
         socket.end(data)
       })
+    // Found by this fuzzer: Node answered an HTTP/1.1 request without Host with a bare 400 of its own
+    expect((await exchange(Buffer.from('GET /api/health HTTP/1.1\r\n\r\n'))).split('\r\n')[0]).toBe('HTTP/1.1 200 OK')
     let tried = 0
     let refused = 0
     let answered = 0

@@ -313,7 +313,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     websocket: { server: control.wss },
     ...(tls
       ? { createServer: createSecureServer, serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true } }
-      : {}),
+      : // A request without Host reaches the app (which answers it like any other) instead of Node's bare 400
+        { serverOptions: { requireHostHeader: false } }),
   }) as Server | Http2SecureServer
   server.on('clientError', answerMalformed)
   const sockets = new Set<Socket>()
