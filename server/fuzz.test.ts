@@ -236,6 +236,14 @@ describe('fuzzing the hub', () => {
       })
     // Found by this fuzzer: Node answered an HTTP/1.1 request without Host with a bare 400 of its own
     expect((await exchange(Buffer.from('GET /api/health HTTP/1.1\r\n\r\n'))).split('\r\n')[0]).toBe('HTTP/1.1 200 OK')
+    // And the adapter answered a target that is not a path (`*`) with a bare 400 of its own
+    const star = await exchange(Buffer.from('GET * HTTP/1.1\r\nHost: x\r\n\r\n'))
+    expect(star.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request')
+    expect(star).toContain('{"error":{"code":"invalid","message":"The request target must be a path starting with /"}}')
+    // And Node's own 417 for an Expect it does not meet
+    const expectation = await exchange(Buffer.from('GET /api/health HTTP/1.1\r\nHost: x\r\nExpect: 99\r\n\r\n'))
+    expect(expectation.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed')
+    expect(expectation).toContain('"code":"invalid"')
     let tried = 0
     let refused = 0
     let answered = 0

@@ -123,3 +123,33 @@ export function answerMalformed(err: Error & { code?: string }, socket: Duplex):
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   )
 }
+
+/**
+ * Passes on requests whose target is a path; answers any other target (`*`, an absolute URL, garbage the parser
+ * let through) with 400 `invalid` here, where the adapter would answer a bare 400 of its own.
+ */
+export function pathTargetsOnly<Req extends { url?: string | undefined }, Res extends ResponseLike>(
+  listener: (req: Req, res: Res) => void,
+): (req: Req, res: Res) => void {
+  return (req, res) => {
+    if (req.url?.startsWith('/')) {
+      listener(req, res)
+      return
+    }
+    const body = JSON.stringify(errorBody('invalid', 'The request target must be a path starting with /'))
+    res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+}
+
+/** An `Expect` other than `100-continue` (Node's `checkExpectation`): 417 with the JSON error, not Node's bare one. */
+export function refuseExpectation(_req: unknown, res: ResponseLike): void {
+  const body = JSON.stringify(errorBody('invalid', 'The only Expect this server meets is 100-continue'))
+  res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+interface ResponseLike {
+  writeHead(status: number, headers: Record<string, string | number>): unknown
+  end(body: string): unknown
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Server as HttpServer, type Server } from 'node:http'
+import { createServer, Server as HttpServer, type Server } from 'node:http'
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import { arch, cpus, hostname, platform, release, totalmem, uptime } from 'node:os'
@@ -13,7 +13,7 @@ import { Bus } from './bus/index.ts'
 import { type Config, ConfigError } from './config.ts'
 import { Control, SamplingControl } from './control/index.ts'
 import { Health } from './health.ts'
-import { answerMalformed, isLoopback } from './http.ts'
+import { answerMalformed, isLoopback, pathTargetsOnly, refuseExpectation } from './http.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { type Logger, stderrLogger } from './log.ts'
@@ -312,11 +312,20 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     hostname: config.host,
     websocket: { server: control.wss },
     ...(tls
-      ? { createServer: createSecureServer, serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true } }
-      : // A request without Host reaches the app (which answers it like any other) instead of Node's bare 400
-        { serverOptions: { requireHostHeader: false } }),
+      ? {
+          createServer: ((options, listener) =>
+            createSecureServer(options, pathTargetsOnly(listener ?? (() => {})))) as typeof createSecureServer,
+          serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true },
+        }
+      : {
+          createServer: ((options, listener) =>
+            createServer(options, pathTargetsOnly(listener ?? (() => {})))) as typeof createServer,
+          // A request without Host reaches the app (which answers it like any other) instead of Node's bare 400
+          serverOptions: { requireHostHeader: false },
+        }),
   }) as Server | Http2SecureServer
   server.on('clientError', answerMalformed)
+  server.on('checkExpectation', refuseExpectation)
   const sockets = new Set<Socket>()
   server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket)
