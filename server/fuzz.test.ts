@@ -255,6 +255,8 @@ describe('fuzzing the hub', () => {
         const status = /^HTTP\/1\.[01] (\d{3}) /.exec(answer)
         expect(status, JSON.stringify(answer.slice(0, 200))).not.toBeNull()
         const code = Number(status?.[1])
+        // A checkout without `npm run build` answers page requests with this on purpose, as above
+        if (code === 503 && answer.includes('The dashboard is not built yet')) return
         expect(code, answer.slice(0, 300)).toBeLessThan(500)
         if (code < 400) {
           answered++
