@@ -3,6 +3,20 @@ import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { isAddressOrRange } from './http.ts'
 
+/** A comma-separated setting as its trimmed, non-empty items, each checked by `items`. */
+function commaList<T extends z.ZodType<unknown, string[]>>(items: T) {
+  return z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
+    .pipe(items)
+}
+
 /** Each setting: its environment variable, its flag, and its schema. The one table both sources are read from. */
 const settings = {
   host: { env: 'VIGIL_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
@@ -37,38 +51,20 @@ const settings = {
   allowedOrigins: {
     env: 'VIGIL_ALLOWED_ORIGINS',
     flag: 'allowed-origins',
-    schema: z
-      .string()
-      .default('')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((o) => o.trim())
-          .filter((o) => o !== ''),
-      )
-      .pipe(
-        z.array(z.url({ protocol: /^https?$/, message: 'a comma list of origins such as https://ops.example.com' })),
-      ),
+    schema: commaList(
+      z.array(z.url({ protocol: /^https?$/, message: 'a comma list of origins such as https://ops.example.com' })),
+    ),
   },
   trustedProxies: {
     env: 'VIGIL_TRUSTED_PROXIES',
     flag: 'trusted-proxies',
-    schema: z
-      .string()
-      .default('')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((o) => o.trim())
-          .filter((o) => o !== ''),
-      )
-      .pipe(
-        z.array(
-          z
-            .string()
-            .refine(isAddressOrRange, 'a comma list of proxy addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8'),
-        ),
+    schema: commaList(
+      z.array(
+        z
+          .string()
+          .refine(isAddressOrRange, 'a comma list of proxy addresses or CIDR ranges such as 127.0.0.1,10.0.0.0/8'),
       ),
+    ),
   },
   wsRate: { env: 'VIGIL_WS_RATE', flag: 'ws-rate', schema: z.coerce.number().min(1).max(100_000).default(20) },
   wsBurst: { env: 'VIGIL_WS_BURST', flag: 'ws-burst', schema: z.coerce.number().int().min(1).max(100_000).default(40) },

@@ -136,16 +136,19 @@ export function pathTargetsOnly<Req extends { url?: string | undefined }, Res ex
       listener(req, res)
       return
     }
-    const body = JSON.stringify(errorBody('invalid', 'The request target must be a path starting with /'))
-    res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-    res.end(body)
+    writeError(res, 400, 'invalid', 'The request target must be a path starting with /')
   }
 }
 
 /** An `Expect` other than `100-continue` (Node's `checkExpectation`): 417 with the JSON error, not Node's bare one. */
 export function refuseExpectation(_req: unknown, res: ResponseLike): void {
-  const body = JSON.stringify(errorBody('invalid', 'The only Expect this server meets is 100-continue'))
-  res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  writeError(res, 417, 'invalid', 'The only Expect this server meets is 100-continue')
+}
+
+/** The JSON error straight onto a Node response, for answers given before the app sees the request. */
+function writeError(res: ResponseLike, status: number, code: ErrorCode, message: string): void {
+  const body = JSON.stringify(errorBody(code, message))
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
   res.end(body)
 }
 
