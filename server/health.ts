@@ -1,4 +1,6 @@
-import type { HealthReason } from './protocol.ts'
+import { Hono } from 'hono'
+import type { AuthEnv } from './auth/index.ts'
+import type { HealthReason, HealthResponse } from './protocol.ts'
 
 /**
  * What is wrong right now, by component (`storage`, `sampler`…): the hub keeps serving while a fault lasts, and
@@ -25,4 +27,19 @@ export class Health {
     const reasons = [...this.#faults.values()].map((r) => ({ ...r }))
     return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons }
   }
+}
+
+/** `GET /api/health`: no credentials needed; 200 while the hub serves, `degraded` with the reasons of a fault. */
+export function healthRoutes(health: Health, version: string, startedAt: number): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
+  app.get('/api/health', (c) => {
+    const { status, reasons } = health.snapshot()
+    return c.json<HealthResponse>({
+      status,
+      version,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      reasons,
+    })
+  })
+  return app
 }

@@ -1,27 +1,7 @@
 import { BlockList, isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { HttpBindings } from '@hono/node-server'
-import type { Context } from 'hono'
-import type { z } from 'zod'
-import type { ErrorBody, ErrorCode } from './protocol.ts'
-
-/** The one error body shape: `{error: {code, message}}`. */
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } }
-}
-
-/** The first issue of a zod failure as one line: `path: message`, or just the message at the top level. */
-export function issueMessage(error: z.core.$ZodError): string {
-  const issue = error.issues[0]
-  const where = issue?.path.length ? `${issue.path.join('.')}: ` : ''
-  return `${where}${issue?.message ?? 'invalid input'}`
-}
-
-/** zod failures at the edge become 400 `invalid` with the first issue as the message. */
-export function invalidAs400(result: { success: true } | { success: false; error: z.core.$ZodError }, c: Context) {
-  if (result.success) return
-  return c.json(errorBody('invalid', issueMessage(result.error)), 400)
-}
+import { type Code, errorBody } from './errors.ts'
 
 /** Who sent a request: the address per-address limits are keyed by, and whether it comes from this machine. */
 export interface Client {
@@ -146,7 +126,7 @@ export function refuseExpectation(_req: unknown, res: ResponseLike): void {
 }
 
 /** The JSON error straight onto a Node response, for answers given before the app sees the request. */
-function writeError(res: ResponseLike, status: number, code: ErrorCode, message: string): void {
+function writeError(res: ResponseLike, status: number, code: Code, message: string): void {
   const body = JSON.stringify(errorBody(code, message))
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
   res.end(body)

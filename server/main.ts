@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { tokenCommand } from './auth/cli.ts'
+import { tokenCommand } from './auth/index.ts'
 import { ConfigError, loadConfig, settingsHelp } from './config.ts'
 import { type Hub, startHub, VERSION } from './hub.ts'
 import { stderrLogger } from './log.ts'
-import { runCommand } from './run/run.ts'
+import { runCommand } from './run/index.ts'
 
 const USAGE = `vigil ${VERSION}: realtime ops monitoring
 

@@ -153,7 +153,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'unavailable'
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string }
+  error: { code: ErrorCode | ControlErrorCode; message: string }
 }
 
 // ── Control channel (WebSocket /api/control) ────────────────────────────────────────────────────────────────

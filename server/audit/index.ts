@@ -1,1 +1,2 @@
 export { Audit, type NewAuditEntry, redact } from './audit.ts'
+export { auditRoutes } from './http.ts'

@@ -1,3 +1,4 @@
+export { tokenCommand } from './cli.ts'
 export {
   type AuthEnv,
   authenticate,

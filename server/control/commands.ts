@@ -1,15 +1,7 @@
-import type { Jobs } from '../jobs/jobs.ts'
-import type { Command, CommandType, ControlErrorCode, Identity } from '../protocol.ts'
+import { AppError } from '../errors.ts'
+import type { Jobs } from '../jobs/index.ts'
+import type { Command, CommandType, Identity } from '../protocol.ts'
 import type { SamplingControl } from './sampling.ts'
-
-/** A refusal with a stable code, turned into `{ok: false, error}` by the socket. */
-export class CommandError extends Error {
-  readonly code: ControlErrorCode
-  constructor(code: ControlErrorCode, message: string) {
-    super(message)
-    this.code = code
-  }
-}
 
 export interface CommandContext {
   actor: Identity
@@ -23,7 +15,7 @@ type Handled = Exclude<CommandType, 'ping'>
 type Handlers = { [K in Handled]: (cmd: Extract<Command, { type: K }>, ctx: CommandContext) => unknown }
 
 function checkHost(host: string | undefined, ctx: CommandContext): void {
-  if (host !== undefined && host !== ctx.host) throw new CommandError('not_found', `No host ${host}`)
+  if (host !== undefined && host !== ctx.host) throw new AppError('not_found', `No host ${host}`)
 }
 
 /** Every command's handler. The compiler refuses a command type without one. */

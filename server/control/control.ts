@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { upgradeWebSocket } from '@hono/node-server'
 import type { MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import type { Audit } from '../audit/index.ts'
 import { redact } from '../audit/index.ts'
 import {
@@ -13,8 +13,9 @@ import {
   SESSION_COOKIE,
   type Tokens,
 } from '../auth/index.ts'
-import { clientOf, errorBody, issueMessage } from '../http.ts'
-import type { Jobs } from '../jobs/jobs.ts'
+import { AppError, errorBody, issueMessage } from '../errors.ts'
+import { clientOf } from '../http.ts'
+import type { Jobs } from '../jobs/index.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
 import {
@@ -26,7 +27,7 @@ import {
   type Reply,
   type RequestId,
 } from '../protocol.ts'
-import { CommandError, dispatch } from './commands.ts'
+import { dispatch } from './commands.ts'
 import type { SamplingControl } from './sampling.ts'
 
 /** Largest accepted frame; a bigger one closes the socket with 1009. */
@@ -84,6 +85,12 @@ function isAllowedOrigin(origin: string, host: string | undefined, allowed: Read
   }
 }
 
+/** The size of a frame as `ws` hands it over: a Buffer, or fragments. */
+export function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0)
+  return data instanceof ArrayBuffer ? data.byteLength : data.length
+}
+
 /** The request id of a message, if it has one, so that even a refusal can be matched to its request. */
 function requestIdOf(data: RawData, isBinary: boolean): RequestId | null {
   if (isBinary) return null
@@ -100,7 +107,6 @@ function requestIdOf(data: RawData, isBinary: boolean): RequestId | null {
  * shape, role and arguments, dispatch through the handler map, one reply per message, one audit row per command.
  */
 export class Control {
-  readonly wss: WebSocketServer
   readonly #opts: ControlOptions
   readonly #peers = new Set<Peer>()
   readonly #pending = new WeakMap<IncomingMessage, Pending>()
@@ -108,8 +114,6 @@ export class Control {
 
   constructor(opts: ControlOptions) {
     this.#opts = opts
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false })
-    this.wss.on('connection', (ws, req) => this.#accept(ws, req))
     this.#heartbeat = setInterval(() => this.#ping(), opts.pingMs)
   }
 
@@ -147,12 +151,11 @@ export class Control {
     return [check, upgradeWebSocket(() => ({}))]
   }
 
-  #accept(ws: WebSocket, req: IncomingMessage): void {
+  /** Takes a socket whose upgrade `handlers()` checked; false for any other. */
+  readonly accept = (ws: WebSocket, req: IncomingMessage): boolean => {
     const pending = this.#pending.get(req)
-    if (!pending) {
-      ws.close(CLOSE.policy, 'not authenticated')
-      return
-    }
+    if (!pending) return false
+    this.#pending.delete(req)
     const peer: Peer = {
       ws,
       ...pending,
@@ -166,9 +169,14 @@ export class Control {
     ws.on('pong', () => {
       peer.alive = true
     })
-    ws.on('message', (data, isBinary) => this.#onMessage(peer, data, isBinary))
+    ws.on('message', (data, isBinary) => {
+      // The shared WebSocket server takes agents' larger frames; this channel keeps its own limit
+      if (frameBytes(data) > MAX_PAYLOAD) ws.close(CLOSE.tooBig, 'frame too big')
+      else this.#onMessage(peer, data, isBinary)
+    })
     ws.on('close', () => this.#peers.delete(peer))
     ws.on('error', (err) => this.#opts.log.warn('control socket error', { err, remote: peer.remote }))
+    return true
   }
 
   #send(peer: Peer, reply: Reply): void {
@@ -265,8 +273,8 @@ export class Control {
         host: this.#opts.host,
       })
     } catch (err) {
-      if (err instanceof CommandError) {
-        refuse(id, type, args, err.code, err.message)
+      if (err instanceof AppError) {
+        refuse(id, type, args, err.controlCode, err.message)
         return
       }
       this.#opts.log.error('command failed', { type, err })
@@ -311,6 +319,5 @@ export class Control {
   close(): void {
     clearInterval(this.#heartbeat)
     for (const peer of this.#peers) peer.ws.close(CLOSE.goingAway, 'server shutting down')
-    this.wss.close()
   }
 }

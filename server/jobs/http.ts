@@ -3,8 +3,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
-import { CommandError } from '../control/commands.ts'
-import { errorBody, invalidAs400, issueMessage } from '../http.ts'
+import { invalidAs400, issueMessage, refuse } from '../errors.ts'
 import {
   FinishJob,
   HeartbeatBody,
@@ -28,25 +27,8 @@ const LogBatch = z.array(LogLineIn).max(10_000)
 function limit(bytes: number): MiddlewareHandler<AuthEnv> {
   return bodyLimit({
     maxSize: bytes,
-    onError: (c) => c.json(errorBody('payload_too_large', `Body over ${bytes} bytes`), 413),
+    onError: (c) => refuse(c, 'payload_too_large', `Body over ${bytes} bytes`),
   })
-}
-
-/** A job refusal as HTTP: 404 `not_found` or 409 `conflict`; anything else is a bug for `onError`. */
-function refusal(c: Context<AuthEnv>, err: unknown) {
-  if (!(err instanceof CommandError)) throw err
-  return err.code === 'not_found'
-    ? c.json(errorBody('not_found', err.message), 404)
-    : c.json(errorBody('conflict', err.message), 409)
-}
-
-/** Runs a job operation and answers with its result, or with its refusal. */
-function answer(c: Context<AuthEnv>, run: () => object, status: 200 | 201 = 200) {
-  try {
-    return c.json(run(), status)
-  } catch (err) {
-    return refusal(c, err)
-  }
 }
 
 /** Parses a log batch: a JSON array, or NDJSON (one line object per line) when the content type says so. */
@@ -80,14 +62,9 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
   const ownJob: MiddlewareHandler<AuthEnv> = async (c, next) => {
     if (c.get('identity').role !== 'reporter') return next()
     const id = c.req.param('id') ?? ''
-    let owner: number | null
-    try {
-      owner = jobs.ownerOf(id)
-    } catch {
-      return c.json(errorBody('not_found', `No job ${id}`), 404)
-    }
-    if (owner !== c.get('principal')?.tokenId) {
-      return c.json(errorBody('forbidden', 'This token may only touch the jobs it created'), 403)
+    // An unknown job throws not_found, answered 404 like every refusal
+    if (jobs.ownerOf(id) !== c.get('principal')?.tokenId) {
+      return refuse(c, 'forbidden', 'This token may only touch the jobs it created')
     }
     await next()
   }
@@ -95,7 +72,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
   const read = requireRole(JOB_READ_ROLES, 'read jobs')
 
   app.post('/api/jobs', ingest, limit(MAX_BODY), zValidator('json', NewJob, invalidAs400), (c) =>
-    answer(c, () => jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
+    c.json(jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
   )
   app.post(
     '/api/jobs/:id/progress',
@@ -103,7 +80,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     ownJob,
     limit(MAX_BODY),
     zValidator('json', ProgressUpdate, invalidAs400),
-    (c) => answer(c, () => jobs.progress(c.req.param('id'), c.req.valid('json'))),
+    (c) => c.json(jobs.progress(c.req.param('id'), c.req.valid('json'))),
   )
   app.post(
     '/api/jobs/:id/logs',
@@ -113,8 +90,8 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     zValidator('query', LogBatchQuery, invalidAs400),
     async (c) => {
       const body = await readLines(c)
-      if ('error' in body) return c.json(errorBody('invalid', body.error), 400)
-      return answer(c, () => jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
+      if ('error' in body) return refuse(c, 'invalid', body.error)
+      return c.json(jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
     },
   )
   app.post('/api/jobs/:id/heartbeat', ingest, ownJob, limit(MAX_BODY), async (c) => {
@@ -124,23 +101,23 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     try {
       if (text.trim() !== '') body = JSON.parse(text)
     } catch {
-      return c.json(errorBody('invalid', 'Body is not valid JSON'), 400)
+      return refuse(c, 'invalid', 'Body is not valid JSON')
     }
     const parsed = HeartbeatBody.safeParse(body)
-    if (!parsed.success) return c.json(errorBody('invalid', issueMessage(parsed.error)), 400)
-    return answer(c, () => jobs.heartbeat(c.req.param('id'), parsed.data))
+    if (!parsed.success) return refuse(c, 'invalid', issueMessage(parsed.error))
+    return c.json(jobs.heartbeat(c.req.param('id'), parsed.data))
   })
   app.post('/api/jobs/:id/finish', ingest, ownJob, limit(MAX_BODY), zValidator('json', FinishJob, invalidAs400), (c) =>
-    answer(c, () => jobs.finish(c.req.param('id'), c.req.valid('json'))),
+    c.json(jobs.finish(c.req.param('id'), c.req.valid('json'))),
   )
 
   app.get('/api/jobs', read, zValidator('query', JobsQuery, invalidAs400), (c) =>
     c.json({ jobs: jobs.list(c.req.valid('query')) }),
   )
-  app.get('/api/jobs/:id', read, ownJob, (c) => answer(c, () => jobs.get(c.req.param('id'))))
+  app.get('/api/jobs/:id', read, ownJob, (c) => c.json(jobs.get(c.req.param('id'))))
   app.get('/api/jobs/:id/logs', read, ownJob, zValidator('query', LogsQuery, invalidAs400), (c) => {
     const q = c.req.valid('query')
-    return answer(c, () => jobs.logs(c.req.param('id'), q.after, q.limit))
+    return c.json(jobs.logs(c.req.param('id'), q.after, q.limit))
   })
   return app
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { and, desc, eq, inArray, like, sql } from 'drizzle-orm'
 import { jobs } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
-import { CommandError } from '../control/commands.ts'
+import { AppError } from '../errors.ts'
 import {
   FINAL_JOB_STATES,
   type HeartbeatBody,
@@ -94,7 +94,7 @@ export class Jobs {
 
   #row(id: string): Row {
     const row = this.#db.db.select().from(jobs).where(eq(jobs.id, id)).get()
-    if (!row) throw new CommandError('not_found', `No job ${id}`)
+    if (!row) throw new AppError('not_found', `No job ${id}`)
     return row
   }
 
@@ -152,8 +152,7 @@ export class Jobs {
   }
 
   #assertNotFinal(row: Row): void {
-    if (FINAL_JOB_STATES.includes(row.state))
-      throw new CommandError('conflict', `Job ${row.id} is ${row.state} already`)
+    if (FINAL_JOB_STATES.includes(row.state)) throw new AppError('conflict', `Job ${row.id} is ${row.state} already`)
   }
 
   progress(id: string, update: ProgressUpdate): Job {
@@ -259,12 +258,12 @@ export class Jobs {
   retry(id: string): Job {
     const row = this.#row(id)
     if (!FINAL_JOB_STATES.includes(row.state)) {
-      throw new CommandError('conflict', `Job ${id} is ${row.state}: only a finished job can be retried`)
+      throw new AppError('conflict', `Job ${id} is ${row.state}: only a finished job can be retried`)
     }
-    if (row.retriedAs) throw new CommandError('conflict', `Job ${id} was retried already, as ${row.retriedAs}`)
+    if (row.retriedAs) throw new AppError('conflict', `Job ${id} was retried already, as ${row.retriedAs}`)
     const waiting = row.command !== null && row.heartbeatAt !== null && row.heartbeatAt > (row.finishedAt ?? 0)
     if (!waiting || Date.now() - (row.heartbeatAt ?? 0) > RUNNER_WAITING_MS) {
-      throw new CommandError(
+      throw new AppError(
         'conflict',
         `No runner is waiting to retry job ${id}: start vigil run with --wait-retry, or run it again`,
       )
@@ -308,7 +307,7 @@ export class Jobs {
   cancel(id: string, by: string, reason: string | null): Job {
     const row = this.#row(id)
     this.#assertNotFinal(row)
-    if (row.state === 'cancelling') throw new CommandError('conflict', `Job ${id} is being cancelled already`)
+    if (row.state === 'cancelling') throw new AppError('conflict', `Job ${id} is being cancelled already`)
     const request = { by, at: Date.now(), reason }
     // A queued job has no runner yet: nothing needs to confirm, it is cancelled now
     const state: JobState = row.state === 'queued' ? 'cancelled' : 'cancelling'

@@ -2,9 +2,9 @@ import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
-import type { Bus } from '../bus/index.ts'
-import { errorBody, invalidAs400 } from '../http.ts'
-import { MetricsBatch, type MetricsEvent, type Role } from '../protocol.ts'
+import { errorBody, invalidAs400 } from '../errors.ts'
+import type { Pipeline } from '../ingest/index.ts'
+import { MetricsBatch, type Role } from '../protocol.ts'
 import { LATE_MS, type Store } from '../store/index.ts'
 import { exposition, type PromSample, seriesSamples } from './prometheus.ts'
 
@@ -19,7 +19,7 @@ const STALE_MS = 5 * 60_000
 
 export interface MetricRouteDeps {
   store: Store
-  bus: Bus
+  pipeline: Pipeline
   /** The hub's own host name: the default for samples that name none. */
   host: string
   tokens: Tokens
@@ -77,22 +77,7 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
         const msg = `Host ${host} has ${have} series; ${fresh.size} more would pass the limit of ${deps.maxSeriesPerHost}`
         return c.json(errorBody('cardinality_limit', msg), 429)
       }
-      try {
-        deps.store.writeSamples(host, samples)
-      } catch (err) {
-        return c.json(errorBody('unavailable', `Could not store the samples: ${(err as Error).message}`), 503)
-      }
-      // Live viewers get the newest value of each series in the batch as one metrics event
-      const newest = new Map<string, { ts: number; value: number }>()
-      let ts = 0
-      for (const s of samples) {
-        const prev = newest.get(s.name)
-        if (!prev || s.ts >= prev.ts) newest.set(s.name, { ts: s.ts, value: s.value })
-        if (s.ts > ts) ts = s.ts
-      }
-      const values: Record<string, number> = {}
-      for (const [name, v] of newest) values[name] = v.value
-      deps.bus.publish('metrics', 'metrics', { host, ts, intervalMs: 0, values } satisfies MetricsEvent)
+      deps.pipeline.samples(host, samples)
       return c.json({ accepted: samples.length, host })
     },
   )

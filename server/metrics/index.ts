@@ -1,2 +1,3 @@
 export { type MetricRouteDeps, metricRoutes } from './http.ts'
 export { exposition, type PromSample, selfSamples } from './prometheus.ts'
+export { seriesRoutes } from './read.ts'

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { CLK_TCK, pageSize, scanProcesses } from '../sampler/linux.ts'
+import { CLK_TCK, pageSize, scanProcesses } from '../sampler/index.ts'
 
 /** CPU (percent of one core) and resident memory of a whole process group. */
 export interface GroupResources {

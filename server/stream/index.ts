@@ -1,1 +1,2 @@
+export { streamRoutes } from './http.ts'
 export { type OpenRequest, type StreamOptions, Streams } from './streams.ts'

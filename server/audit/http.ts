@@ -1,0 +1,21 @@
+import { zValidator } from '@hono/zod-validator'
+import { Hono } from 'hono'
+import { type AuthEnv, COMMAND_ROLES, requireRole } from '../auth/index.ts'
+import { invalidAs400 } from '../errors.ts'
+import { AuditQuery } from '../protocol.ts'
+import type { Audit } from './audit.ts'
+
+/** `GET /api/audit`: operators and admins page through the audit log, newest first. Mounted behind the read check. */
+export function auditRoutes(audit: Audit): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
+  app.get(
+    '/api/audit',
+    requireRole(COMMAND_ROLES, 'read the audit log'),
+    zValidator('query', AuditQuery, invalidAs400),
+    (c) => {
+      const q = c.req.valid('query')
+      return c.json({ entries: audit.list(q.limit, q.before) })
+    },
+  )
+  return app
+}

@@ -1,0 +1,2 @@
+export { hostRoutes } from './http.ts'
+export { Hosts } from './registry.ts'

@@ -1,0 +1,2 @@
+export { localAgent } from './local.ts'
+export { Pipeline, type PipelineDeps } from './pipeline.ts'
