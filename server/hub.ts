@@ -20,7 +20,7 @@ import { selfSamples } from './metrics/index.ts'
 import { ROOT } from './paths.ts'
 import { defaultProbe, type Probe, type Sampler } from './sampler/index.ts'
 import { SelfStats } from './stats.ts'
-import { type Db, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
+import { type Db, eventLog, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 import { loadTls } from './tls.ts'
 import { websocketServer } from './websocket.ts'
@@ -31,6 +31,8 @@ export interface HubOptions {
   log?: Logger
   /** Replaces the sampler's wall clock; tests use it to fake a clock jump. */
   clock?: () => number
+  /** Ticks held while storage fails (default an hour's worth); tests make it tiny to see drops. */
+  writeQueueTicks?: number
 }
 
 /** A running hub: HTTP API, SSE, sampler and store, with its real port. */
@@ -110,7 +112,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     errors++
   }
   const writer = new RetryingWriter(store, {
-    maxPending: WRITE_QUEUE_TICKS,
+    maxPending: opts.writeQueueTicks ?? WRITE_QUEUE_TICKS,
     onFault(message) {
       const was = health.has('storage')
       if (message === null) {
@@ -131,7 +133,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     heartbeatTimeoutMs: config.jobLostMs,
     record: (jobHost, ts, values) => writer.write(jobHost, ts, values, null),
   })
-  const streams = new Streams(bus, store, {
+  const streams = new Streams(bus, eventLog(store, writer), {
     heartbeatMs: config.heartbeatMs,
     retryMs: config.retryMs,
     clientBufferBytes: config.clientBufferBytes,
@@ -238,6 +240,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         streams.close()
         await listener.close()
         writer.close()
+        bus.close()
         store.close()
       })()
       return closing

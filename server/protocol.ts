@@ -107,8 +107,12 @@ export interface HostEvent {
   processes: { count: number; topCpu: ProcessInfo[]; topMem: ProcessInfo[] }
 }
 
+/**
+ * Why a resume can't be exact: the id is older than the replay window (`too_old`), was never issued
+ * (`unknown_id`), or events after it were lost while storage failed (`gap`). The client reloads history.
+ */
 export interface ResetEvent {
-  reason: 'too_old' | 'unknown_id'
+  reason: 'too_old' | 'unknown_id' | 'gap'
   lastEventId: string
 }
 

@@ -1,6 +1,9 @@
 import type { Store, StoredEvent } from '../store/index.ts'
 import { encodeFrame } from './frame.ts'
 
+/** Ids reserved ahead of use at a time: one durable write per this many events. */
+const ID_BLOCK = 10_000
+
 /** A published event with its SSE frame, encoded once and shared by every client. */
 export interface BusEvent extends StoredEvent {
   frame: Buffer
@@ -16,13 +19,15 @@ export interface Subscriber {
  */
 export class Bus {
   readonly #byTopic = new Map<string, Set<Subscriber>>()
-  readonly #log: Pick<Store, 'appendEvent' | 'lastEventId'>
+  readonly #log: Pick<Store, 'appendEvent' | 'lastEventId' | 'reserveEventIds'>
   #lastId: number
+  #reserved: number
   #emitted = 0
 
-  constructor(log: Pick<Store, 'appendEvent' | 'lastEventId'>) {
+  constructor(log: Pick<Store, 'appendEvent' | 'lastEventId' | 'reserveEventIds'>) {
     this.#log = log
     this.#lastId = log.lastEventId()
+    this.#reserved = this.#lastId
   }
 
   /** The greatest id handed out so far. */
@@ -38,8 +43,33 @@ export class Bus {
   /** Allocates the next id and encodes the frame. The caller persists it, then calls `emit`. */
   create(topic: string, event: string, payload: unknown, ts = Date.now()): BusEvent {
     const id = ++this.#lastId
+    if (id > this.#reserved - ID_BLOCK / 2) this.#reserve()
     const data = JSON.stringify(payload)
     return { id, ts, topic, event, data, frame: encodeFrame(String(id), event, data) }
+  }
+
+  /**
+   * Reserves the next block of ids durably, half a block before the last one runs out. An event may go live
+   * before it is stored (storage failing), so after a crash the next process starts past the reservation and an
+   * id a client saw is never issued again. A failed reservation is tried again on the next event.
+   */
+  #reserve(): void {
+    const through = this.#lastId + ID_BLOCK
+    try {
+      this.#log.reserveEventIds(through)
+      this.#reserved = through
+    } catch {
+      // Storage is failing: the slack left in the current block covers the ids until it works again
+    }
+  }
+
+  /** Gives the unused reservation back at a clean shutdown, so ids go on without a jump. */
+  close(): void {
+    try {
+      this.#log.reserveEventIds(this.#lastId)
+    } catch {
+      // A failed release leaves a jump in the ids after restart, nothing worse
+    }
   }
 
   /** Sends an already persisted event to every subscriber of its topic. Never waits on a client. */

@@ -1,5 +1,7 @@
 export { type Db, openDb } from './db.ts'
 export { LATE_MS } from './history.ts'
+export { type EventLog, eventLog } from './log.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
 export type { NamedSample, SeriesRange, StorageStats, Store, StoredEvent, TierStats } from './store.ts'
+export { inTopics } from './topics.ts'
 export { RetryingWriter, type RetryingWriterOptions } from './writer.ts'

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { and, asc, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm'
-import { events, samples, series } from '../../db/schema.ts'
+import { events, meta, samples, series } from '../../db/schema.ts'
 import { type Db, openDb } from './db.ts'
 import { History } from './history.ts'
 import { SeriesIndex } from './series-index.ts'
@@ -18,6 +18,8 @@ export interface SqliteStoreOptions {
 
 const DEFAULT_RANGE_MS = 3_600_000
 const STATS_TTL_MS = 10_000
+/** The event ids handed out ahead of use, kept so that a crash never leads to an id being issued twice. */
+const RESERVED_KEY = 'events.reserved_through'
 
 /**
  * The metric store on `vigil.db` in the data dir (opened, and migrated, unless `db` is given).
@@ -72,11 +74,20 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     .where(and(lt(events.ts, sql.placeholder('before')), lt(events.id, sql`(select max(id) from ${events})`)))
     .prepare()
 
+  const saveReserved = db
+    .insert(meta)
+    .values({ key: RESERVED_KEY, value: sql.placeholder('value') })
+    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } })
+    .prepare()
+  const reserved = Number(
+    db.select({ value: meta.value }).from(meta).where(eq(meta.key, RESERVED_KEY)).get()?.value ?? 0,
+  )
+
   const history = new History(sqlite, db, {
     retentionMs: TIERS.map((t) => opts.retentionMs[t.name]),
   })
   const latest = new Map<number, { ts: number; value: number }>()
-  let lastId = selectLastEvent.get()?.id ?? 0
+  let lastId = Math.max(selectLastEvent.get()?.id ?? 0, reserved)
 
   function seriesId(host: string, name: string, now: number): number {
     let id = seriesIds.get(host, name)
@@ -211,6 +222,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     lastEventId() {
       return lastId
+    },
+    reserveEventIds(through) {
+      saveReserved.run({ value: String(through) })
     },
     writeSamples(host, batch) {
       writeSamples(host, batch)

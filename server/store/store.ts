@@ -65,8 +65,13 @@ export interface Store {
   /** Events with id greater than `afterId` on any of `topics`, oldest first, at most `limit`. */
   eventsAfter(afterId: number, topics: readonly string[], limit: number): StoredEvent[]
   oldestEventId(): number | null
-  /** The greatest event id ever written, 0 for a new store. Survives restarts and pruning. */
+  /**
+   * The greatest event id ever written or reserved, 0 for a new store. Survives restarts and pruning: after a
+   * crash it is past every id the crashed process may have handed out, stored or not.
+   */
   lastEventId(): number
+  /** Durably reserves event ids up to `through`, so no id up to it is issued again after a crash. */
+  reserveEventIds(through: number): void
   /** At most `points` buckets of [ts, avg, min, max]; `to` defaults to the newest stored sample of the series. */
   range(metric: string, host: string, from: number | undefined, to: number | undefined, points: number): SeriesRange
   metricNames(): { host: string; name: string }[]

@@ -1,4 +1,5 @@
 import type { Store, StoredEvent } from './store.ts'
+import { inTopics } from './topics.ts'
 
 interface PendingTick {
   host: string
@@ -27,6 +28,7 @@ export class RetryingWriter {
   #delay: number
   #dropped = 0
   #failures = 0
+  #lostThrough = 0
 
   constructor(
     private readonly store: Store,
@@ -49,11 +51,35 @@ export class RetryingWriter {
     return this.#failures
   }
 
+  /**
+   * The greatest id of an event that was emitted live but whose tick the full queue dropped, so it will never be
+   * stored; 0 when none was. A resume from before it cannot be exact.
+   */
+  get lostThrough(): number {
+    return this.#lostThrough
+  }
+
+  /** The id of the oldest event still waiting, or null. */
+  oldestEventId(): number | null {
+    for (const t of this.#queue) if (t.event) return t.event.id
+    return null
+  }
+
+  /** Events still waiting in the queue with an id greater than `afterId`, on any of `topics`, oldest first. */
+  eventsAfter(afterId: number, topics: readonly string[]): StoredEvent[] {
+    const out: StoredEvent[] = []
+    for (const t of this.#queue) {
+      if (t.event && t.event.id > afterId && inTopics(topics, t.event.topic)) out.push(t.event)
+    }
+    return out
+  }
+
   write(host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null): void {
     this.#queue.push({ host, ts, values, event })
     if (this.#queue.length > this.opts.maxPending) {
-      this.#queue.shift()
+      const gone = this.#queue.shift()
       this.#dropped++
+      if (gone?.event && gone.event.id > this.#lostThrough) this.#lostThrough = gone.event.id
     }
     // While a retry is scheduled the queue waits for it: writing now would put this tick before older ones
     if (!this.#timer) this.#flush()

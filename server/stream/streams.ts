@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeOpen, type Subscriber } from '../bus/index.ts'
 import type { ResetEvent } from '../protocol.ts'
-import type { Store } from '../store/index.ts'
+import type { EventLog } from '../store/index.ts'
 
 type Response = ServerResponse | Http2ServerResponse
 
@@ -93,14 +93,14 @@ class SseClient implements Subscriber {
 export class Streams {
   readonly #clients = new Set<SseClient>()
   readonly #bus: Bus
-  readonly #store: Store
+  readonly #log: EventLog
   readonly #opts: StreamOptions
   readonly #heartbeat: NodeJS.Timeout
   #dropped = 0
 
-  constructor(bus: Bus, store: Store, opts: StreamOptions) {
+  constructor(bus: Bus, log: EventLog, opts: StreamOptions) {
     this.#bus = bus
-    this.#store = store
+    this.#log = log
     this.#opts = opts
     this.#heartbeat = setInterval(() => {
       for (const client of this.#clients) client.write(PING)
@@ -158,19 +158,22 @@ export class Streams {
 
   #resetReason(from: number): ResetEvent['reason'] | null {
     if (from > this.#bus.lastId) return 'unknown_id'
-    const oldest = this.#store.oldestEventId()
+    const oldest = this.#log.oldestEventId()
     if (oldest === null || from < oldest - 1) return 'too_old'
+    // An event after `from` went live but was dropped before it could be stored: the replay would skip it
+    if (from < this.#log.lostThrough()) return 'gap'
     return null
   }
 
   /**
-   * Sends the logged events after `from`, pausing while the client's queue drains. Every emitted event is
-   * logged before it is emitted, so the read that finds nothing newer is the moment to switch to live.
+   * Sends the logged events after `from`, pausing while the client's queue drains. Every emitted event is in the
+   * log (stored, or queued to be) before it is emitted, so the read that finds nothing newer is the moment to
+   * switch to live.
    */
   async #replay(client: SseClient, from: number, topics: readonly string[]): Promise<void> {
     let cursor = from
     for (;;) {
-      const rows = this.#store.eventsAfter(cursor, topics, REPLAY_BATCH)
+      const rows = this.#log.eventsAfter(cursor, topics, REPLAY_BATCH)
       if (rows.length === 0) {
         client.live = true
         return
