@@ -58,6 +58,15 @@ export const head = sqliteTable('head', {
   data: blob('data', { mode: 'buffer' }).notNull(),
 })
 
+/**
+ * Late samples (a replay after an outage, a back-fill) for hours already closed, as packed (series id, ts, value)
+ * float64s: durable until they are merged into their hours' chunks, in batches. Rows go once merged.
+ */
+export const late = sqliteTable('late', {
+  id: integer('id').primaryKey(),
+  data: blob('data', { mode: 'buffer' }).notNull(),
+})
+
 /** The event log behind SSE resume: every published event, kept for the replay window. */
 export const events = sqliteTable(
   'events',

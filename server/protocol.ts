@@ -421,7 +421,12 @@ export interface StatsResponse {
     tiers: TierStatsView[]
     openSamples: number
     headBytes: number
+    /** Samples refused because they were older than raw retention. */
     lateSamples: number
+    /** Late samples stored and waiting to be merged into their closed hours. */
+    lateWaiting: number
+    /** Closed hours rewritten to take late samples, since start. */
+    lateMerges: number
   }
   process: { rssBytes: number; heapUsedBytes: number; eventLoopLagP99Ms: number; uptimeS: number }
 }

@@ -5,7 +5,7 @@ import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from
 import { errorBody, invalidAs400 } from '../errors.ts'
 import type { Pipeline } from '../ingest/index.ts'
 import { MetricsBatch, type Role } from '../protocol.ts'
-import { LATE_MS, type Store } from '../store/index.ts'
+import type { Store } from '../store/index.ts'
 import { exposition, type PromSample, seriesSamples } from './prometheus.ts'
 
 /** Roles that may push custom samples: reporters (scripts, jobs), agents (remote hosts) and admins. */
@@ -55,7 +55,7 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
       const batch = c.req.valid('json')
       const host = batch.host ?? deps.host
       const now = Date.now()
-      const oldest = Math.max(now - LATE_MS, deps.store.acceptsFrom())
+      const oldest = deps.store.acceptsFrom(now)
       const mayUseReserved = c.get('identity').role === 'agent'
       const samples = batch.samples.map((s) => ({ name: s.name, ts: s.ts ?? now, value: s.value }))
       for (const [i, s] of samples.entries()) {
@@ -63,7 +63,7 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
           return c.json(errorBody('invalid', `samples.${i}.name: ${s.name} is reserved for Vigil's own metrics`), 400)
         }
         if (s.ts < oldest) {
-          const msg = `samples.${i}.ts: ${s.ts} is too old; samples may be at most ${LATE_MS / 60_000} minutes old`
+          const msg = `samples.${i}.ts: ${s.ts} is too old; samples may be at most ${(now - oldest) / 3_600_000} hours old (raw retention)`
           return c.json(errorBody('invalid', msg), 400)
         }
         if (s.ts > now + MAX_FUTURE_MS) {

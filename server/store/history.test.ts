@@ -70,6 +70,23 @@ function bruteForce(samples: { ts: number; value: number }[], res: number) {
   return out
 }
 
+/** Every raw sample a series has in closed chunks, decoded straight from the file. */
+function storedRaw(dir: string, seriesName: string): [number, number][] {
+  const db = new Database(join(dir, 'vigil.db'), { readonly: true })
+  try {
+    const { id } = db.prepare('select id from series where name = ?').get(seriesName) as { id: number }
+    const rows = db.prepare('select data from chunks_raw where series_id = ? order by start_ts').all(id) as {
+      data: Buffer
+    }[]
+    return rows.flatMap((row) => {
+      const { ts, cols } = decodeChunk(row.data)
+      return [...ts].map((t, k) => [t, cols[0]?.[k] as number] as [number, number])
+    })
+  } finally {
+    db.close()
+  }
+}
+
 /** Every bucket a rollup table holds for a series, decoded straight from the file. */
 function storedBuckets(dir: string, table: 'chunks_1m' | 'chunks_1h', seriesName: string) {
   const db = new Database(join(dir, 'vigil.db'), { readonly: true })
@@ -197,14 +214,102 @@ describe('tiered history', () => {
     expect(store.range('x', 'h', T0, T0 + 5000, 100).points).toEqual(before)
   })
 
-  it('refuses and counts a sample for an hour that has already closed', () => {
+  it('merges samples for closed hours into their chunks, the late write winning a tie, with rollups equal to a brute-force computation over the merged samples', () => {
+    const { store, dir } = makeStore()
+    const first = samplesFor(21, T0, T0 + 3 * HOUR)
+    for (const s of first) store.writeTick('h', s.ts, { 'queue.depth': s.value }, null)
+    store.maintain(T0 + 3 * HOUR + LATE_MS)
+    expect(store.storageStats().openSamples).toBe(0)
+
+    // A replay after the fact: every 7th sample again with a new value, and new samples between them
+    const late = [
+      ...first.filter((_, i) => i % 7 === 0).map((s) => ({ ts: s.ts, value: s.value + 1000 })),
+      ...samplesFor(22, T0 + 20 * MIN, T0 + 2 * HOUR + 40 * MIN).map((s) => ({ ts: s.ts + 1, value: s.value })),
+    ]
+    for (let i = 0; i < late.length; i += 500) {
+      store.writeSamples(
+        'h',
+        late.slice(i, i + 500).map((s) => ({ name: 'queue.depth', ...s })),
+      )
+    }
+    expect(store.storageStats().lateWaiting).toBeGreaterThan(0)
+
+    const byTs = new Map(first.map((s) => [s.ts, s.value]))
+    for (const s of late) byTs.set(s.ts, s.value)
+    const merged = [...byTs.entries()].sort((a, b) => a[0] - b[0]).map(([ts, value]) => ({ ts, value }))
+    // A read merges the series' late samples first: it sees every acknowledged write
+    const hour = store.range('queue.depth', 'h', T0 + HOUR, T0 + 2 * HOUR - 1, 3600)
+    expect(hour.tier).toBe('raw')
+    expect(store.storageStats().lateWaiting).toBe(0)
+    expect(storedRaw(dir, 'queue.depth')).toEqual(merged.map((s) => [s.ts, s.value]))
+    for (const [table, res] of [
+      ['chunks_1m', MIN],
+      ['chunks_1h', HOUR],
+    ] as const) {
+      const expected = bruteForce(merged, res)
+      const stored = storedBuckets(dir, table, 'queue.depth')
+      expect([...stored.keys()]).toEqual([...expected.keys()])
+      for (const [t, e] of expected) expect(stored.get(t)).toEqual(e)
+    }
+    expect(store.storageStats().tiers.map((t) => [t.tier, t.samples])).toEqual([
+      ['raw', merged.length],
+      ['1m', 180],
+      ['1h', 3],
+    ])
+  })
+
+  it('rewrites each closed hour once for late samples that came in many batches, once the replay moves on', async () => {
     const { store } = makeStore()
-    store.writeTick('h', T0 + HOUR + 1000, { x: 1 }, null)
+    store.writeTick('h', T0, { x: 0 }, null)
+    store.maintain(T0 + 4 * HOUR + LATE_MS)
+    const late = samplesFor(3, T0 + HOUR, T0 + 4 * HOUR)
+    for (let i = 0; i < late.length; i += 100) {
+      store.writeSamples(
+        'h',
+        late.slice(i, i + 100).map((s) => ({ name: 'x', ...s })),
+      )
+    }
+    const batches = Math.ceil(late.length / 100)
+    expect(batches).toBeGreaterThan(50)
+    await expect.poll(() => store.storageStats().lateWaiting, { timeout: 10_000 }).toBe(0)
+    // Three hours touched, three chunk rewrites, whatever the number of batches
+    expect(store.storageStats().lateMerges).toBe(3)
+    const pts = store.range('x', 'h', T0 + HOUR, T0 + 4 * HOUR, 100_000).points
+    expect(pts.map((p) => [p[0], p[1]])).toEqual(late.map((s) => [s.ts, s.value]))
+  })
+
+  it('keeps late samples that were not merged yet across a crash (connection closed without the store)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-history-'))
+    dirs.push(dir)
+    const retentionMs = { raw: 7 * DAY, '1m': 90 * DAY, '1h': 730 * DAY }
+    const db = openDb(dir)
+    const store = openSqliteStore({ dataDir: dir, db, retentionMs, replayMs: 1000 })
+    store.writeTick('h', T0, { x: 0 }, null)
     store.maintain(T0 + 2 * HOUR + LATE_MS)
-    expect(store.acceptsFrom()).toBe(T0 + 2 * HOUR)
-    store.writeTick('h', T0 + HOUR + 5000, { x: 5 }, null)
+    store.writeSamples('h', [
+      { name: 'x', ts: T0 + 1000, value: 1 },
+      { name: 'x', ts: T0 + HOUR + 1000, value: 2 },
+    ])
+    expect(store.storageStats().lateWaiting).toBe(2)
+    db.sqlite.close()
+    const again = openSqliteStore({ dataDir: dir, retentionMs, replayMs: 1000 })
+    open.push(again)
+    expect(again.range('x', 'h', T0, T0 + 2 * HOUR, 100_000).points).toEqual([
+      [T0, 0, 0, 0],
+      [T0 + 1000, 1, 1, 1],
+      [T0 + HOUR + 1000, 2, 2, 2],
+    ])
+  })
+
+  it('refuses and counts a sample older than raw retention, and stores nothing of it', () => {
+    const { store } = makeStore({ raw: 2 * HOUR, '1m': DAY, '1h': 30 * DAY })
+    store.writeTick('h', T0 + 5 * HOUR, { x: 1 }, null)
+    store.maintain(T0 + 5 * HOUR + LATE_MS)
+    expect(store.acceptsFrom(T0 + 5 * HOUR + LATE_MS)).toBe(T0 + 3 * HOUR + LATE_MS)
+    store.writeTick('h', T0 + HOUR, { x: 5 }, null)
     expect(store.storageStats().lateSamples).toBe(1)
-    expect(store.range('x', 'h', T0, T0 + 2 * HOUR, 100_000).points).toEqual([[T0 + HOUR + 1000, 1, 1, 1]])
+    expect(store.storageStats().lateWaiting).toBe(0)
+    expect(store.range('x', 'h', T0, T0 + 6 * HOUR, 100_000).points).toEqual([[T0 + 5 * HOUR, 1, 1, 1]])
   })
 
   it('refuses a tick with a fractional timestamp at write time and stores nothing of it', () => {

@@ -1,13 +1,15 @@
 import type Database from 'better-sqlite3'
 import { and, asc, desc, eq, gte, lt, lte, min, sql, sum } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
-import { chunks1h, chunks1m, chunksRaw, head, meta } from '../../db/schema.ts'
+import { chunks1h, chunks1m, chunksRaw, head, late, meta } from '../../db/schema.ts'
 import { SampleBuffer, unpackHead } from './buffer.ts'
 import { decodeChunk, encodeChunk } from './codec.ts'
+import { LateBuffer, type LateGroup } from './late.ts'
 import {
   Accumulator,
   alignDown,
   type Buckets,
+  emptyBuckets,
   mergeBuckets,
   pickTier,
   rollup,
@@ -19,8 +21,8 @@ import {
 } from './tiers.ts'
 
 /**
- * How long after its hour ends a window stays open. A sample older than the newest closed window is refused, so
- * writers (the ingest API) accept timestamps up to this far in the past.
+ * How long after its hour ends a window stays open. A sample for a window already closed is late: it is kept
+ * durably and merged into the window's chunk in a batch, with the window's rollups recomputed.
  */
 export const LATE_MS = 600_000
 const CLOSED_KEY = 'history.closed_up_to'
@@ -39,6 +41,7 @@ export interface TierCounts {
 }
 
 const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+const windowOf = (ts: number): number => alignDown(ts, WINDOW_MS)
 
 /**
  * Metric history in tiers: writes go to the durable head and to per-series buffers; each hour, once it is
@@ -50,11 +53,17 @@ export class History {
   readonly #counts = TIERS.map(() => 0)
   readonly #floors = TIERS.map(() => Number.POSITIVE_INFINITY)
   #closedUpTo: number
-  #late = 0
+  /** Samples older than this (raw retention from the last housekeeping) are refused: their chunks are gone. */
+  #floor = Number.NEGATIVE_INFINITY
+  #refused = 0
   #staged = new Float64Array(3 * 256)
   #stagedN = 0
   #stagedMin = Number.POSITIVE_INFINITY
   #stagedMax = Number.NEGATIVE_INFINITY
+  #lateStaged = new Float64Array(3 * 64)
+  #lateN = 0
+  readonly #late = new LateBuffer()
+  #mergedOnRead = 0
   readonly #stmt
 
   constructor(
@@ -132,6 +141,12 @@ export class History {
         .delete(head)
         .where(lt(head.maxTs, sql.placeholder('before')))
         .prepare(),
+      insertLate: db
+        .insert(late)
+        .values({ data: sql.placeholder('data') })
+        .returning({ id: late.id })
+        .prepare(),
+      deleteLate: this.sqlite.prepare('delete from late where id in (select value from json_each(?))'),
       saveClosed: db
         .insert(meta)
         .values({ key: CLOSED_KEY, value: sql.placeholder('value') })
@@ -150,6 +165,11 @@ export class History {
         if (ts >= this.#closedUpTo) this.#buffer(id).add(ts, value)
       })
     }
+    // Late samples not yet merged when the last process ended, in the order they were written
+    for (const row of db.select().from(late).orderBy(asc(late.id)).all()) {
+      const f = new Float64Array(row.data.buffer.slice(row.data.byteOffset, row.data.byteOffset + row.data.byteLength))
+      this.#late.addRow(row.id, f, Math.floor(f.length / 3), windowOf, performance.now())
+    }
   }
 
   get closedUpTo(): number {
@@ -162,7 +182,7 @@ export class History {
     if (!Number.isSafeInteger(ts) || Math.abs(ts) > 2 ** 50)
       throw new RangeError(`timestamp ${ts} is not an integer ms`)
     if (ts < this.#closedUpTo) {
-      this.#late++
+      this.#stageLate(id, ts, value)
       return
     }
     const at = this.#stagedN * 3
@@ -179,10 +199,37 @@ export class History {
     if (ts > this.#stagedMax) this.#stagedMax = ts
   }
 
-  /** Writes the staged samples to the head, then to the buffers. Call inside the caller's transaction. */
+  #stageLate(id: number, ts: number, value: number): void {
+    if (ts < this.#floor) {
+      this.#refused++
+      return
+    }
+    const at = this.#lateN * 3
+    if (at + 3 > this.#lateStaged.length) {
+      const grown = new Float64Array(this.#lateStaged.length * 2)
+      grown.set(this.#lateStaged)
+      this.#lateStaged = grown
+    }
+    this.#lateStaged[at] = id
+    this.#lateStaged[at + 1] = ts
+    this.#lateStaged[at + 2] = value
+    this.#lateN++
+  }
+
+  /** Writes the staged samples to the head (late ones to the late table), then to the buffers. Call inside the caller's transaction. */
   commit(): number {
+    const lateN = this.#lateN
+    if (lateN > 0) {
+      const triples = this.#lateStaged.subarray(0, lateN * 3)
+      const row = this.#stmt.insertLate.get({
+        data: Buffer.from(triples.buffer, triples.byteOffset, triples.byteLength),
+      })
+      if (!row) throw new Error('could not store late samples')
+      this.#late.addRow(row.id, triples, lateN, windowOf, performance.now())
+      this.#lateN = 0
+    }
     const n = this.#stagedN
-    if (n === 0) return 0
+    if (n === 0) return lateN
     const s = this.#staged
     const oneTs = this.#stagedMin === this.#stagedMax
     let payload: Float64Array
@@ -206,10 +253,11 @@ export class History {
     else
       for (let i = 0; i < n; i++) this.#buffer(s[i * 3] as number).add(s[i * 3 + 1] as number, s[i * 3 + 2] as number)
     this.discard()
-    return n
+    return n + lateN
   }
 
   discard(): void {
+    this.#lateN = 0
     this.#stagedN = 0
     this.#stagedMin = Number.POSITIVE_INFINITY
     this.#stagedMax = Number.NEGATIVE_INFINITY
@@ -217,6 +265,7 @@ export class History {
 
   /** Closes every window that ended LATE_MS before `now`, then applies retention. */
   maintain(now: number): { closedRows: number; removed: number[] } {
+    this.#floor = now - (this.opts.retentionMs[0] ?? Number.POSITIVE_INFINITY)
     let closedRows = 0
     const cutoff = alignDown(now - LATE_MS, WINDOW_MS)
     if (cutoff > this.#closedUpTo) {
@@ -266,6 +315,8 @@ export class History {
 
   /** `points` buckets at most over [from, to], from the coarsest tier fine enough, other tiers filling its gaps. */
   range(id: number, from: number, to: number, points: number) {
+    // A read sees every acknowledged write: the series' late samples are merged first
+    if (this.#late.groups > 0) this.#mergedOnRead += this.mergeLate((g) => g.seriesId === id)
     const wanted = Math.max(1, Math.ceil((to - from + 1) / points))
     const chosen = pickTier(wanted, from, to, points)
     const res = (TIERS[chosen] as TierSpec).resMs
@@ -309,6 +360,42 @@ export class History {
     return [...this.#buffers.keys()]
   }
 
+  /** Windows merged because a read asked for their series before they fell idle. */
+  get mergedOnRead(): number {
+    return this.#mergedOnRead
+  }
+
+  /** Late samples waiting to be merged. */
+  get lateWaiting(): number {
+    return this.#late.size
+  }
+
+  /**
+   * Merges the late groups `pick` chooses into their windows, in one transaction: each window's raw chunk gets
+   * its late samples (the late one winning a tie) and its 1-minute and 1-hour buckets are recomputed from the
+   * merged chunk, exactly. Returns how many windows were rewritten.
+   */
+  mergeLate(pick: (g: LateGroup) => boolean = () => true): number {
+    const groups = this.#late.select(pick)
+    if (groups.length === 0) return 0
+    const counts = [...this.#counts]
+    try {
+      this.sqlite.transaction(() => {
+        for (const g of groups) this.#rewriteWindow(g.seriesId, g.window, g.samples)
+        const free = this.#late.unreferenced(groups)
+        if (free.length > 0) this.#stmt.deleteLate.run(JSON.stringify(free))
+      })()
+    } catch (err) {
+      counts.forEach((n, t) => {
+        this.#counts[t] = n
+      })
+      throw err
+    }
+    this.#late.forget(groups)
+    this.#refreshFloors()
+    return groups.length
+  }
+
   counts(): { tiers: TierCounts[]; buffered: number; late: number } {
     let buffered = 0
     for (const b of this.#buffers.values()) buffered += b.n
@@ -319,7 +406,7 @@ export class History {
         retentionMs: this.opts.retentionMs[t] ?? Number.POSITIVE_INFINITY,
       })),
       buffered,
-      late: this.#late,
+      late: this.#refused,
     }
   }
 
@@ -342,26 +429,77 @@ export class History {
   #closeWindow(id: number, window: number, buf: SampleBuffer, i: number, end: number): void {
     const raw = this.#stmt.tier[0]
     if (!raw) return
-    const prior = raw.one.get({ id, start: window })
-    if (prior) {
-      // A window closed twice (history imported over live data): merge, the newer write winning on a tie
-      const old = decodeChunk(prior.data)
-      const merged = new SampleBuffer()
-      for (let k = 0; k < old.ts.length; k++) merged.add(old.ts[k] as number, old.cols[0]?.[k] as number)
-      for (let k = i; k < end; k++) merged.add(buf.ts[k] as number, buf.v[k] as number)
-      this.#writeWindow(id, window, merged, 0, merged.n, prior.count)
-    } else this.#writeWindow(id, window, buf, i, end, 0)
+    if (raw.one.get({ id, start: window })) {
+      // A window closed twice (history imported over live data): merged, the newer write winning on a tie
+      const add = new SampleBuffer()
+      for (let k = i; k < end; k++) add.add(buf.ts[k] as number, buf.v[k] as number)
+      this.#rewriteWindow(id, window, add)
+    } else this.#writeWindow(id, window, buf, i, end)
   }
 
-  /** Writes samples `i..end` of a window as its raw chunk, replacing one of `replaced` samples, and rolls them up. */
-  #writeWindow(id: number, window: number, buf: SampleBuffer, i: number, end: number, replaced: number): void {
+  /**
+   * Merges `add` into a window that has (or may have) a chunk already, `add` winning a tie, and recomputes the
+   * window's buckets in every rollup tier from the merged samples: exact, whatever was replaced.
+   */
+  #rewriteWindow(id: number, window: number, add: SampleBuffer): void {
+    const raw = this.#stmt.tier[0]
+    if (!raw) return
+    const prior = raw.one.get({ id, start: window })
+    const merged = new SampleBuffer()
+    if (prior) {
+      const old = decodeChunk(prior.data)
+      for (let k = 0; k < old.ts.length; k++) merged.add(old.ts[k] as number, old.cols[0]?.[k] as number)
+    }
+    for (let k = 0; k < add.n; k++) merged.add(add.ts[k] as number, add.v[k] as number)
+    raw.insert.run({
+      id,
+      start: window,
+      count: merged.n,
+      data: asBuffer(encodeChunk(merged.ts, [merged.v], 0, merged.n)),
+    })
+    this.#counts[0] = (this.#counts[0] as number) + merged.n - (prior?.count ?? 0)
+    for (let t = 1; t < TIERS.length; t++) {
+      const spec = TIERS[t] as TierSpec
+      const stmt = this.#stmt.tier[t]
+      if (!stmt) continue
+      const start = alignDown(window, spec.groupMs)
+      const row = stmt.one.get({ id, start })
+      const fresh = rollup(merged.ts, merged.v, 0, merged.n, spec.resMs)
+      // The row's buckets outside this window stay; the window's own are replaced by the fresh ones
+      const kept = emptyBuckets()
+      if (row) {
+        const { ts, cols } = decodeChunk(row.data)
+        const [mn, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
+        for (let k = 0; k < ts.length; k++) {
+          const at = ts[k] as number
+          if (at >= window && at < window + WINDOW_MS) continue
+          kept.ts.push(at)
+          kept.min.push(mn[k] as number)
+          kept.max.push(mx[k] as number)
+          kept.sum.push(sm[k] as number)
+          kept.count.push(ct[k] as number)
+        }
+      }
+      const b = mergeBuckets(kept, fresh)
+      stmt.insert.run({
+        id,
+        start,
+        count: b.ts.length,
+        data: asBuffer(encodeChunk(b.ts, [b.min, b.max, b.sum, b.count])),
+      })
+      this.#counts[t] = (this.#counts[t] as number) + b.ts.length - (row?.count ?? 0)
+    }
+  }
+
+  /** Writes samples `i..end` of a window that has no chunk yet as its raw chunk, and rolls them up. */
+  #writeWindow(id: number, window: number, buf: SampleBuffer, i: number, end: number): void {
     this.#stmt.tier[0]?.insert.run({
       id,
       start: window,
       count: end - i,
       data: asBuffer(encodeChunk(buf.ts, [buf.v], i, end)),
     })
-    this.#counts[0] = (this.#counts[0] as number) + end - i - replaced
+    this.#counts[0] = (this.#counts[0] as number) + end - i
     for (let t = 1; t < TIERS.length; t++) {
       const spec = TIERS[t] as TierSpec
       this.#mergeRollup(t, id, alignDown(window, spec.groupMs), rollup(buf.ts, buf.v, i, end, spec.resMs))

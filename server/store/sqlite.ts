@@ -20,6 +20,10 @@ const DEFAULT_RANGE_MS = 3_600_000
 const STATS_TTL_MS = 10_000
 /** The event ids handed out ahead of use, kept so that a crash never leads to an id being issued twice. */
 const RESERVED_KEY = 'events.reserved_through'
+/** A window that took no late sample for this long is merged into its chunk. */
+const LATE_IDLE_MS = 1000
+/** Late samples held before the oldest windows are merged at once, whatever their state. */
+const LATE_MAX_SAMPLES = 1_000_000
 
 /**
  * The metric store on `vigil.db` in the data dir (opened, and migrated, unless `db` is given).
@@ -153,6 +157,40 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     history.commit()
   })
 
+  // Late samples are merged in batches: a window once no sample came for it in LATE_IDLE_MS (the replay moved
+  // on), or the oldest windows at once when too many wait. A failed merge (a full disk) is tried again later
+  let lateTimer: NodeJS.Timeout | null = null
+  let lateRetryMs = LATE_IDLE_MS
+  let lateMerges = 0
+  function mergeLate(pick: Parameters<History['mergeLate']>[0]): void {
+    try {
+      const n = history.mergeLate(pick)
+      lateMerges += n
+      if (n > 0) measured = null
+      lateRetryMs = LATE_IDLE_MS
+    } catch {
+      lateRetryMs = Math.min(lateRetryMs * 2, 30_000)
+    }
+  }
+  function scheduleLate(): void {
+    if (history.lateWaiting > LATE_MAX_SAMPLES) {
+      let left = history.lateWaiting
+      mergeLate((g) => {
+        if (left <= LATE_MAX_SAMPLES / 2) return false
+        left -= g.samples.n
+        return true
+      })
+    }
+    if (lateTimer || history.lateWaiting === 0) return
+    lateTimer = setTimeout(() => {
+      lateTimer = null
+      const idleSince = performance.now() - LATE_IDLE_MS
+      mergeLate((g) => g.touchedAt <= idleSince)
+      scheduleLate()
+    }, lateRetryMs)
+    lateTimer.unref()
+  }
+
   importLegacySamples()
 
   /** Moves rows of the one-row-per-sample table of earlier versions into the head, then lets them close normally. */
@@ -212,6 +250,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   return {
     writeTick(host, ts, values, event) {
       writeTick(host, ts, values, event)
+      if (history.lateWaiting > 0) scheduleLate()
     },
     appendEvent,
     eventsAfter(afterId, topics, limit) {
@@ -228,6 +267,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     writeSamples(host, batch) {
       writeSamples(host, batch)
+      if (history.lateWaiting > 0) scheduleLate()
     },
     range(metric, host, fromArg, toArg, points): SeriesRange {
       const id = seriesIds.get(host, metric)
@@ -266,8 +306,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (h.closedRows > 0 || h.removed.some((n) => n > 0) || ev > 0) measured = null
       return { ...h, events: ev }
     },
-    acceptsFrom() {
-      return history.closedUpTo
+    acceptsFrom(now) {
+      return now - opts.retentionMs.raw
     },
     storageStats() {
       const m = measure(Date.now())
@@ -280,10 +320,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         openSamples: c.buffered,
         headBytes: m.headBytes,
         lateSamples: c.late,
+        lateWaiting: history.lateWaiting,
+        lateMerges: lateMerges + history.mergedOnRead,
         events: { retained: m.retained, oldestId: selectOldestEvent.get()?.id ?? null, lastId },
       }
     },
     close() {
+      if (lateTimer) clearTimeout(lateTimer)
+      // What fails to merge now stays in the late table and is merged by the next process
+      mergeLate(() => true)
       sqlite.pragma('wal_checkpoint(TRUNCATE)')
       sqlite.close()
     },

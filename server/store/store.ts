@@ -37,8 +37,12 @@ export interface StorageStats {
   /** Samples written but not yet in a closed chunk (kept durable by the head table). */
   openSamples: number
   headBytes: number
-  /** Samples refused because their hour had already closed. */
+  /** Samples refused because they were older than raw retention. */
   lateSamples: number
+  /** Late samples (for hours already closed) stored durably and waiting to be merged into their chunks. */
+  lateWaiting: number
+  /** Closed windows rewritten to take late samples, since start: one per window and batch of a replay. */
+  lateMerges: number
   events: { retained: number; oldestId: number | null; lastId: number }
 }
 
@@ -56,7 +60,8 @@ export interface NamedSample {
 export interface Store {
   /**
    * Writes one tick's samples and, when given, its event, in one transaction. Non-finite values are skipped; a
-   * second sample of a series at the same time replaces the first.
+   * second sample of a series at the same time replaces the first. Samples older than `acceptsFrom` are refused
+   * and counted.
    */
   writeTick(host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null): void
   /** Writes a batch of samples with their own timestamps, all or nothing. */
@@ -86,8 +91,11 @@ export interface Store {
    * retention, drops events older than the replay window.
    */
   maintain(now: number): { closedRows: number; removed: number[]; events: number }
-  /** The earliest time a new sample may have: older ones fall into an hour already closed. */
-  acceptsFrom(): number
+  /**
+   * The earliest time a new sample may have: raw retention back from `now`. A sample for an hour already closed
+   * is merged into it (in a batch, its rollups recomputed); an older one would have no chunk left to go to.
+   */
+  acceptsFrom(now: number): number
   storageStats(): StorageStats
   close(): void
 }

@@ -1,0 +1,4 @@
+CREATE TABLE `late` (
+	`id` integer PRIMARY KEY NOT NULL,
+	`data` blob NOT NULL
+);
