@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CatalogEntry, HealthResponse, SeriesResponse } from './protocol.ts'
+import type { CatalogEntry, HealthResponse, SeriesResponse } from './protocol/index.ts'
 import { Collector, startTestHub, type TestHub } from './testing/hub.ts'
 
 let t: TestHub

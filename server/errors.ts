@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { z } from 'zod'
-import { CONTROL_ERROR_CODES, type ControlErrorCode, type ErrorBody, type ErrorCode } from './protocol.ts'
+import { CONTROL_ERROR_CODES, type ControlErrorCode, type ErrorBody, type ErrorCode } from './protocol/index.ts'
 
 /** Every stable error code, HTTP and control channel alike. */
 export type Code = ErrorCode | ControlErrorCode

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { COMMAND_TYPES, CONTROL_ERROR_CODES, type Reply } from './protocol.ts'
+import { COMMAND_TYPES, CONTROL_ERROR_CODES, type Reply } from './protocol/index.ts'
 import { ControlClient } from './testing/control.ts'
 import { startTestHub, type TestHub } from './testing/hub.ts'
 

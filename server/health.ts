@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AuthEnv } from './auth/index.ts'
-import type { HealthReason, HealthResponse } from './protocol.ts'
+import type { HealthReason, HealthResponse } from './protocol/index.ts'
 
 /**
  * What is wrong right now, by component (`storage`, `sampler`…): the hub keeps serving while a fault lasts, and

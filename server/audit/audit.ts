@@ -1,7 +1,7 @@
 import { desc, lt } from 'drizzle-orm'
 import { audit } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
-import type { AuditEntry } from '../protocol.ts'
+import type { AuditEntry } from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 
 const SECRET_KEY = /token|secret|password|authorization|cookie/i

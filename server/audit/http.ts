@@ -2,7 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { type AuthEnv, COMMAND_ROLES, requireRole } from '../auth/index.ts'
 import { invalidAs400 } from '../errors.ts'
-import { AuditQuery } from '../protocol.ts'
+import { AuditQuery } from '../protocol/index.ts'
 import type { Audit } from './audit.ts'
 
 /** `GET /api/audit`: operators and admins page through the audit log, newest first. Mounted behind the read check. */

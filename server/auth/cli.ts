@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { dataDirFrom } from '../config.ts'
-import { Role } from '../protocol.ts'
+import { Role } from '../protocol/index.ts'
 import { openDb } from '../store/index.ts'
 import { TokenError, Tokens } from './tokens.ts'
 

@@ -9,7 +9,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { errorBody, invalidAs400 } from '../errors.ts'
 import { type Client, clientOf } from '../http.ts'
 import { WEB_DIST_DIR } from '../paths.ts'
-import { type Identity, LoginRequest, type Role } from '../protocol.ts'
+import { type Identity, LoginRequest, type Role } from '../protocol/index.ts'
 import type { Principal, Tokens } from './tokens.ts'
 
 export const SESSION_COOKIE = 'vigil_session'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Role } from '../protocol.ts'
+import type { Role } from '../protocol/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { and, count, eq, gt, isNotNull, isNull, lt } from 'drizzle-orm'
 import { loginCodes, sessions, tokens } from '../../db/schema.ts'
-import type { Role } from '../protocol.ts'
+import type { Role } from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 
 /** A token as `vigil token list` shows it: never the secret. */

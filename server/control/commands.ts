@@ -1,6 +1,6 @@
 import { AppError } from '../errors.ts'
 import type { Jobs } from '../jobs/index.ts'
-import type { Command, CommandType, Identity } from '../protocol.ts'
+import type { Command, CommandType, Identity } from '../protocol/index.ts'
 import type { SamplingControl } from './sampling.ts'
 
 export interface CommandContext {

@@ -5,7 +5,13 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ROOT } from '../paths.ts'
-import { type AuditEntry, CONTROL_ERROR_CODES, type ConfigEvent, type MetricsEvent, type Reply } from '../protocol.ts'
+import {
+  type AuditEntry,
+  CONTROL_ERROR_CODES,
+  type ConfigEvent,
+  type MetricsEvent,
+  type Reply,
+} from '../protocol/index.ts'
 import { openDb } from '../store/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'

@@ -26,7 +26,7 @@ import {
   type Identity,
   type Reply,
   type RequestId,
-} from '../protocol.ts'
+} from '../protocol/index.ts'
 import { dispatch } from './commands.ts'
 import type { SamplingControl } from './sampling.ts'
 

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AuthEnv } from '../auth/index.ts'
-import type { ConfigEvent } from '../protocol.ts'
+import type { ConfigEvent } from '../protocol/index.ts'
 import type { Control } from './control.ts'
 import type { SamplingControl } from './sampling.ts'
 

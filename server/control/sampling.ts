@@ -3,7 +3,7 @@ import { settings } from '../../db/schema.ts'
 import type { Audit } from '../audit/index.ts'
 import type { Bus } from '../bus/index.ts'
 import type { Logger } from '../log.ts'
-import type { ConfigEvent, SamplingSettings } from '../protocol.ts'
+import type { ConfigEvent, SamplingSettings } from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 
 const KEY = 'sampling'

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AuthEnv } from '../auth/index.ts'
-import type { HostEvent } from '../protocol.ts'
+import type { HostEvent } from '../protocol/index.ts'
 import type { Hosts } from './registry.ts'
 
 /** `GET /api/hosts`: the latest `host` event of every host. Mounted behind the read check. */

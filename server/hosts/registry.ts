@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/index.ts'
-import type { HostEvent } from '../protocol.ts'
+import type { HostEvent } from '../protocol/index.ts'
 
 /** Every host the hub knows: the latest `host` event of each (system info and top processes). */
 export class Hosts {

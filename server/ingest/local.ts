@@ -2,7 +2,7 @@ import { arch, cpus, platform, release, totalmem, uptime } from 'node:os'
 import type { Health } from '../health.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Logger } from '../log.ts'
-import type { HostEvent } from '../protocol.ts'
+import type { HostEvent } from '../protocol/index.ts'
 import { type Probe, Sampler } from '../sampler/index.ts'
 import type { Pipeline } from './pipeline.ts'
 

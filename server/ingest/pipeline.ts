@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
-import type { MetricsEvent } from '../protocol.ts'
+import type { MetricsEvent } from '../protocol/index.ts'
 import type { NamedSample, RetryingWriter, Store } from '../store/index.ts'
 
 export interface PipelineDeps {

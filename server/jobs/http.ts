@@ -14,7 +14,7 @@ import {
   NewJob,
   ProgressUpdate,
   type Role,
-} from '../protocol.ts'
+} from '../protocol/index.ts'
 import type { Jobs } from './jobs.ts'
 
 /** Roles that may report jobs: reporters for their own, operators and admins for any. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol.ts'
+import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, type Received, sleep, startTestHub, type TestHub } from '../testing/hub.ts'
 import { splitLines } from './logs.ts'

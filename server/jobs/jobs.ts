@@ -15,7 +15,7 @@ import {
   type NewJob,
   type Progress,
   type ProgressUpdate,
-} from '../protocol.ts'
+} from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 import { type EtaState, nextEta } from './eta.ts'
 import { JobLogs } from './logs.ts'

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm'
 import { jobLogs, jobs } from '../../db/schema.ts'
-import type { LogLine, LogLineIn } from '../protocol.ts'
+import type { LogLine, LogLineIn } from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 
 /** A line longer than this is cut and marked. */

@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
 import { errorBody, invalidAs400 } from '../errors.ts'
 import type { Pipeline } from '../ingest/index.ts'
-import { MetricsBatch, type Role } from '../protocol.ts'
+import { MetricsBatch, type Role } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
 import { exposition, type PromSample, seriesSamples } from './prometheus.ts'
 

@@ -1,6 +1,6 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { SeriesResponse } from '../protocol.ts'
+import type { SeriesResponse } from '../protocol/index.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
 
 let t: TestHub | null = null

@@ -1,4 +1,4 @@
-import type { StatsResponse } from '../protocol.ts'
+import type { StatsResponse } from '../protocol/index.ts'
 import { describeMetric, prometheusName } from '../sampler/index.ts'
 
 /** One line of the exposition: a family, its labels and a value. */

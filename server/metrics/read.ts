@@ -2,7 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import type { AuthEnv } from '../auth/index.ts'
 import { invalidAs400, refuse } from '../errors.ts'
-import { type CatalogEntry, SeriesQuery, type SeriesResponse } from '../protocol.ts'
+import { type CatalogEntry, SeriesQuery, type SeriesResponse } from '../protocol/index.ts'
 import { describeMetric } from '../sampler/index.ts'
 import type { Store } from '../store/index.ts'
 

@@ -1,4 +1,4 @@
-import type { ProgressUpdate } from '../protocol.ts'
+import type { ProgressUpdate } from '../protocol/index.ts'
 
 /**
  * Reads a progress directive from one output line: `::progress 42`, `::progress 420/1000 rows`,

@@ -1,4 +1,4 @@
-import type { HeartbeatBody, HeartbeatReply, Job, LogLineIn, ProgressUpdate } from '../protocol.ts'
+import type { HeartbeatBody, HeartbeatReply, Job, LogLineIn, ProgressUpdate } from '../protocol/index.ts'
 
 const RETRY_BASE_MS = 250
 /** Most lines, and text bytes, per request when a backlog of batches is merged (the hub takes 1 MiB bodies). */

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ROOT } from '../paths.ts'
-import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol.ts'
+import type { AuditEntry, Job, LogEvent, LogLine } from '../protocol/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
 

@@ -1,4 +1,4 @@
-import type { CatalogEntry } from '../protocol.ts'
+import type { CatalogEntry } from '../protocol/index.ts'
 
 type Rule = [pattern: RegExp, unit: string, group: CatalogEntry['group'], describe: (m: RegExpExecArray) => string]
 

@@ -1,7 +1,7 @@
 import { statfs as realStatfs } from 'node:fs/promises'
 import si from 'systeminformation'
 import { describe, expect, it } from 'vitest'
-import type { MetricsEvent } from '../protocol.ts'
+import type { MetricsEvent } from '../protocol/index.ts'
 import { healthOf } from '../testing/child.ts'
 import { type Collector, useTestHubs } from '../testing/hub.ts'
 import { linuxProbe, type Statfs } from './linux.ts'

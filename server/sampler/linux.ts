@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
-import type { ProcessInfo } from '../protocol.ts'
+import type { ProcessInfo } from '../protocol/index.ts'
 import type { CpuTimes, DiskCounters, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
 import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
 import { withTimeout } from './timeout.ts'

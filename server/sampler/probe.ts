@@ -1,4 +1,4 @@
-import type { ProcessInfo } from '../protocol.ts'
+import type { ProcessInfo } from '../protocol/index.ts'
 
 /** Cumulative CPU time, in any fixed unit: only deltas are used. */
 export interface CpuTimes {

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import type { MetricsEvent, SeriesResponse } from '../protocol.ts'
+import type { MetricsEvent, SeriesResponse } from '../protocol/index.ts'
 import { healthOf } from '../testing/child.ts'
 import { type Collector, useTestHubs } from '../testing/hub.ts'
 

@@ -1,4 +1,4 @@
-import type { SeriesPoint } from '../protocol.ts'
+import type { SeriesPoint } from '../protocol/index.ts'
 import type { TierName } from './tiers.ts'
 
 /** An event as the log keeps it: enough to re-encode the exact frame that was sent live. */

@@ -1,4 +1,4 @@
-import type { SeriesPoint } from '../protocol.ts'
+import type { SeriesPoint } from '../protocol/index.ts'
 
 export type TierName = 'raw' | '1m' | '1h'
 

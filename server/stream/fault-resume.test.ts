@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ResetEvent } from '../protocol.ts'
+import type { ResetEvent } from '../protocol/index.ts'
 import { healthOf } from '../testing/child.ts'
 import { Collector, useTestHubs } from '../testing/hub.ts'
 

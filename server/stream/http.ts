@@ -5,7 +5,7 @@ import { type AuthEnv, COMMAND_ROLES } from '../auth/index.ts'
 import { invalidAs400, refuse } from '../errors.ts'
 import { clientOf } from '../http.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
-import { StreamQuery } from '../protocol.ts'
+import { StreamQuery } from '../protocol/index.ts'
 import type { Streams } from './streams.ts'
 
 /**

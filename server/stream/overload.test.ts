@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { EventSource } from 'eventsource'
 import { describe, expect, it } from 'vitest'
 import { rss } from '../../scripts/lib/proc.ts'
-import type { MetricsEvent } from '../protocol.ts'
+import type { MetricsEvent } from '../protocol/index.ts'
 import { useChildHubs } from '../testing/child.ts'
 
 const NORMAL = 50

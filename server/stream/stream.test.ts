@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { MetricsEvent, ResetEvent } from '../protocol.ts'
+import type { MetricsEvent, ResetEvent } from '../protocol/index.ts'
 import { Collector, sleep, startTestHub, type TestHub } from '../testing/hub.ts'
 
 let t: TestHub | null = null

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeOpen, type Subscriber } from '../bus/index.ts'
-import type { ResetEvent } from '../protocol.ts'
+import type { ResetEvent } from '../protocol/index.ts'
 import type { EventLog } from '../store/index.ts'
 
 type Response = ServerResponse | Http2ServerResponse

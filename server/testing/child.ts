@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
 import { Tokens } from '../auth/index.ts'
-import type { HealthResponse, Role } from '../protocol.ts'
+import type { HealthResponse, Role } from '../protocol/index.ts'
 import { openDb } from '../store/index.ts'
 import { type ServeProcess, spawnServe } from './process.ts'
 

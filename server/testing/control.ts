@@ -1,5 +1,5 @@
 import WebSocket from 'ws'
-import type { Reply } from '../protocol.ts'
+import type { Reply } from '../protocol/index.ts'
 
 /** A real `ws` client on /api/control that collects replies in order. */
 export class ControlClient {

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import type { SeriesResponse } from '../../server/protocol.ts'
+import type { SeriesResponse } from '../../server/protocol/index.ts'
 import { useE2eHub } from './harness.ts'
 
 const hub = useE2eHub(['--sample-ms', '500', '--slow-sample-ms', '2000'])

@@ -1,4 +1,4 @@
-import type { Command, Reply } from '../../server/protocol.ts'
+import type { Command, Reply } from '../../server/protocol/index.ts'
 import { backoffMs } from './backoff.ts'
 
 export type ControlState = 'connecting' | 'open' | 'reconnecting' | 'closed'

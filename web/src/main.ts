@@ -8,7 +8,7 @@ import type {
   MetricsEvent,
   ProcessInfo,
   SeriesResponse,
-} from '../../server/protocol.ts'
+} from '../../server/protocol/index.ts'
 import { createChart, type StreamingChart } from './charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from './charts/defs.ts'
 import { SeriesBuffer } from './charts/series.ts'

@@ -1,4 +1,4 @@
-import type { AuditEntry, ConfigEvent, Identity } from '../../../server/protocol.ts'
+import type { AuditEntry, ConfigEvent, Identity } from '../../../server/protocol/index.ts'
 import { CommandFailed, type ControlListener, ControlSocket } from '../control.ts'
 import { $, esc } from '../dom.ts'
 

@@ -1,4 +1,4 @@
-import type { AuditEntry, Identity, Job, LogEvent, LogLine, SeriesResponse } from '../../../server/protocol.ts'
+import type { AuditEntry, Identity, Job, LogEvent, LogLine, SeriesResponse } from '../../../server/protocol/index.ts'
 import { createChart, type StreamingChart } from '../charts/chart.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import type { ControlSocket } from '../control.ts'

@@ -1,4 +1,4 @@
-import type { StatsResponse } from '../../../server/protocol.ts'
+import type { StatsResponse } from '../../../server/protocol/index.ts'
 import { $ } from '../dom.ts'
 import { formatBytes, formatDuration } from '../format.ts'
 
