@@ -187,3 +187,54 @@ export const jobLogs = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 )
+
+/**
+ * Every host the hub has heard from: its own (local) and each agent's. An agent token is bound to the one host it
+ * first connected as; `machine_id` tells a second machine claiming an online host's name.
+ */
+export const hosts = sqliteTable(
+  'hosts',
+  {
+    name: text('name').primaryKey(),
+    local: integer('local', { mode: 'boolean' }).notNull(),
+    tokenId: integer('token_id'),
+    machineId: text('machine_id'),
+    agentVersion: text('agent_version'),
+    /** JSON: platform, release, arch, cores, memory, boot time. */
+    info: text('info'),
+    /** JSON: the agent's spool as last reported. */
+    spool: text('spool'),
+    /** JSON: the latest replay that finished. */
+    backfill: text('backfill'),
+    firstSeenAt: integer('first_seen_at').notNull(),
+    lastSeenAt: integer('last_seen_at'),
+  },
+  (t) => [uniqueIndex('hosts_token').on(t.tokenId)],
+)
+
+/** Ticks an agent dropped from a full spool, as it reported them: recorded once per (host, spool, first seq). */
+export const hostGaps = sqliteTable(
+  'host_gaps',
+  {
+    id: integer('id').primaryKey(),
+    host: text('host').notNull(),
+    spoolId: text('spool_id').notNull(),
+    fromSeq: integer('from_seq').notNull(),
+    toSeq: integer('to_seq').notNull(),
+    fromTs: integer('from_ts').notNull(),
+    toTs: integer('to_ts').notNull(),
+    ticks: integer('ticks').notNull(),
+    reportedAt: integer('reported_at').notNull(),
+  },
+  (t) => [uniqueIndex('host_gaps_seq').on(t.host, t.spoolId, t.fromSeq), index('host_gaps_host').on(t.host, t.toTs)],
+)
+
+/**
+ * How far each agent spool's ticks are stored: every sequence number up to `through` is committed. Written in the
+ * same transaction as the ticks, so an acknowledgement never runs ahead of the data.
+ */
+export const ingestCursors = sqliteTable('ingest_cursors', {
+  stream: text('stream').primaryKey(),
+  through: integer('through').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})

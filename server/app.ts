@@ -3,13 +3,14 @@ import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { type Agents, agentRoutes } from './agents/index.ts'
 import { type Audit, auditRoutes } from './audit/index.ts'
 import { type AuthEnv, authenticate, authRoutes, READ_ROLES, requireRole, type Tokens } from './auth/index.ts'
 import type { Config } from './config.ts'
-import { type Control, configRoutes, controlRoutes, type SamplingControl } from './control/index.ts'
+import { type Control, configRoutes, controlRoutes, type Sampling } from './control/index.ts'
 import { AppError, errorBody, refuse } from './errors.ts'
 import { type Health, healthRoutes } from './health.ts'
-import { type Hosts, hostRoutes } from './hosts/index.ts'
+import { type Fleet, type Hosts, hostRoutes } from './hosts/index.ts'
 import type { Pipeline } from './ingest/index.ts'
 import { type Jobs, jobRoutes } from './jobs/index.ts'
 import type { ConnectionCaps, FailureThrottle } from './limits/index.ts'
@@ -32,10 +33,12 @@ export interface AppDeps {
   log: Logger
   tokens: Tokens
   audit: Audit
-  sampling: SamplingControl
+  sampling: Sampling
   control: Control
   jobs: Jobs
   hosts: Hosts
+  fleet: Fleet
+  agents: Agents
   /** Open SSE streams per client address and per token. */
   streamCaps: ConnectionCaps
   /** Failed credential checks per client address. */
@@ -74,10 +77,11 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     }),
   )
   app.route('/', controlRoutes(deps.control))
+  app.route('/', agentRoutes(deps.agents))
 
   app.use('/api/*', authenticate(tokens, allowAnonymous), requireRole(READ_ROLES, 'read the dashboard'))
   app.route('/', seriesRoutes(deps.store, deps.host))
-  app.route('/', hostRoutes(deps.hosts))
+  app.route('/', hostRoutes(deps.hosts, deps.fleet))
   app.route('/', configRoutes(deps.sampling))
   app.route('/', auditRoutes(deps.audit))
   app.route('/', statsRoutes(deps.stats))

@@ -1,7 +1,9 @@
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import { isAddressOrRange } from './http.ts'
+import { HostName } from './protocol/index.ts'
 
 /** A comma-separated setting as its trimmed, non-empty items, each checked by `items`. */
 function commaList<T extends z.ZodType<unknown, string[]>>(items: T) {
@@ -22,6 +24,12 @@ const settings = {
   host: { env: 'VIGIL_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
   port: { env: 'VIGIL_PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65_535).default(8686) },
   dataDir: { env: 'VIGIL_DATA_DIR', flag: 'data-dir', schema: z.string().min(1).default('./data') },
+  hostname: {
+    env: 'VIGIL_HOSTNAME',
+    flag: 'hostname',
+    schema: HostName.optional(),
+    shownDefault: "the machine's host name",
+  },
   sampleMs: {
     env: 'VIGIL_SAMPLE_MS',
     flag: 'sample-ms',
@@ -72,6 +80,11 @@ const settings = {
     env: 'VIGIL_WS_PING_MS',
     flag: 'ws-ping-ms',
     schema: z.coerce.number().int().min(50).max(300_000).default(25_000),
+  },
+  agentHeartbeatMs: {
+    env: 'VIGIL_AGENT_HEARTBEAT_MS',
+    flag: 'agent-heartbeat-ms',
+    schema: z.coerce.number().int().min(100).max(300_000).default(5000),
   },
   jobLostMs: {
     env: 'VIGIL_JOB_LOST_MS',
@@ -144,23 +157,52 @@ const settings = {
     flag: 'max-series',
     schema: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   },
-} as const
+} as const satisfies SettingsTable
 
 type Settings = typeof settings
-export type Config = Readonly<{ [K in keyof Settings]: z.output<Settings[K]['schema']> }>
+export type Config = Readonly<
+  Omit<Parsed<Settings>, 'hostname'> & {
+    /** The host name the hub's own sampler reports under: `--hostname`, else the machine's. */
+    hostname: string
+  }
+>
+
+/** The machine's host name as a Vigil host name: the first label kept as it is, characters it refuses replaced. */
+export function machineHostname(): string {
+  const name = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+  return name === '' ? 'localhost' : name.slice(0, 253)
+}
 
 /** Raised for a setting that does not parse; the message names the variable and the flag. */
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** One setting: its environment variable, its flag, its schema, and how `--help` shows its default. */
+export interface Setting {
+  env: string
+  flag: string
+  schema: z.ZodType
+  boolean?: true
+  shownDefault?: string
+}
+export type SettingsTable = Readonly<Record<string, Setting>>
+export type Parsed<T extends SettingsTable> = { -readonly [K in keyof T]: z.output<T[K]['schema']> }
+
 /**
- * Parses the environment, overridden by flags, into a frozen config. The one place that reads either.
- * @example loadConfig(process.env, ['--port', '0'])
+ * Parses the environment, overridden by flags, against a settings table: every value checked by its schema, and
+ * an invalid one named by its variable or flag. The one place that reads either.
+ * @example parseSettings(settings, process.env, ['--port', '0'])
  */
-export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
+export function parseSettings<T extends SettingsTable>(
+  table: T,
+  env: Record<string, string | undefined>,
+  argv: readonly string[],
+): Parsed<T> {
   const options = Object.fromEntries(
-    Object.values(settings).map((s) => [s.flag, { type: 'boolean' in s ? ('boolean' as const) : ('string' as const) }]),
+    Object.values(table).map((s) => [s.flag, { type: s.boolean ? ('boolean' as const) : ('string' as const) }]),
   ) as Record<string, { type: 'string' | 'boolean' }>
   let flags: Record<string, string | boolean | undefined>
   try {
@@ -169,7 +211,7 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     throw new ConfigError((err as Error).message)
   }
   const out: Record<string, unknown> = {}
-  for (const [key, s] of Object.entries(settings)) {
+  for (const [key, s] of Object.entries(table)) {
     const flag = flags[s.flag]
     const fromFlag = flag === true ? 'true' : flag
     const raw = typeof fromFlag === 'string' ? fromFlag : env[s.env] === '' ? undefined : env[s.env]
@@ -181,8 +223,20 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
     }
     out[key] = parsed.data
   }
-  const config = out as { -readonly [K in keyof Config]: Config[K] }
-  config.dataDir = resolve(config.dataDir)
+  return out as Parsed<T>
+}
+
+/**
+ * Parses the hub's environment, overridden by flags, into a frozen config.
+ * @example loadConfig(process.env, ['--port', '0'])
+ */
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
+  const parsed = parseSettings(settings, env, argv)
+  const config: { -readonly [K in keyof Config]: Config[K] } = {
+    ...parsed,
+    dataDir: resolve(parsed.dataDir),
+    hostname: parsed.hostname ?? machineHostname(),
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError('VIGIL_TLS_CERT (--tls-cert) and VIGIL_TLS_KEY (--tls-key) go together: set both or neither')
   }
@@ -197,11 +251,11 @@ export function dataDirFrom(env: Record<string, string | undefined>, flag: strin
   return resolve(flag ?? (env[settings.dataDir.env] || settings.dataDir.schema.parse(undefined)))
 }
 
-/** The settings table for `--help` and the README: variable, flag, default. */
-export function settingsHelp(): string {
-  return Object.values(settings)
+/** A settings table for `--help` and the README: flag, variable, default. The hub's unless another is given. */
+export function settingsHelp(table: SettingsTable = settings): string {
+  return Object.values(table)
     .map((s) => {
-      const def = s.schema.parse(undefined)
+      const def = s.shownDefault ?? s.schema.parse(undefined)
       return `  --${s.flag.padEnd(18)} ${s.env.padEnd(24)} default ${def ?? '(none)'}`
     })
     .join('\n')

@@ -1,17 +1,17 @@
 import type { Tokens } from './auth/index.ts'
-import type { Control } from './control/index.ts'
 import type { Health } from './health.ts'
+import type { Hosts } from './hosts/index.ts'
 import type { Jobs } from './jobs/index.ts'
 import type { Logger } from './log.ts'
 import type { Store } from './store/index.ts'
-import type { Streams } from './stream/index.ts'
 
 export interface HousekeepingDeps {
   store: Store
   tokens: Tokens
   jobs: Jobs
-  streams: Streams
-  control: Control
+  hosts: Hosts
+  /** What holds connections open for a token (streams, control sockets, agents): closed when it is revoked. */
+  revocable: readonly { closeFor(tokenIds: ReadonlySet<number>): number }[]
   health: Health
   log: Logger
   jobLostMs: number
@@ -28,11 +28,12 @@ const REVOCATION_CHECK_MS = 500
  * made by other processes enforced within half a second, and jobs whose heartbeats stopped marked `lost`.
  */
 export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
-  const { store, tokens, jobs, streams, control, health, log } = deps
+  const { store, tokens, jobs, hosts, health, log } = deps
   const maintain = () => {
     try {
       store.maintain(Date.now())
       tokens.prune(Date.now())
+      hosts.persistSeen()
       health.clear('maintenance')
     } catch (err) {
       deps.onError()
@@ -50,7 +51,7 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
     const fresh = new Set([...now].filter((id) => !revoked.has(id)))
     revoked = now
     if (fresh.size === 0) return
-    log.info('tokens revoked', { streams: streams.endFor(fresh), sockets: control.closeFor(fresh) })
+    log.info('tokens revoked', { closed: deps.revocable.map((r) => r.closeFor(fresh)) })
   }
   const revocationTimer = setInterval(() => {
     if (tokens.changedElsewhere()) enforceRevocations()

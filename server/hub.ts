@@ -1,14 +1,12 @@
-import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { Agents } from './agents/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
 import { type Config, ConfigError } from './config.ts'
-import { Control, SamplingControl } from './control/index.ts'
+import { Control, Sampling } from './control/index.ts'
 import { Health } from './health.ts'
-import { Hosts } from './hosts/index.ts'
+import { Fleet, Hosts } from './hosts/index.ts'
 import { startHousekeeping } from './housekeeping.ts'
 import { isLoopback } from './http.ts'
 import { localAgent, Pipeline } from './ingest/index.ts'
@@ -17,8 +15,8 @@ import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { listen } from './listener.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { selfSamples } from './metrics/index.ts'
-import { ROOT } from './paths.ts'
-import { defaultProbe, type Probe, type Sampler } from './sampler/index.ts'
+import { VERSION } from './paths.ts'
+import { defaultProbe, machineInfo, type Probe, readMachineId, type Sampler } from './sampler/index.ts'
 import { SelfStats } from './stats.ts'
 import { type Db, eventLog, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
@@ -45,8 +43,10 @@ export interface Hub {
   readonly streams: Streams
   readonly sampler: Sampler
   readonly tokens: Tokens
-  readonly sampling: SamplingControl
+  readonly sampling: Sampling
   readonly control: Control
+  readonly hosts: Hosts
+  readonly agents: Agents
   readonly jobs: Jobs
   readonly health: Health
   /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). */
@@ -62,10 +62,12 @@ const BUSY_TIMEOUT_MS = 100
 /** Ticks held while storage fails: an hour at the default 1 s, then the oldest go. */
 const WRITE_QUEUE_TICKS = 3600
 const FIRST_LOGIN_TTL_MS = 24 * 3_600_000
-/** The largest WebSocket frame any route takes; the control channel keeps its own smaller limit. */
-const MAX_FRAME_BYTES = 64 * 1024
-
-export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version
+/** The largest WebSocket frame any route takes (an agent's replay batch); the control channel keeps its own 64 KiB. */
+const MAX_FRAME_BYTES = 1024 * 1024
+/** At most one `fleet` event this often, in all. */
+const FLEET_PERIOD_MS = 1000
+/** What an agent host runs before its agent has said (an agent's own defaults). */
+const AGENT_DEFAULTS = { fastMs: 1000, slowMs: 10_000, paused: false }
 
 /** Opens the data dir's database, refusing a bind beyond loopback with nothing to protect it, and mints the first admin. */
 function openData(config: Config): { db: Db; tokens: Tokens; firstLogin: string | null } {
@@ -93,7 +95,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   // Read before anything opens: a bad certificate path stops the start with exit code 2
   const tls = loadTls(config)
   const startedAt = Date.now()
-  const host = hostname()
+  const host = config.hostname
   const { db, tokens, firstLogin } = openData(config)
   const store = openSqliteStore({
     db,
@@ -124,8 +126,17 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       health.report('storage', message)
     },
   })
-  const pipeline = new Pipeline({ store, bus, writer })
-  const hosts = new Hosts(bus)
+  const hosts = new Hosts(db, bus, {
+    local: host,
+    info: machineInfo(),
+    machineId: readMachineId(),
+    tokenActive: (id) => tokens.isActive(id),
+    gapsKeptMs: config.rawRetentionH * 3_600_000,
+    onError: countError,
+  })
+  const fleet = new Fleet(bus, store, hosts.list(), { periodMs: FLEET_PERIOD_MS, onError: countError })
+  hosts.onChange((entry) => fleet.host(entry))
+  const pipeline = new Pipeline({ store, bus, writer, hosts, fleet })
   const jobs = new Jobs(db, bus, {
     host,
     keepHead: 1000,
@@ -137,7 +148,10 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     heartbeatMs: config.heartbeatMs,
     retryMs: config.retryMs,
     clientBufferBytes: config.clientBufferBytes,
-    snapshot: (topic, tail) => jobs.snapshot(topic, tail),
+    snapshot: (topic, tail) =>
+      topic === 'fleet'
+        ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
+        : jobs.snapshot(topic, tail),
   })
   const sampler = localAgent({
     host,
@@ -149,17 +163,35 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     health,
     log,
     ...(opts.clock ? { clock: opts.clock } : {}),
-    onError: countError,
   })
   const audit = new Audit(db, bus)
-  const sampling = new SamplingControl(
-    db,
-    sampler,
-    bus,
-    audit,
-    { fastMs: config.sampleMs, slowMs: config.slowSampleMs, paused: false },
-    log,
+  // Settings reach a remote host through its agent's session, which needs the settings: bound once both exist
+  let agents: Agents | null = null
+  const sampling = new Sampling(
+    { db, bus, audit, log },
+    {
+      local: {
+        host,
+        target: { configure: async (s) => (sampler.configure(s), true) },
+        defaults: { fastMs: config.sampleMs, slowMs: config.slowSampleMs, paused: false },
+      },
+      known: (name) => hosts.get(name)?.local === false,
+      targetFor: (name) => ({ configure: (s) => agents?.target(name).configure(s) ?? Promise.resolve(false) }),
+      fallback: AGENT_DEFAULTS,
+    },
   )
+  agents = new Agents({
+    tokens,
+    audit,
+    allowedOrigins: new Set(config.allowedOrigins),
+    hosts,
+    pipeline,
+    store,
+    samplingFor: (name) => sampling.for(name),
+    heartbeatMs: config.agentHeartbeatMs,
+    maxSeriesPerHost: config.maxSeriesPerHost,
+    log,
+  })
   const control = new Control({
     tokens,
     audit,
@@ -178,8 +210,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     store,
     tokens,
     jobs,
-    streams,
-    control,
+    hosts,
+    // What a revoked token holds open ends within half a second
+    revocable: [streams, control, agents],
     health,
     log,
     jobLostMs: config.jobLostMs,
@@ -201,6 +234,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     control,
     jobs,
     hosts,
+    fleet,
+    agents,
     allowAnonymous: isLoopback(config.host),
     streamCaps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     authThrottle: new FailureThrottle(config.authFailuresPerMin),
@@ -208,7 +243,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     stats,
     selfMetrics: () => selfSamples(stats.read()),
   })
-  const wss = websocketServer(MAX_FRAME_BYTES, [control.accept])
+  const wss = websocketServer(MAX_FRAME_BYTES, [control.accept, agents.accept])
   const listener = await listen({ fetch: app.fetch, host: config.host, port: config.port, tls, websocket: wss })
   sampling.start()
 
@@ -224,6 +259,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     tokens,
     sampling,
     control,
+    hosts,
+    agents,
     jobs,
     health,
     db,
@@ -236,6 +273,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         sampling.close()
         await sampler.stop()
         control.close()
+        agents.close()
+        fleet.close()
         wss.close()
         streams.close()
         await listener.close()

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { tokenCommand } from './auth/index.ts'
 import { ConfigError, loadConfig, settingsHelp } from './config.ts'
-import { type Hub, startHub, VERSION } from './hub.ts'
+import type { Hub } from './hub.ts'
 import { stderrLogger } from './log.ts'
-import { runCommand } from './run/index.ts'
+import { VERSION } from './paths.ts'
+
+// Each command loads only its own code: `vigil agent` and `vigil run` stay small processes beside the work they watch
 
 const USAGE = `vigil ${VERSION}: realtime ops monitoring
 
@@ -13,6 +14,7 @@ Usage:
   vigil token list
   vigil token revoke <name>
   vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] [--wait-retry S] -- <command> [args…]
+  vigil agent --hub <url> --token <agent token> [--hostname <name>] [--spool-dir <dir>] [--hub-ca <pem>]
   vigil --version          print the version
   vigil <command> --help   help for a command
 `
@@ -42,6 +44,7 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`vigil: ${err.message}\n`)
     return 2
   }
+  const { startHub } = await import('./hub.ts')
   let hub: Hub
   try {
     hub = await startHub(config)
@@ -87,8 +90,9 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'serve') return serve(rest)
-  if (command === 'token') return tokenCommand(rest, process.env)
-  if (command === 'run') return runCommand(rest, process.env)
+  if (command === 'token') return (await import('./auth/index.ts')).tokenCommand(rest, process.env)
+  if (command === 'run') return (await import('./run/index.ts')).runCommand(rest, process.env)
+  if (command === 'agent') return (await import('./agent/index.ts')).agentCommand(rest, process.env)
   process.stderr.write(`vigil: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
   return 2
 }

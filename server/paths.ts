@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 /** The package root, found from this file whether it runs from `server/` (tsx, vitest) or `dist/server/` (built). */
@@ -15,3 +15,6 @@ function findRoot(start: string): string {
 export const ROOT = findRoot(import.meta.dirname)
 export const MIGRATIONS_DIR = join(ROOT, 'db', 'migrations')
 export const WEB_DIST_DIR = join(ROOT, 'dist', 'web')
+
+/** This build's version, from package.json. */
+export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version

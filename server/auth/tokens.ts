@@ -116,6 +116,12 @@ export class Tokens {
     return res.changes > 0
   }
 
+  /** Whether a token exists and is not revoked. */
+  isActive(id: number): boolean {
+    const row = this.#db.db.select({ revokedAt: tokens.revokedAt }).from(tokens).where(eq(tokens.id, id)).get()
+    return row !== undefined && row.revokedAt === null
+  }
+
   /** Ids of every revoked token. */
   revokedIds(): Set<number> {
     const rows = this.#db.db.select({ id: tokens.id }).from(tokens).where(isNotNull(tokens.revokedAt)).all()

@@ -72,12 +72,17 @@ export class Bus {
     }
   }
 
-  /** Sends an already persisted event to every subscriber of its topic. Never waits on a client. */
+  /**
+   * Sends an already persisted event to every subscriber of its topic, and of its family (`metrics` for
+   * `metrics:<host>`). Never waits on a client.
+   */
   emit(event: BusEvent): void {
     this.#emitted++
     const subs = this.#byTopic.get(event.topic)
-    if (!subs) return
-    for (const sub of subs) sub.deliver(event)
+    if (subs) for (const sub of subs) sub.deliver(event)
+    if (!event.topic.startsWith('metrics:')) return
+    const family = this.#byTopic.get('metrics')
+    if (family) for (const sub of family) sub.deliver(event)
   }
 
   /** Creates, logs and emits in one call, for events that are not part of a larger write. */
@@ -88,7 +93,7 @@ export class Bus {
     return ev
   }
 
-  /** Subscribes to each topic; returns the unsubscribe function. */
+  /** Subscribes to each topic; returns the unsubscribe function. Give each event once: see `distinctTopics`. */
   subscribe(topics: readonly string[], sub: Subscriber): () => void {
     for (const topic of topics) {
       let set = this.#byTopic.get(topic)

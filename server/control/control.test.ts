@@ -141,7 +141,9 @@ describe('sampling commands', () => {
       ['sampling.revert', 'system', 'accepted'],
       ['sampling.set', 'ops', 'accepted'],
     ])
-    expect(audit.entries[1]?.args).toEqual({ intervalMs: 200, ttlMs: 2000, group: undefined })
+    // Both name the host they acted on: the hub's own, as the command named none
+    expect(audit.entries[1]?.args).toEqual({ host: h.host, intervalMs: 200, ttlMs: 2000 })
+    expect(audit.entries[0]?.args).toEqual({ host: h.host, fastMs: 1000, slowMs: 10_000 })
   })
 
   it('keeps sampling settings across a restart', async () => {
@@ -332,7 +334,7 @@ describe('bad input on the control channel', () => {
     expect({ ...after, audit: 0 }).toEqual({ ...before, audit: 0 })
     const pings = replies.filter((r) => 'type' in r).length
     expect(after.audit - before.audit).toBe(1000 - pings)
-    expect(h.sampling.current().version).toBe(accepted)
+    expect(h.sampling.local.current().version).toBe(accepted)
     expect(await o.request({ type: 'ping' })).toEqual({ type: 'pong' })
     expect((await fetch(`${h.url}/api/health`)).status).toBe(200)
   })

@@ -14,7 +14,7 @@ import {
   type Tokens,
 } from '../auth/index.ts'
 import { AppError, errorBody, issueMessage } from '../errors.ts'
-import { clientOf } from '../http.ts'
+import { clientOf, isAllowedOrigin } from '../http.ts'
 import type { Jobs } from '../jobs/index.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
@@ -28,7 +28,7 @@ import {
   type RequestId,
 } from '../protocol/index.ts'
 import { dispatch } from './commands.ts'
-import type { SamplingControl } from './sampling.ts'
+import type { Sampling } from './sampling.ts'
 
 /** Largest accepted frame; a bigger one closes the socket with 1009. */
 export const MAX_PAYLOAD = 64 * 1024
@@ -45,7 +45,7 @@ export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009
 export interface ControlOptions {
   tokens: Tokens
   audit: Audit
-  sampling: SamplingControl
+  sampling: Sampling
   jobs: Jobs
   host: string
   /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
@@ -61,6 +61,8 @@ export interface ControlOptions {
 
 interface Peer {
   ws: WebSocket
+  /** The commands of this socket in flight, one after the other. */
+  queue: Promise<void>
   identity: Identity
   principal: Principal
   remote: string | null
@@ -74,15 +76,6 @@ interface Peer {
 interface Pending {
   identity: Identity
   principal: Principal
-}
-
-function isAllowedOrigin(origin: string, host: string | undefined, allowed: ReadonlySet<string>): boolean {
-  if (allowed.has(origin)) return true
-  try {
-    return new URL(origin).host === host
-  } catch {
-    return false
-  }
 }
 
 /** The size of a frame as `ws` hands it over: a Buffer, or fragments. */
@@ -158,6 +151,7 @@ export class Control {
     this.#pending.delete(req)
     const peer: Peer = {
       ws,
+      queue: Promise.resolve(),
       ...pending,
       remote: req.socket.remoteAddress ?? null,
       alive: true,
@@ -263,10 +257,26 @@ export class Control {
       return
     }
     // Pings were answered above; the narrowing just has to be told
-    if (parsed.data.type === 'ping') return
+    const cmd = parsed.data
+    if (cmd.type === 'ping') return
+    // The audit names the host a sampling command acted on, the hub's own when it named none
+    if (cmd.type.startsWith('sampling.')) args.host = ('host' in cmd && cmd.host) || this.#opts.host
+    // Replies go out in the order the commands came, even when one waits for a remote host's agent
+    peer.queue = peer.queue.then(() => this.#run(peer, id, type, args, cmd, refuse))
+  }
+
+  /** Dispatches a valid command; replies (and audits) once it has taken effect, which for a remote host takes a round trip. */
+  async #run(
+    peer: Peer,
+    id: RequestId | null,
+    type: string,
+    args: Record<string, unknown>,
+    cmd: Exclude<Command, { type: 'ping' }>,
+    refuse: (id: RequestId | null, command: string, args: unknown, code: ControlErrorCode, message: string) => void,
+  ): Promise<void> {
     let result: unknown
     try {
-      result = dispatch(parsed.data, {
+      result = await dispatch(cmd, {
         actor: peer.identity,
         sampling: this.#opts.sampling,
         jobs: this.#opts.jobs,
@@ -281,7 +291,7 @@ export class Control {
       refuse(id, type, args, 'internal', 'Internal error')
       return
     }
-    audit.record({
+    this.#opts.audit.record({
       actor: peer.identity.name,
       role: peer.identity.role,
       remote: peer.remote,

@@ -1,12 +1,14 @@
-import { eq } from 'drizzle-orm'
+import { eq, like } from 'drizzle-orm'
 import { settings } from '../../db/schema.ts'
 import type { Audit } from '../audit/index.ts'
 import type { Bus } from '../bus/index.ts'
 import type { Logger } from '../log.ts'
-import type { ConfigEvent, SamplingSettings } from '../protocol/index.ts'
+import type { ConfigEvent, SamplingResult, SamplingSettings } from '../protocol/index.ts'
 import type { Db } from '../store/index.ts'
 
-const KEY = 'sampling'
+/** The hub's own host keeps the key it always had; an agent host's is `sampling:<host>`. */
+const LOCAL_KEY = 'sampling'
+const keyOf = (host: string, local: boolean) => (local ? LOCAL_KEY : `${LOCAL_KEY}:${host}`)
 
 interface Stored {
   sampling: SamplingSettings
@@ -17,50 +19,84 @@ interface Stored {
   revertTo?: { fastMs: number; slowMs: number }
 }
 
+/**
+ * Where a host's settings take effect: the hub's own sampler, or a remote host's agent. Resolves true once they
+ * are in force, false when they could not be applied now (the agent is offline: it gets them on reconnect).
+ */
 export interface SamplingTarget {
-  configure(s: SamplingSettings): void
+  configure(s: SamplingSettings): Promise<boolean>
+}
+
+export interface SamplingDeps {
+  db: Db
+  bus: Bus
+  audit: Audit
+  log: Logger
 }
 
 /**
- * Sampling settings as durable, versioned desired state: changed by operators, applied to the sampler from the
- * next tick, reverted by the system when a timed change runs out (also across restarts), and announced to every
- * viewer as a `config` event.
+ * One host's sampling settings as durable, versioned desired state: changed by operators, applied from the next
+ * tick (by the agent, for a remote host), reverted by the system when a timed change runs out (also across
+ * restarts of either side), and announced to every viewer as a `config` event.
  */
 export class SamplingControl {
-  readonly #db: Db
+  readonly host: string
+  readonly #deps: SamplingDeps
+  readonly #key: string
   readonly #target: SamplingTarget
-  readonly #bus: Bus
-  readonly #audit: Audit
-  readonly #log: Logger
   #state: Stored
   #version: number
   #revertTimer: NodeJS.Timeout | null = null
 
-  constructor(db: Db, target: SamplingTarget, bus: Bus, audit: Audit, defaults: SamplingSettings, log: Logger) {
-    this.#db = db
+  constructor(
+    deps: SamplingDeps,
+    host: string,
+    local: boolean,
+    target: SamplingTarget,
+    /** What the host runs when no operator has set anything: the config, or what the agent reported. */
+    defaults: SamplingSettings,
+  ) {
+    this.#deps = deps
+    this.host = host
+    this.#key = keyOf(host, local)
     this.#target = target
-    this.#bus = bus
-    this.#audit = audit
-    this.#log = log
-    const row = db.db.select().from(settings).where(eq(settings.key, KEY)).get()
+    const row = deps.db.db.select().from(settings).where(eq(settings.key, this.#key)).get()
     this.#state = row ? (JSON.parse(row.value) as Stored) : { sampling: defaults, changedBy: 'config', at: Date.now() }
     this.#version = row?.version ?? 0
   }
 
-  /** Applies the stored settings (starting the sampler unless paused) and arms a pending revert. */
+  /** Whether an operator (or the system) has set these settings: the host then runs them, not its own. */
+  get stored(): boolean {
+    return this.#version > 0
+  }
+
+  /** Applies the stored settings (a local sampler starts unless paused) and arms a pending revert. */
   start(): void {
-    this.#target.configure(this.#state.sampling)
+    void this.#target.configure(this.#state.sampling)
     this.#scheduleRevert()
+  }
+
+  /** The settings a host that has none stored reports it runs (an agent's own, at hello). */
+  reported(sampling: SamplingSettings): void {
+    if (this.stored) return
+    this.#state = { sampling, changedBy: 'agent', at: Date.now() }
   }
 
   /** The current settings as the `config` event carries them. */
   current(): ConfigEvent {
     const { sampling, changedBy, at, revertsAt } = this.#state
-    return { version: this.#version, sampling, changedBy, at, ...(revertsAt === undefined ? {} : { revertsAt }) }
+    return {
+      host: this.host,
+      version: this.#version,
+      sampling,
+      changedBy,
+      at,
+      ...(revertsAt === undefined ? {} : { revertsAt }),
+    }
   }
 
   /** Sets one group's interval; with `ttlMs`, the system puts the previous interval back when it runs out. */
-  set(group: 'fast' | 'slow', intervalMs: number, ttlMs: number | undefined, by: string): ConfigEvent {
+  set(group: 'fast' | 'slow', intervalMs: number, ttlMs: number | undefined, by: string): Promise<SamplingResult> {
     const prev = this.#state
     const sampling = { ...prev.sampling, [group === 'fast' ? 'fastMs' : 'slowMs']: intervalMs }
     const now = Date.now()
@@ -77,15 +113,15 @@ export class SamplingControl {
     return this.#commit(next)
   }
 
-  pause(by: string): ConfigEvent {
+  pause(by: string): Promise<SamplingResult> {
     return this.#setPaused(true, by)
   }
 
-  resume(by: string): ConfigEvent {
+  resume(by: string): Promise<SamplingResult> {
     return this.#setPaused(false, by)
   }
 
-  #setPaused(paused: boolean, by: string): ConfigEvent {
+  #setPaused(paused: boolean, by: string): Promise<SamplingResult> {
     return this.#commit({
       ...this.#state,
       sampling: { ...this.#state.sampling, paused },
@@ -94,21 +130,22 @@ export class SamplingControl {
     })
   }
 
-  #commit(next: Stored): ConfigEvent {
+  /** Stores the change, announces it, then waits for the host to run it: the answer says whether it does. */
+  async #commit(next: Stored): Promise<SamplingResult> {
     const version = this.#version + 1
     const row = { value: JSON.stringify(next), version, updatedAt: next.at }
-    this.#db.db
+    this.#deps.db.db
       .insert(settings)
-      .values({ key: KEY, ...row })
+      .values({ key: this.#key, ...row })
       .onConflictDoUpdate({ target: settings.key, set: row })
       .run()
     this.#state = next
     this.#version = version
-    this.#target.configure(next.sampling)
     this.#scheduleRevert()
     const event = this.current()
-    this.#bus.publish('config', 'config', event)
-    return event
+    this.#deps.bus.publish('config', 'config', event)
+    const applied = await this.#target.configure(next.sampling)
+    return { ...event, applied }
   }
 
   #scheduleRevert(): void {
@@ -116,30 +153,88 @@ export class SamplingControl {
     this.#revertTimer = null
     const { revertsAt, revertTo } = this.#state
     if (revertsAt === undefined || revertTo === undefined) return
-    this.#revertTimer = setTimeout(() => this.#revert(), Math.max(0, revertsAt - Date.now()))
+    this.#revertTimer = setTimeout(() => void this.#revert(), Math.max(0, revertsAt - Date.now()))
   }
 
-  #revert(): void {
+  async #revert(): Promise<void> {
     const { revertTo, sampling } = this.#state
     if (!revertTo) return
     try {
-      const event = this.#commit({ sampling: { ...sampling, ...revertTo }, changedBy: 'system', at: Date.now() })
-      this.#audit.record({
+      const pending = this.#commit({ sampling: { ...sampling, ...revertTo }, changedBy: 'system', at: Date.now() })
+      const event = this.current()
+      this.#deps.audit.record({
         actor: 'system',
         role: 'system',
         remote: null,
         command: 'sampling.revert',
-        args: { fastMs: event.sampling.fastMs, slowMs: event.sampling.slowMs },
+        args: { host: this.host, fastMs: event.sampling.fastMs, slowMs: event.sampling.slowMs },
         outcome: 'accepted',
         errorCode: null,
       })
+      await pending
     } catch (err) {
-      this.#log.error('sampling revert failed', { err })
+      this.#deps.log.error('sampling revert failed', { err, host: this.host })
     }
   }
 
   close(): void {
     if (this.#revertTimer) clearTimeout(this.#revertTimer)
     this.#revertTimer = null
+  }
+}
+
+export interface SamplingHosts {
+  /** The hub's own host, its sampler and its configured settings. */
+  local: { host: string; target: SamplingTarget; defaults: SamplingSettings }
+  /** Whether a host is a known agent host. */
+  known(host: string): boolean
+  /** How a remote host's settings reach its agent. */
+  targetFor(host: string): SamplingTarget
+  /** What an agent host runs before it has reported its own settings (the agent's defaults). */
+  fallback: SamplingSettings
+}
+
+/** Every host's sampling control: the hub's own, and one per agent host, made when first needed. */
+export class Sampling {
+  readonly local: SamplingControl
+  readonly #deps: SamplingDeps
+  readonly #opts: SamplingHosts
+  readonly #hosts = new Map<string, SamplingControl>()
+
+  constructor(deps: SamplingDeps, opts: SamplingHosts) {
+    this.#deps = deps
+    this.#opts = opts
+    this.local = new SamplingControl(deps, opts.local.host, true, opts.local.target, opts.local.defaults)
+    this.#hosts.set(opts.local.host, this.local)
+  }
+
+  /** Starts the local sampler and arms the pending reverts of every host that has stored settings. */
+  start(): void {
+    this.local.start()
+    const rows = this.#deps.db.db
+      .select({ key: settings.key })
+      .from(settings)
+      .where(like(settings.key, `${LOCAL_KEY}:%`))
+      .all()
+    for (const { key } of rows) this.for(key.slice(LOCAL_KEY.length + 1))?.start()
+  }
+
+  /**
+   * The control of the hub's own host or of an agent host, made on first use; undefined for a host never seen.
+   * Hosts with stored settings are known by them, even before their agent has connected.
+   */
+  for(host: string): SamplingControl | undefined {
+    let c = this.#hosts.get(host)
+    if (c) return c
+    const key = keyOf(host, false)
+    const stored = this.#deps.db.db.select({ key: settings.key }).from(settings).where(eq(settings.key, key)).get()
+    if (!stored && !this.#opts.known(host)) return undefined
+    c = new SamplingControl(this.#deps, host, false, this.#opts.targetFor(host), this.#opts.fallback)
+    this.#hosts.set(host, c)
+    return c
+  }
+
+  close(): void {
+    for (const c of this.#hosts.values()) c.close()
   }
 }

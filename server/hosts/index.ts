@@ -1,2 +1,3 @@
+export { Fleet } from './fleet.ts'
 export { hostRoutes } from './http.ts'
-export { Hosts } from './registry.ts'
+export { type ClaimRefusal, Hosts, type HostsOptions } from './registry.ts'

@@ -1,22 +1,278 @@
+import { and, desc, eq, gte } from 'drizzle-orm'
+import { hostGaps, hosts } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
-import type { HostEvent } from '../protocol/index.ts'
+import type { HostEntry, HostGap, HostInfo, Processes, SpoolStatus } from '../protocol/index.ts'
+import type { Db } from '../store/index.ts'
 
-/** Every host the hub knows: the latest `host` event of each (system info and top processes). */
+/** Why an agent may not speak as a host: the token belongs to another (`forbidden`), or another machine is it (`conflict`). */
+export interface ClaimRefusal {
+  code: 'forbidden' | 'conflict'
+  message: string
+}
+
+export interface HostsOptions {
+  /** The hub's own host name (`VIGIL_HOSTNAME`). */
+  local: string
+  info: HostInfo
+  machineId: string | null
+  /** Whether a token id is active, so a host bound to a revoked token can be taken over by its replacement. */
+  tokenActive(tokenId: number): boolean
+  /** Gaps older than this are no longer listed (raw retention: their span has aged out anyway). */
+  gapsKeptMs: number
+  /** A change that could not be announced (storage failing): the entry is changed all the same. */
+  onError(err: unknown): void
+}
+
+interface HostState {
+  entry: HostEntry
+  tokenId: number | null
+  machineId: string | null
+}
+
+/** Gaps listed per host, newest first. */
+const GAPS_LISTED = 20
+
+type Row = typeof hosts.$inferSelect
+
+const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T))
+
+/**
+ * Every host the hub knows, its own and each agent's: whether it is online, who may speak for it, what its agent
+ * last reported. Every change is a `host` event on the `hosts` topic, with the whole entry.
+ */
 export class Hosts {
-  readonly #latest = new Map<string, HostEvent>()
+  readonly #db: Db
   readonly #bus: Bus
+  readonly #opts: HostsOptions
+  readonly #hosts = new Map<string, HostState>()
+  readonly #listeners: ((entry: HostEntry) => void)[] = []
 
-  constructor(bus: Bus) {
+  constructor(db: Db, bus: Bus, opts: HostsOptions) {
+    this.#db = db
     this.#bus = bus
+    this.#opts = opts
+    const now = Date.now()
+    // A host that was local under another name (VIGIL_HOSTNAME changed) is just a host that went quiet
+    db.db.update(hosts).set({ local: false }).where(eq(hosts.local, true)).run()
+    db.db
+      .insert(hosts)
+      .values({
+        name: opts.local,
+        local: true,
+        machineId: opts.machineId,
+        info: JSON.stringify(opts.info),
+        firstSeenAt: now,
+      })
+      .onConflictDoUpdate({
+        target: hosts.name,
+        set: { local: true, machineId: opts.machineId, info: JSON.stringify(opts.info), lastSeenAt: now },
+      })
+      .run()
+    for (const row of db.db.select().from(hosts).all()) this.#hosts.set(row.name, this.#fromRow(row, now))
   }
 
-  /** Records a host's latest state and announces it on the `hosts` topic. */
-  update(event: HostEvent): void {
-    this.#latest.set(event.host, event)
-    this.#bus.publish('hosts', 'host', event)
+  #fromRow(row: Row, now: number): HostState {
+    const since = now - this.#opts.gapsKeptMs
+    const gaps: HostGap[] = this.#db.db
+      .select()
+      .from(hostGaps)
+      .where(and(eq(hostGaps.host, row.name), gte(hostGaps.toTs, since)))
+      .orderBy(desc(hostGaps.toTs))
+      .limit(GAPS_LISTED)
+      .all()
+      .map((g) => ({ from: g.fromTs, to: g.toTs, ticks: g.ticks, reportedAt: g.reportedAt }))
+    return {
+      tokenId: row.tokenId,
+      machineId: row.machineId,
+      entry: {
+        host: row.name,
+        ts: now,
+        state: row.local ? 'online' : 'offline',
+        local: row.local,
+        lastSeenAt: row.local ? now : row.lastSeenAt,
+        agentVersion: row.agentVersion,
+        info: parse<HostInfo>(row.info),
+        processes: null,
+        spool: parse<SpoolStatus>(row.spool),
+        clockSkewMs: row.local ? 0 : null,
+        gaps,
+        backfill: parse<HostEntry['backfill']>(row.backfill),
+      },
+    }
   }
 
-  list(): HostEvent[] {
-    return [...this.#latest.values()]
+  /** Called with the entry after every change. */
+  onChange(listener: (entry: HostEntry) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  get localHost(): string {
+    return this.#opts.local
+  }
+
+  get(name: string): HostEntry | undefined {
+    return this.#hosts.get(name)?.entry
+  }
+
+  list(): HostEntry[] {
+    return [...this.#hosts.values()].map((h) => h.entry).sort((a, b) => a.host.localeCompare(b.host))
+  }
+
+  /**
+   * Whether an agent with this token, on this machine, may speak as `name`. A token speaks for the one host it
+   * was bound to; a host bound to another active token is that token's; an online host belongs to its machine.
+   */
+  claim(name: string, tokenId: number, machineId: string): ClaimRefusal | null {
+    if (name === this.#opts.local) {
+      return { code: 'conflict', message: `Host ${name} is this hub's own host, sampled in its process` }
+    }
+    for (const h of this.#hosts.values()) {
+      if (h.tokenId === tokenId && h.entry.host !== name) {
+        return { code: 'forbidden', message: `This token speaks for host ${h.entry.host} only, not ${name}` }
+      }
+    }
+    const h = this.#hosts.get(name)
+    if (!h) return null
+    if (h.tokenId !== null && h.tokenId !== tokenId && this.#opts.tokenActive(h.tokenId)) {
+      return { code: 'forbidden', message: `Host ${name} is bound to another agent token` }
+    }
+    if (h.entry.state === 'online' && h.machineId !== null && h.machineId !== machineId) {
+      return { code: 'conflict', message: `Host ${name} is online from another machine (machine id ${h.machineId})` }
+    }
+    return null
+  }
+
+  /** An agent's socket for `name` is open and introduced itself: the host is online, bound to its token. */
+  connected(
+    name: string,
+    agent: { tokenId: number; machineId: string; agentVersion: string; info: HostInfo; spool: SpoolStatus },
+  ): HostEntry {
+    const now = Date.now()
+    const set = {
+      local: false,
+      tokenId: agent.tokenId,
+      machineId: agent.machineId,
+      agentVersion: agent.agentVersion,
+      info: JSON.stringify(agent.info),
+      spool: JSON.stringify(agent.spool),
+      lastSeenAt: now,
+    }
+    this.#db.db
+      .insert(hosts)
+      .values({ name, firstSeenAt: now, ...set })
+      .onConflictDoUpdate({ target: hosts.name, set })
+      .run()
+    const h = this.#hosts.get(name) ?? this.#fromRow({ name, backfill: null, firstSeenAt: now, ...set }, now)
+    this.#hosts.set(name, h)
+    h.tokenId = agent.tokenId
+    h.machineId = agent.machineId
+    return this.#change(h, {
+      state: 'online',
+      lastSeenAt: now,
+      agentVersion: agent.agentVersion,
+      info: agent.info,
+      spool: agent.spool,
+    })
+  }
+
+  /** The agent's socket closed (or went silent and was dropped): offline at once. */
+  disconnected(name: string): void {
+    const h = this.#hosts.get(name)
+    if (!h || h.entry.local) return
+    const lastSeenAt = h.entry.lastSeenAt ?? Date.now()
+    this.#db.db.update(hosts).set({ lastSeenAt }).where(eq(hosts.name, name)).run()
+    this.#change(h, { state: 'offline' })
+  }
+
+  /** A tick or message arrived from the host. Not announced by itself: the fleet overview carries it. */
+  seen(name: string, at = Date.now()): void {
+    const h = this.#hosts.get(name)
+    if (h && (h.entry.lastSeenAt ?? 0) < at) h.entry.lastSeenAt = at
+  }
+
+  processes(name: string, ts: number, processes: Processes): void {
+    const h = this.#hosts.get(name)
+    if (h) this.#change(h, { processes }, ts)
+  }
+
+  spool(name: string, spool: SpoolStatus): void {
+    const h = this.#hosts.get(name)
+    if (!h) return
+    const was = h.entry.spool
+    h.entry.spool = spool
+    // The figures move with every tick; announced when something an operator acts on changes
+    if (was && was.droppedTicks === spool.droppedTicks && (was.ticks === 0) === (spool.ticks === 0)) return
+    this.#db.db
+      .update(hosts)
+      .set({ spool: JSON.stringify(spool) })
+      .where(eq(hosts.name, name))
+      .run()
+    this.#change(h, {})
+  }
+
+  /** Records a gap the agent reported, once per spool and first sequence number. */
+  gap(name: string, spoolId: string, g: { fromSeq: number; toSeq: number; from: number; to: number; ticks: number }) {
+    const h = this.#hosts.get(name)
+    if (!h) return
+    const reportedAt = Date.now()
+    const inserted = this.#db.db
+      .insert(hostGaps)
+      .values({
+        host: name,
+        spoolId,
+        fromSeq: g.fromSeq,
+        toSeq: g.toSeq,
+        fromTs: g.from,
+        toTs: g.to,
+        ticks: g.ticks,
+        reportedAt,
+      })
+      .onConflictDoNothing()
+      .run().changes
+    if (inserted === 0) return
+    const gaps = [{ from: g.from, to: g.to, ticks: g.ticks, reportedAt }, ...h.entry.gaps].slice(0, GAPS_LISTED)
+    this.#change(h, { gaps })
+  }
+
+  /** A replay finished: open charts of the host re-read `[from, to]`. */
+  backfilled(name: string, b: { from: number; to: number; ticks: number }): void {
+    const h = this.#hosts.get(name)
+    if (!h) return
+    const backfill = { ...b, at: Date.now() }
+    this.#db.db
+      .update(hosts)
+      .set({ backfill: JSON.stringify(backfill) })
+      .where(eq(hosts.name, name))
+      .run()
+    this.#change(h, { backfill })
+  }
+
+  /** The agent's clock against the hub's; announced when it moves by more than a quarter second. */
+  clockSkew(name: string, ms: number): void {
+    const h = this.#hosts.get(name)
+    if (!h) return
+    const was = h.entry.clockSkewMs
+    h.entry.clockSkewMs = ms
+    if (was === null || Math.abs(was - ms) > 250) this.#change(h, {})
+  }
+
+  /** Writes every host's last-seen time, so a restart shows it; run by housekeeping. */
+  persistSeen(): void {
+    for (const h of this.#hosts.values()) {
+      if (h.entry.lastSeenAt === null) continue
+      this.#db.db.update(hosts).set({ lastSeenAt: h.entry.lastSeenAt }).where(eq(hosts.name, h.entry.host)).run()
+    }
+  }
+
+  #change(h: HostState, patch: Partial<HostEntry>, ts = Date.now()): HostEntry {
+    Object.assign(h.entry, patch)
+    h.entry.ts = ts
+    for (const l of this.#listeners) l(h.entry)
+    try {
+      this.#bus.publish('hosts', 'host', h.entry)
+    } catch (err) {
+      this.#opts.onError(err)
+    }
+    return h.entry
   }
 }

@@ -1,8 +1,6 @@
-import { arch, cpus, platform, release, totalmem, uptime } from 'node:os'
 import type { Health } from '../health.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Logger } from '../log.ts'
-import type { HostEvent } from '../protocol/index.ts'
 import { type Probe, Sampler } from '../sampler/index.ts'
 import type { Pipeline } from './pipeline.ts'
 
@@ -17,20 +15,6 @@ export interface LocalAgentOptions {
   log: Logger
   /** Replaces the wall clock; tests fake a jump. */
   clock?: () => number
-  /** Counts a failure that has no other place to show (a host event the store refused). */
-  onError(): void
-}
-
-/** This machine's static description, as a host entry carries it. */
-export function machineInfo(): HostEvent['info'] {
-  return {
-    platform: platform(),
-    release: release(),
-    arch: arch(),
-    cores: cpus().length,
-    memTotalBytes: totalmem(),
-    bootTime: Math.round(Date.now() - uptime() * 1000),
-  }
 }
 
 /**
@@ -39,12 +23,14 @@ export function machineInfo(): HostEvent['info'] {
  */
 export function localAgent(opts: LocalAgentOptions): Sampler {
   const { host, pipeline, hosts, health, log } = opts
-  const info = machineInfo()
   return new Sampler(
     opts.probe,
     { sampleMs: opts.sampleMs, slowSampleMs: opts.slowSampleMs, ...(opts.clock ? { now: opts.clock } : {}) },
     {
-      metrics: (ts, intervalMs, values) => pipeline.tick(host, ts, intervalMs, values),
+      metrics(ts, intervalMs, values, processes) {
+        pipeline.tick(host, ts, intervalMs, values)
+        if (processes) hosts.processes(host, ts, processes)
+      },
       clock(behindMs) {
         if (behindMs === 0) health.clear('clock')
         else {
@@ -58,14 +44,6 @@ export function localAgent(opts: LocalAgentOptions): Sampler {
       faults(group, faults) {
         if (faults.length === 0) health.clear(`sampler.${group}`)
         else health.report(`sampler.${group}`, `metrics missing this tick: ${faults.join('; ')}`)
-      },
-      processes(ts, processes) {
-        try {
-          hosts.update({ host, ts, info, processes })
-        } catch (err) {
-          opts.onError()
-          log.error('host event failed', { err })
-        }
       },
     },
     (group, err) => {

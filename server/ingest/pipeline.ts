@@ -1,18 +1,22 @@
-import type { Bus } from '../bus/index.ts'
+import type { Bus, BusEvent } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
-import type { MetricsEvent } from '../protocol/index.ts'
-import type { NamedSample, RetryingWriter, Store } from '../store/index.ts'
+import type { Fleet, Hosts } from '../hosts/index.ts'
+import { type AgentTick, type MetricsEvent, metricsTopic } from '../protocol/index.ts'
+import type { Cursor, NamedSample, RetryingWriter, Store, TickIn } from '../store/index.ts'
 
 export interface PipelineDeps {
   store: Store
   bus: Bus
-  /** Ticks go through it, so live data keeps flowing while storage fails. */
+  /** The hub's own ticks go through it, so its live data keeps flowing while storage fails. */
   writer: RetryingWriter
+  hosts: Hosts
+  fleet: Fleet
 }
 
 /**
- * The one ingest path: samples → store → bus. The hub's own sampler, remote agents and `POST /api/metrics` all
- * come in here, so what is stored and what is streamed can never disagree on how it got there.
+ * The one ingest path: samples → store (committed) → bus. The hub's own sampler, remote agents and
+ * `POST /api/metrics` all come in here, so what is stored and what is streamed can never disagree on how it got
+ * there; each live tick also feeds the fleet overview and the host's last-seen time.
  */
 export class Pipeline {
   readonly #deps: PipelineDeps
@@ -21,13 +25,37 @@ export class Pipeline {
     this.#deps = deps
   }
 
-  /** One tick of one host, every value at `ts`: stored (or queued while storage fails), then streamed. */
+  /**
+   * One tick of the hub's own host, every value at `ts`: stored, or queued while storage fails (the agent that
+   * lives in the hub's process has no spool of its own), then streamed.
+   */
   tick(host: string, ts: number, intervalMs: number, values: Record<string, number>): void {
     const { bus, writer } = this.#deps
-    const payload: MetricsEvent = { host, ts, intervalMs, values }
-    const ev = bus.create('metrics', 'metrics', payload, ts)
+    const ev = this.#event(host, ts, intervalMs, values)
     writer.write(host, ts, values, ev)
     bus.emit(ev)
+    this.#live(host, ts, values)
+  }
+
+  /**
+   * An agent's ticks, stored with its spool's new high-water mark in one transaction. Live ticks are then streamed;
+   * replayed ones are history only (the charts re-read their span once the replay is done). Throws `unavailable`
+   * when storage fails: the agent keeps the ticks in its spool and sends them again.
+   */
+  agentTicks(host: string, ticks: readonly AgentTick[], live: boolean, cursor: Cursor): void {
+    const events = live ? ticks.map((t) => this.#event(host, t.ts, t.intervalMs, t.values)) : null
+    const batch: TickIn[] = ticks.map((t, i) => ({ ts: t.ts, values: t.values, event: events?.[i] ?? null }))
+    try {
+      this.#deps.store.writeTicks(host, batch, cursor)
+    } catch (err) {
+      throw new AppError('unavailable', `Could not store the ticks: ${(err as Error).message}`)
+    }
+    if (!events) return
+    for (const ev of events) this.#deps.bus.emit(ev)
+    for (const t of ticks) {
+      this.#live(host, t.ts, t.values)
+      if (t.processes) this.#deps.hosts.processes(host, t.ts, t.processes)
+    }
   }
 
   /**
@@ -49,6 +77,17 @@ export class Pipeline {
     }
     const values: Record<string, number> = {}
     for (const [name, v] of newest) values[name] = v.value
-    this.#deps.bus.publish('metrics', 'metrics', { host, ts, intervalMs: 0, values } satisfies MetricsEvent)
+    const payload: MetricsEvent = { host, ts, intervalMs: 0, values }
+    this.#deps.bus.publish(metricsTopic(host), 'metrics', payload)
+  }
+
+  #event(host: string, ts: number, intervalMs: number, values: Readonly<Record<string, number>>): BusEvent {
+    const payload: MetricsEvent = { host, ts, intervalMs, values: values as Record<string, number> }
+    return this.#deps.bus.create(metricsTopic(host), 'metrics', payload, ts)
+  }
+
+  #live(host: string, ts: number, values: Readonly<Record<string, number>>): void {
+    this.#deps.hosts.seen(host)
+    this.#deps.fleet.tick(host, ts, values)
   }
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import type { ControlErrorCode } from './control.ts'
 
 /** Dotted, lower case, unit last: `cpu.usage_pct`, `net.eth0.rx_bytes_per_s`. */
 export const MetricName = z
@@ -40,22 +39,6 @@ export interface Identity {
 }
 
 export const LoginRequest = z.object({ token: z.string().min(1).max(200) })
-
-export type ErrorCode =
-  | 'invalid'
-  | 'not_found'
-  | 'conflict'
-  | 'internal'
-  | 'payload_too_large'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'cardinality_limit'
-  | 'too_many_connections'
-  | 'rate_limited'
-  | 'unavailable'
-export interface ErrorBody {
-  error: { code: ErrorCode | ControlErrorCode; message: string }
-}
 
 /** A history tier's size in `GET /api/stats`. */
 export interface TierStatsView {

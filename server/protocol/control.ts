@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { HostName } from './common.ts'
 
 /** A request id, echoed in the reply. */
 export const RequestId = z.union([z.string().min(1).max(64), z.number().int().safe()])
@@ -12,7 +13,7 @@ const SamplingSet = z
     type: z.literal('sampling.set'),
     intervalMs: z.number().int(),
     group: z.enum(['fast', 'slow']).default('fast'),
-    host: z.string().min(1).max(253).optional(),
+    host: HostName.optional(),
     ttlMs: z
       .number()
       .int()
@@ -32,8 +33,8 @@ const SamplingSet = z
 export const Command = z.discriminatedUnion('type', [
   z.object({ id: RequestId.optional(), type: z.literal('ping') }).strict(),
   SamplingSet,
-  z.object({ id: RequestId, type: z.literal('sampling.pause') }).strict(),
-  z.object({ id: RequestId, type: z.literal('sampling.resume') }).strict(),
+  z.object({ id: RequestId, type: z.literal('sampling.pause'), host: HostName.optional() }).strict(),
+  z.object({ id: RequestId, type: z.literal('sampling.resume'), host: HostName.optional() }).strict(),
   z
     .object({
       id: RequestId,
@@ -68,21 +69,34 @@ export type Reply =
   | { id: RequestId | null; ok: false; error: { code: ControlErrorCode; message: string } }
   | { id?: RequestId; type: 'pong' }
 
-/** The sampling settings operators change; durable, versioned desired state. */
-export interface SamplingSettings {
-  fastMs: number
-  slowMs: number
-  paused: boolean
-}
+/** The sampling settings operators change; durable, versioned desired state per host. */
+export const SamplingSettings = z.strictObject({
+  fastMs: z.number().int().min(SAMPLE_LIMITS.fast.min).max(SAMPLE_LIMITS.fast.max),
+  slowMs: z.number().int().min(SAMPLE_LIMITS.slow.min).max(SAMPLE_LIMITS.slow.max),
+  paused: z.boolean(),
+})
+export type SamplingSettings = z.infer<typeof SamplingSettings>
 
-/** The `config` event, and the answer of `GET /api/config`. */
+/** The `config` event, and the answer of `GET /api/config?host=`. */
 export interface ConfigEvent {
+  /** The host these settings are for. */
+  host: string
   version: number
   sampling: SamplingSettings
   changedBy: string
   at: number
   revertsAt?: number
 }
+
+/**
+ * The result of `sampling.set|pause|resume`: the new settings, and whether the host runs them already. A remote
+ * host's agent confirms first; an offline one gets them when it reconnects (`applied: false` until then).
+ */
+export interface SamplingResult extends ConfigEvent {
+  applied: boolean
+}
+
+export const ConfigQuery = z.object({ host: HostName.optional() })
 
 export interface AuditEntry {
   id: number

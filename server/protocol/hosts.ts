@@ -1,3 +1,5 @@
+import { z } from 'zod'
+
 export interface ProcessInfo {
   pid: number
   name: string
@@ -5,9 +7,111 @@ export interface ProcessInfo {
   memBytes: number
 }
 
-export interface HostEvent {
+export const HostInfo = z.strictObject({
+  platform: z.string().max(64),
+  release: z.string().max(256),
+  arch: z.string().max(64),
+  cores: z.number().int().min(0).max(100_000),
+  memTotalBytes: z.number().nonnegative(),
+  bootTime: z.number().int().nonnegative(),
+})
+export type HostInfo = z.infer<typeof HostInfo>
+
+const Process = z.strictObject({
+  pid: z.number().int().nonnegative(),
+  name: z.string().max(256),
+  cpuPct: z.number().nonnegative(),
+  memBytes: z.number().nonnegative(),
+})
+/** A host's process table as the slow group reads it: the count, and the top few by CPU and by memory. */
+export const Processes = z.strictObject({
+  count: z.number().int().nonnegative(),
+  topCpu: z.array(Process).max(50),
+  topMem: z.array(Process).max(50),
+})
+export type Processes = z.infer<typeof Processes>
+
+/** What an agent's disk spool holds: ticks not yet acknowledged by a hub, and what a full spool had to drop. */
+export const SpoolStatus = z.strictObject({
+  ticks: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  oldestTs: z.number().int().nonnegative().nullable(),
+  droppedTicks: z.number().int().nonnegative(),
+})
+export type SpoolStatus = z.infer<typeof SpoolStatus>
+
+/** Ticks a host's agent had to drop (its spool was full): the span they covered and how many. */
+export interface HostGap {
+  from: number
+  to: number
+  ticks: number
+  reportedAt: number
+}
+
+/** A host's entry in `GET /api/hosts`, and the `host` event on the `hosts` topic whenever it changes. */
+export interface HostEntry {
   host: string
+  /** When this entry last changed. */
   ts: number
-  info: { platform: string; release: string; arch: string; cores: number; memTotalBytes: number; bootTime: number }
-  processes: { count: number; topCpu: ProcessInfo[]; topMem: ProcessInfo[] }
+  state: 'online' | 'offline'
+  /** True for the hub's own host, sampled in its process. */
+  local: boolean
+  lastSeenAt: number | null
+  agentVersion: string | null
+  info: HostInfo | null
+  processes: Processes | null
+  /** The agent's backlog and dropped ticks, as it last reported them; null for the hub's own host. */
+  spool: SpoolStatus | null
+  /** The agent's clock minus the hub's, measured over the connection; null until measured. */
+  clockSkewMs: number | null
+  /** Spans lost because the agent's spool was full, newest first. */
+  gaps: HostGap[]
+  /** The latest replay that finished: the span of history it filled, so open charts re-read it. */
+  backfill: { from: number; to: number; ticks: number; at: number } | null
+}
+
+/** A skew past this is shown on the host's entry: its samples' times are the agent's, as they are. */
+export const CLOCK_SKEW_WARN_MS = 2000
+
+/** One host's line in the fleet overview: the figures a row shows, from its latest ticks. */
+export interface FleetHost {
+  host: string
+  state: 'online' | 'offline'
+  local: boolean
+  /** The newest tick these figures come from. */
+  ts: number | null
+  cpuPct: number | null
+  memPct: number | null
+  /** The fullest filesystem's used percent. */
+  diskPct: number | null
+  netBytesPerS: number | null
+  diskBytesPerS: number | null
+  load1: number | null
+  lastSeenAt: number | null
+  agentVersion: string | null
+  clockSkewMs: number | null
+  /** Ticks this host's agent dropped, over the gaps it reported. */
+  droppedTicks: number
+}
+
+/** The `fleet` event: at most one a second in all, with every host that changed since the last one. */
+export interface FleetEvent {
+  ts: number
+  hosts: FleetHost[]
+}
+
+/** Five minutes of a host's main figures for the overview's sparklines, one point per FLEET_SPARK_STEP_MS. */
+export interface FleetSpark {
+  ts: number[]
+  cpuPct: (number | null)[]
+  memPct: (number | null)[]
+  diskPct: (number | null)[]
+}
+
+export const FLEET_SPARK_STEP_MS = 5000
+export const FLEET_SPARK_POINTS = 60
+
+/** `GET /api/fleet`: every host's figures and sparklines. */
+export interface FleetResponse {
+  hosts: (FleetHost & { spark: FleetSpark })[]
 }

@@ -1,10 +1,30 @@
 import { z } from 'zod'
 
-export const TOPICS = ['metrics', 'config', 'jobs', 'hosts', 'audit'] as const
+export const TOPICS = ['metrics', 'fleet', 'config', 'jobs', 'hosts', 'audit'] as const
 export const DEFAULT_TOPICS = ['metrics', 'config', 'jobs', 'hosts'] as const
 
-export const Topic = z.union([z.enum(TOPICS), z.string().regex(/^job:[A-Za-z0-9_-]{1,64}$/, 'job:<id>')])
+export const Topic = z.union([
+  z.enum(TOPICS),
+  z.string().regex(/^job:[A-Za-z0-9_-]{1,64}$/, 'job:<id>'),
+  z.string().regex(/^metrics:[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'metrics:<host>'),
+])
 export type Topic = z.infer<typeof Topic>
+
+/** The topic a host's `metrics` events are logged and streamed under; `metrics` carries every host's. */
+export function metricsTopic(host: string): string {
+  return `metrics:${host}`
+}
+
+/** Whether an event logged under `topic` is on one of the subscribed `topics`: `metrics` takes every `metrics:<host>`. */
+export function inTopics(topics: readonly string[], topic: string): boolean {
+  if (topics.includes(topic)) return true
+  return topic.startsWith('metrics:') && topics.includes('metrics')
+}
+
+/** A subscription without the topics another one of it already carries (`metrics:a` beside `metrics`). */
+export function distinctTopics(topics: readonly string[]): string[] {
+  return topics.filter((t) => !(t.startsWith('metrics:') && topics.includes('metrics')))
+}
 
 /** `?topics=a,b`: a comma list of known topics, defaulting to metrics,config,jobs,hosts. */
 export const StreamQuery = z.object({

@@ -5,6 +5,7 @@ import { siProbe } from './si-probe.ts'
 export { describeMetric, prometheusName } from './catalog.ts'
 export type { GroupStats } from './group.ts'
 export { CLK_TCK, pageSize, scanProcesses } from './linux.ts'
+export { machineInfo, readMachineId } from './machine.ts'
 export type { FastReading, Probe, SlowReading } from './probe.ts'
 export { Sampler, type SamplerOptions, type SamplerSink } from './sampler.ts'
 

@@ -6,8 +6,8 @@ import { withTimeout } from './timeout.ts'
 
 /** Where a tick's results go: the hub stores and publishes them. */
 export interface SamplerSink {
-  metrics(ts: number, intervalMs: number, values: Record<string, number>): void
-  processes(ts: number, processes: SlowReading['processes']): void
+  /** One tick's values; a slow-group tick carries the process table too. */
+  metrics(ts: number, intervalMs: number, values: Record<string, number>, processes?: SlowReading['processes']): void
   /** After each reading: the probe calls that failed in it (empty when all worked). */
   faults(group: 'fast' | 'slow', faults: readonly string[]): void
   /** Each fast tick: how far the wall clock is behind the time ticks go on with (0 when it is not). */
@@ -66,7 +66,7 @@ export class Sampler {
       costMetric: string,
       read: () => Promise<R>,
       values: (r: R) => Record<string, number>,
-      then?: (ts: number, r: R) => void,
+      processes?: (r: R) => SlowReading['processes'],
     ) => {
       let last = Number.NEGATIVE_INFINITY
       let lastMono = 0
@@ -86,8 +86,7 @@ export class Sampler {
         sink.faults(group, reading.faults ?? [])
         const out = values(reading)
         out[costMetric] = round2(performance.now() - t0)
-        sink.metrics(ts, interval(), out)
-        then?.(ts, reading)
+        sink.metrics(ts, interval(), out, processes?.(reading))
       }
     }
     this.#fast = new Group(
@@ -113,7 +112,7 @@ export class Sampler {
         'vigil.sampler_slow_ms',
         () => probe.slow(),
         slowValues,
-        (ts, r) => sink.processes(ts, r.processes),
+        (r) => r.processes,
       ),
       (err) => onError('slow', err),
     )

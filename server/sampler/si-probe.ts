@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import si from 'systeminformation'
+import type si from 'systeminformation'
 import type { CpuTimes, FastReading, FsUsage, NetCounters, Probe, SlowReading } from './probe.ts'
 import { onePerDevice, PSEUDO_FS, topBy } from './probe.ts'
 import { withTimeout } from './timeout.ts'
@@ -46,7 +46,12 @@ function times(t: { user: number; nice: number; sys: number; idle: number; irq: 
  * and the rest of the tick goes on.
  */
 export function siProbe(opts: { si?: SiCalls; callTimeoutMs?: number } = {}): Probe {
-  const lib = opts.si ?? si
+  // Loaded on the first reading, so a process that never uses this probe (Linux) never pays for the library
+  let loaded: Promise<SiCalls> | null = opts.si ? Promise.resolve(opts.si) : null
+  const library = () => {
+    loaded ??= import('systeminformation').then((m) => m.default)
+    return loaded
+  }
   const timeoutMs = opts.callTimeoutMs ?? 2000
   const guarded = async <T>(faults: string[], name: string, run: () => Promise<T>, fallback: T): Promise<T> => {
     try {
@@ -63,6 +68,7 @@ export function siProbe(opts: { si?: SiCalls; callTimeoutMs?: number } = {}): Pr
       const faults: string[] = []
       const cores = cpus().map((c) => times(c.times))
       const cpu = cores.reduce((a, c) => ({ busy: a.busy + c.busy, total: a.total + c.total }), { busy: 0, total: 0 })
+      const lib = await library()
       const [mem, nets, io, fsStats] = await Promise.all([
         guarded(faults, 'mem', () => lib.mem(), null),
         guarded(faults, 'networkStats', () => lib.networkStats('*'), []),
@@ -91,6 +97,7 @@ export function siProbe(opts: { si?: SiCalls; callTimeoutMs?: number } = {}): Pr
     },
     async slow(): Promise<SlowReading> {
       const faults: string[] = []
+      const lib = await library()
       const [fs, temps, procs] = await Promise.all([
         guarded(faults, 'fsSize', () => fsUsage(lib), []),
         guarded(faults, 'cpuTemperature', () => temperatures(lib), null),

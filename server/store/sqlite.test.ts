@@ -81,4 +81,20 @@ describe('SQLite store', () => {
     expect(store.eventsAfter(1, ['metrics', 'job:7'], 10).map((e) => e.id)).toEqual([3, 4, 5])
     expect(store.eventsAfter(0, ['metrics'], 2).map((e) => e.id)).toEqual([1, 3])
   })
+
+  it('lists every host’s metrics:<host> events for metrics, and one host’s alone for metrics:<host>', () => {
+    const { store } = open()
+    const topics = ['metrics:a', 'hosts', 'metrics:b', 'metrics', 'metrics:a', 'metricsx']
+    topics.forEach((topic, i) => {
+      store.appendEvent({ id: i + 1, ts: T0, topic, event: 'x', data: String(i) })
+    })
+    expect(store.eventsAfter(0, ['metrics'], 10).map((e) => e.topic)).toEqual([
+      'metrics:a',
+      'metrics:b',
+      'metrics',
+      'metrics:a',
+    ])
+    expect(store.eventsAfter(0, ['metrics:a'], 10).map((e) => e.id)).toEqual([1, 5])
+    expect(store.eventsAfter(0, ['hosts', 'metrics:b'], 10).map((e) => e.id)).toEqual([2, 3])
+  })
 })

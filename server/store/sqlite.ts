@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs'
-import { and, asc, count, eq, gt, inArray, lt, max, min, sql } from 'drizzle-orm'
-import { events, meta, samples, series } from '../../db/schema.ts'
+import { and, asc, count, eq, gt, inArray, like, lt, max, min, or, sql } from 'drizzle-orm'
+import { events, ingestCursors, meta, samples, series } from '../../db/schema.ts'
 import { type Db, openDb } from './db.ts'
 import { History } from './history.ts'
 import { SeriesIndex } from './series-index.ts'
-import type { NamedSample, SeriesRange, Store, StoredEvent } from './store.ts'
+import type { Cursor, NamedSample, SeriesRange, Store, StoredEvent, TickIn } from './store.ts'
 import { TIERS } from './tiers.ts'
 
 export interface SqliteStoreOptions {
@@ -58,7 +58,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     .where(
       and(
         gt(events.id, sql.placeholder('after')),
-        inArray(events.topic, sql`(select value from json_each(${sql.placeholder('topics')}))`),
+        // `metrics` stands for every host's `metrics:<host>`, as on the bus
+        or(
+          inArray(events.topic, sql`(select value from json_each(${sql.placeholder('topics')}))`),
+          and(eq(sql.placeholder('family'), 1), like(events.topic, 'metrics:%')),
+        ),
       ),
     )
     .orderBy(asc(events.id))
@@ -148,6 +152,38 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (event) appendEvent(event)
     },
   )
+  const saveCursor = db
+    .insert(ingestCursors)
+    .values({
+      stream: sql.placeholder('stream'),
+      through: sql.placeholder('through'),
+      updatedAt: sql.placeholder('at'),
+    })
+    .onConflictDoUpdate({
+      target: ingestCursors.stream,
+      set: { through: sql`excluded.through`, updatedAt: sql`excluded.updated_at` },
+    })
+    .prepare()
+  const selectCursor = db
+    .select({ through: ingestCursors.through })
+    .from(ingestCursors)
+    .where(eq(ingestCursors.stream, sql.placeholder('stream')))
+    .prepare()
+  const writeTicks = transact((host: string, ticks: readonly TickIn[], cursor: Cursor | null) => {
+    for (const t of ticks) {
+      for (const name in t.values) {
+        const value = t.values[name]
+        if (value === undefined || !Number.isFinite(value)) continue
+        const id = seriesId(host, name, t.ts)
+        history.stage(id, t.ts, value)
+        noteLatest(id, t.ts, value)
+      }
+    }
+    history.commit()
+    for (const t of ticks) if (t.event) appendEvent(t.event)
+    if (cursor) saveCursor.run({ stream: cursor.stream, through: cursor.through, at: Date.now() })
+  })
+
   const writeSamples = transact((host: string, batch: readonly NamedSample[]) => {
     for (const s of batch) {
       const id = seriesId(host, s.name, s.ts)
@@ -254,7 +290,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     appendEvent,
     eventsAfter(afterId, topics, limit) {
-      return selectEventsAfter.all({ after: afterId, topics: JSON.stringify(topics), limit })
+      const family = topics.includes('metrics') ? 1 : 0
+      return selectEventsAfter.all({ after: afterId, topics: JSON.stringify(topics), family, limit })
     },
     oldestEventId() {
       return selectOldestEvent.get()?.id ?? null
@@ -264,6 +301,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     reserveEventIds(through) {
       saveReserved.run({ value: String(through) })
+    },
+    writeTicks(host, ticks, cursor) {
+      writeTicks(host, ticks, cursor)
+      if (history.lateWaiting > 0) scheduleLate()
+    },
+    cursor(stream) {
+      return selectCursor.get({ stream })?.through ?? 0
     },
     writeSamples(host, batch) {
       writeSamples(host, batch)

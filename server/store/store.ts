@@ -46,6 +46,19 @@ export interface StorageStats {
   events: { retained: number; oldestId: number | null; lastId: number }
 }
 
+/** One tick of a batch: every value at `ts`, and the event it goes out as (null for history only, a replay). */
+export interface TickIn {
+  ts: number
+  values: Readonly<Record<string, number>>
+  event: StoredEvent | null
+}
+
+/** Where an ingest stream (an agent's spool) stands: every sequence number up to `through` is stored. */
+export interface Cursor {
+  stream: string
+  through: number
+}
+
 /** One sample of a custom-metric batch. */
 export interface NamedSample {
   name: string
@@ -64,6 +77,13 @@ export interface Store {
    * and counted.
    */
   writeTick(host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null): void
+  /**
+   * Writes a host's ticks and, when given, moves its stream's cursor, in one transaction: a sequence number is
+   * never acknowledged before its samples are committed.
+   */
+  writeTicks(host: string, ticks: readonly TickIn[], cursor: Cursor | null): void
+  /** The stream's `through`: 0 for a stream never written. */
+  cursor(stream: string): number
   /** Writes a batch of samples with their own timestamps, all or nothing. */
   writeSamples(host: string, samples: readonly NamedSample[]): void
   appendEvent(event: StoredEvent): void

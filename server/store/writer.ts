@@ -1,5 +1,5 @@
+import { inTopics } from '../protocol/index.ts'
 import type { Store, StoredEvent } from './store.ts'
-import { inTopics } from './topics.ts'
 
 interface PendingTick {
   host: string

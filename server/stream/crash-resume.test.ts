@@ -120,9 +120,10 @@ describe('crash and resume', () => {
     await server.exited
     const check = new Database(join(dir, 'vigil.db'), { readonly: true })
     const persisted = (
-      check.prepare("select id from events where topic = 'metrics' order by id").all() as { id: number }[]
+      check.prepare("select id from events where topic like 'metrics:%' order by id").all() as { id: number }[]
     ).map((r) => r.id)
     check.close()
+    expect(persisted.length).toBeGreaterThan(20)
     for (const ids of seen) {
       // Strictly increasing: no duplicate, nothing out of order, across the crash
       expect(ids.every((id, i) => i === 0 || id > (ids[i - 1] as number))).toBe(true)

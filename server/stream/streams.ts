@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeOpen, type Subscriber } from '../bus/index.ts'
-import type { ResetEvent } from '../protocol/index.ts'
+import { distinctTopics, type ResetEvent } from '../protocol/index.ts'
 import type { EventLog } from '../store/index.ts'
 
 type Response = ServerResponse | Http2ServerResponse
@@ -122,7 +122,9 @@ export class Streams {
       this.#dropped++
     })
     this.#clients.add(client)
-    const unsubscribe = this.#bus.subscribe(req.topics, client)
+    // `metrics` carries `metrics:<host>` already: subscribed to both, a client would get its events twice
+    const topics = distinctTopics(req.topics)
+    const unsubscribe = this.#bus.subscribe(topics, client)
     res.on('close', () => {
       client.closed = true
       this.#clients.delete(client)
@@ -137,7 +139,7 @@ export class Streams {
     client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
 
     if (from === null) {
-      for (const topic of req.topics) {
+      for (const topic of topics) {
         for (const s of this.#opts.snapshot?.(topic, req.tail) ?? [])
           client.write(encodeFrame(null, s.event, JSON.stringify(s.data)))
       }
@@ -153,7 +155,7 @@ export class Streams {
       client.live = true
       return
     }
-    void this.#replay(client, from, req.topics)
+    void this.#replay(client, from, topics)
   }
 
   #resetReason(from: number): ResetEvent['reason'] | null {
@@ -194,7 +196,7 @@ export class Streams {
   }
 
   /** Ends the streams opened with any of these (revoked) tokens. */
-  endFor(tokenIds: ReadonlySet<number>): number {
+  closeFor(tokenIds: ReadonlySet<number>): number {
     let ended = 0
     for (const client of this.#clients) {
       if (client.tokenId === null || !tokenIds.has(client.tokenId)) continue

@@ -45,3 +45,53 @@ export function createToken(dataDir: string, role: string, name: string): string
   if (r.status !== 0) throw new Error(`vigil token create failed: ${r.stderr}`)
   return r.stdout.trim()
 }
+
+/** `vigil agent` as a real child process, from source through tsx (or the built CLI); output kept for the test. */
+export interface AgentProcess {
+  child: ChildProcess
+  exited: Promise<number | null>
+  stderr(): string
+  /** Resolves once the agent logged that the hub welcomed it `n` times in all. */
+  connected(n?: number, timeoutMs?: number): Promise<void>
+}
+
+export function spawnAgent(args: string[], env: Record<string, string> = {}, built = false): AgentProcess {
+  const entry = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
+  const child = spawn(process.execPath, [...entry, 'agent', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let err = ''
+  const waiters: (() => void)[] = []
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+    for (const w of waiters) w()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    exited,
+    stderr: () => err,
+    connected(n = 1, timeoutMs = 60_000) {
+      const count = () => err.split('connected to the hub').length - 1
+      if (count() >= n) return Promise.resolve()
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`agent not connected ${n} times after ${timeoutMs} ms:\n${err}`)),
+          timeoutMs,
+        )
+        const check = () => {
+          if (count() < n) return
+          clearTimeout(timer)
+          resolve()
+        }
+        waiters.push(check)
+        exited.then(() => {
+          clearTimeout(timer)
+          reject(new Error(`agent exited before connecting:\n${err}`))
+        })
+      })
+    },
+  }
+}

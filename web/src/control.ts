@@ -1,5 +1,5 @@
+import { backoffMs } from '../../server/protocol/backoff.ts'
 import type { Command, Reply } from '../../server/protocol/index.ts'
-import { backoffMs } from './backoff.ts'
 
 export type ControlState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 

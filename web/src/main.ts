@@ -2,7 +2,7 @@ import type {
   AuditEntry,
   CatalogEntry,
   ConfigEvent,
-  HostEvent,
+  HostEntry,
   Identity,
   Job,
   MetricsEvent,
@@ -212,7 +212,8 @@ function procRows(list: readonly ProcessInfo[]): string {
     .join('')
 }
 
-function onHost(ev: HostEvent): void {
+function onHost(ev: HostEntry): void {
+  if (!ev.processes || !ev.info) return
   $<HTMLElement>('#top-cpu tbody').innerHTML = procRows(ev.processes.topCpu)
   $<HTMLElement>('#top-mem tbody').innerHTML = procRows(ev.processes.topMem)
   $<HTMLElement>('#proc-count').textContent =
@@ -234,7 +235,7 @@ function startStream(panel: ControlPanel, audit: AuditView | null, jobs: JobsLis
     topics: audit ? ['metrics', 'hosts', 'config', 'jobs', 'audit'] : ['metrics', 'hosts', 'config', 'jobs'],
     on: {
       metrics: (d) => onMetrics(d as MetricsEvent),
-      host: (d) => onHost(d as HostEvent),
+      host: (d) => onHost(d as HostEntry),
       config: (d) => panel.showConfig(d as ConfigEvent),
       job: (d) => jobs.update(d as Job),
       audit: (d) => audit?.add(d as AuditEntry),
@@ -273,8 +274,9 @@ matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
   for (const c of cards.values()) c.chart.applyTheme()
 })
 
-void getJson<HostEvent[]>('/api/hosts').then((hosts) => {
-  if (hosts?.[0]) onHost(hosts[0])
+void getJson<HostEntry[]>('/api/hosts').then((hosts) => {
+  const local = hosts?.find((h) => h.local)
+  if (local) onHost(local)
 })
 
 window.vigil = {

@@ -1,4 +1,4 @@
-import { backoffMs } from './backoff.ts'
+import { backoffMs } from '../../server/protocol/backoff.ts'
 
 /**
  * The dashboard's one EventSource for all topics. The browser resumes by itself after a network drop

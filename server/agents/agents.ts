@@ -1,0 +1,147 @@
+import type { IncomingMessage } from 'node:http'
+import { upgradeWebSocket } from '@hono/node-server'
+import type { MiddlewareHandler } from 'hono'
+import type { WebSocket } from 'ws'
+import type { Audit } from '../audit/index.ts'
+import { type AuthEnv, resolveIdentity, type Tokens } from '../auth/index.ts'
+import type { SamplingTarget } from '../control/index.ts'
+import { issueMessage, refuse } from '../errors.ts'
+import { clientOf, isAllowedOrigin } from '../http.ts'
+import { AGENT_CLOSE, AGENT_HOST_HEADER, AGENT_MACHINE_HEADER, HostName, MachineId } from '../protocol/index.ts'
+import { type AgentIdentity, AgentSession, type SessionDeps } from './session.ts'
+
+export interface AgentsOptions extends SessionDeps {
+  tokens: Tokens
+  audit: Audit
+  allowedOrigins: ReadonlySet<string>
+}
+
+/**
+ * The agent channel's hub side: checks each upgrade (agent token, the host it speaks for, its machine), keeps one
+ * session per host, pings every `heartbeatMs` and drops a peer that missed a pong, so a silent host is offline
+ * within two heartbeats, and carries settings to the agents.
+ */
+export class Agents {
+  readonly #opts: AgentsOptions
+  readonly #pending = new WeakMap<IncomingMessage, AgentIdentity>()
+  readonly #sessions = new Map<string, AgentSession>()
+  readonly #heartbeat: NodeJS.Timeout
+
+  constructor(opts: AgentsOptions) {
+    this.#opts = opts
+    this.#heartbeat = setInterval(() => this.#ping(), opts.heartbeatMs)
+  }
+
+  /** Hosts with an agent connected now. */
+  get online(): number {
+    return this.#sessions.size
+  }
+
+  /** The route's handlers: Origin (403), credentials (401), role (403), host and machine (400, 403, 409), upgrade. */
+  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
+    const { tokens, allowedOrigins, hosts } = this.#opts
+    const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
+      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+        return c.json({ error: { code: 'invalid', message: 'This endpoint speaks WebSocket only' } }, 426)
+      }
+      const origin = c.req.header('origin')
+      if (origin !== undefined && !isAllowedOrigin(origin, c.req.header('host'), allowedOrigins)) {
+        return refuse(c, 'forbidden', `Origin ${origin} is not allowed`)
+      }
+      const r = resolveIdentity(tokens, false, c.req.header('authorization'), undefined)
+      if ('status' in r || r.principal === null) {
+        return refuse(c, 'unauthorized', 'status' in r ? r.message : 'An agent token is required')
+      }
+      const { principal } = r
+      const remote = clientOf(c).address
+      const audited = (outcome: 'refused' | 'accepted', args: Record<string, unknown>, errorCode: string | null) =>
+        this.#opts.audit.record({
+          actor: principal.name,
+          role: principal.role,
+          remote,
+          command: 'agent.connect',
+          args,
+          outcome,
+          errorCode,
+        })
+      if (principal.role !== 'agent') {
+        audited('refused', {}, 'forbidden')
+        return refuse(c, 'forbidden', `Role ${principal.role} may not connect as an agent; use a token of role agent`)
+      }
+      const host = HostName.safeParse(c.req.header(AGENT_HOST_HEADER))
+      if (!host.success) return refuse(c, 'invalid', `${AGENT_HOST_HEADER}: ${issueMessage(host.error)}`)
+      const machine = MachineId.safeParse(c.req.header(AGENT_MACHINE_HEADER))
+      if (!machine.success) return refuse(c, 'invalid', `${AGENT_MACHINE_HEADER}: ${issueMessage(machine.error)}`)
+      const refusal = hosts.claim(host.data, principal.tokenId, machine.data)
+      if (refusal) {
+        audited('refused', { host: host.data, machineId: machine.data }, refusal.code)
+        return refuse(c, refusal.code, refusal.message)
+      }
+      // Binding a token to a host (its first connection) is audited; reconnects are not
+      const known = hosts.get(host.data)
+      if (!known || known.agentVersion === null) audited('accepted', { host: host.data, machineId: machine.data }, null)
+      this.#pending.set(c.env.incoming, {
+        host: host.data,
+        machineId: machine.data,
+        tokenId: principal.tokenId,
+        tokenName: principal.name,
+        remote,
+      })
+      await next()
+    }
+    return [check, upgradeWebSocket(() => ({}))]
+  }
+
+  /** Takes a socket whose upgrade `handlers()` checked; false for any other. */
+  readonly accept = (ws: WebSocket, req: IncomingMessage): boolean => {
+    const id = this.#pending.get(req)
+    if (!id) return false
+    this.#pending.delete(req)
+    const session = new AgentSession(ws, id, this.#opts)
+    session.onClose = () => {
+      if (this.#sessions.get(id.host) !== session) return
+      this.#sessions.delete(id.host)
+      this.#opts.hosts.disconnected(id.host)
+    }
+    const old = this.#sessions.get(id.host)
+    this.#sessions.set(id.host, session)
+    // The same machine connected again (its old socket not yet known dead): the new one takes over
+    old?.ws.close(AGENT_CLOSE.replaced, 'replaced by a new connection from the same machine')
+    return true
+  }
+
+  /** How settings reach a host's agent: at once when it is connected, else at its next hello. */
+  target(host: string): SamplingTarget {
+    return {
+      configure: (s) => this.#sessions.get(host)?.configure(s) ?? Promise.resolve(false),
+    }
+  }
+
+  #ping(): void {
+    for (const session of this.#sessions.values()) {
+      if (!session.alive) {
+        session.ws.terminate()
+        continue
+      }
+      session.alive = false
+      session.ws.ping()
+    }
+  }
+
+  /** Closes the sockets of revoked tokens with 1008: their agents stop. */
+  closeFor(tokenIds: ReadonlySet<number>): number {
+    let closed = 0
+    for (const session of this.#sessions.values()) {
+      if (!tokenIds.has(session.id.tokenId)) continue
+      session.ws.close(AGENT_CLOSE.policy, 'token revoked')
+      closed++
+    }
+    return closed
+  }
+
+  /** Closes every socket with 1001: agents reconnect, to this hub once it is back or to another. */
+  close(): void {
+    clearInterval(this.#heartbeat)
+    for (const session of this.#sessions.values()) session.ws.close(AGENT_CLOSE.goingAway, 'hub shutting down')
+  }
+}
