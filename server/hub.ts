@@ -172,7 +172,12 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     {
       local: {
         host,
-        target: { configure: async (s) => (sampler.configure(s), true) },
+        target: {
+          async configure(s) {
+            sampler.configure(s)
+            return true
+          },
+        },
         defaults: { fastMs: config.sampleMs, slowMs: config.slowSampleMs, paused: false },
       },
       known: (name) => hosts.get(name)?.local === false,

@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HostEntry, MetricsEvent } from '../protocol/index.ts'
-import { Collector, useTestHubs } from '../testing/hub.ts'
+import type { HostEntry, MetricsEvent, SeriesResponse } from '../protocol/index.ts'
+import { useChildHubs } from '../testing/child.ts'
+import { Collector, sleep, useTestHubs } from '../testing/hub.ts'
 import { type AgentProcess, spawnAgent } from '../testing/process.ts'
 
 const hubs = useTestHubs()
+const childHubs = useChildHubs()
 const agents: AgentProcess[] = []
 const dirs: string[] = []
 afterEach(async () => {
@@ -17,9 +19,13 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-function agent(url: string, token: string, hostname: string, extra: string[] = []): AgentProcess {
-  const spool = mkdtempSync(join(tmpdir(), 'vigil-spool-'))
-  dirs.push(spool)
+function spoolDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-spool-'))
+  dirs.push(dir)
+  return dir
+}
+
+function agent(url: string, token: string, hostname: string, extra: string[] = [], spool = spoolDir()): AgentProcess {
   const a = spawnAgent(['--hub', url, '--hostname', hostname, '--spool-dir', spool, ...extra], { VIGIL_TOKEN: token })
   agents.push(a)
   return a
@@ -27,6 +33,46 @@ function agent(url: string, token: string, hostname: string, extra: string[] = [
 
 async function hostsOf(url: string): Promise<HostEntry[]> {
   return (await (await fetch(`${url}/api/hosts`)).json()) as HostEntry[]
+}
+
+/** Every stored raw tick of a host's CPU in [from, to], by time: one point per tick at this resolution. */
+async function tickTimes(url: string, host: string, from: number, to: number): Promise<number[]> {
+  const q = `${url}/api/series?metric=cpu.usage_pct&host=${host}&from=${from}&to=${to}&points=10000`
+  const r = (await (await fetch(q)).json()) as SeriesResponse
+  expect(r.stepMs).toBeLessThan(500)
+  return r.points.map((p) => p[0])
+}
+
+/** The gaps between consecutive ticks that are not one interval (give or take a late tick): holes in history. */
+function holes(times: number[], intervalMs = 1000): [number, number][] {
+  const out: [number, number][] = []
+  for (let i = 1; i < times.length; i++) {
+    const d = (times[i] as number) - (times[i - 1] as number)
+    if (d > intervalMs * 1.5 || d < intervalMs * 0.5) out.push([times[i - 1] as number, times[i] as number])
+  }
+  return out
+}
+
+/** A hub as a child process with an agent token made in its data dir, restartable on the same port. */
+async function childHub(tokens: string[]) {
+  const { dir, token } = childHubs.dataDir('admin', 'root')
+  const made = tokens.map((name) => childHubs.tokenIn(dir, 'agent', name))
+  const args = ['--data-dir', dir, '--sample-ms', '1000', '--agent-heartbeat-ms', '1000']
+  const first = await childHubs.start([...args, '--port', '0'])
+  const port = new URL(first.url).port
+  return {
+    url: first.url,
+    admin: token,
+    tokens: made,
+    process: first,
+    async kill() {
+      this.process.child.kill('SIGKILL')
+      await this.process.exited
+    },
+    async restart() {
+      this.process = await childHubs.start([...args, '--port', port])
+    },
+  }
 }
 
 describe('a fleet of agents', () => {
@@ -63,4 +109,113 @@ describe('a fleet of agents', () => {
       onlyA.close()
     }
   })
+
+  it('keeps every 1 s tick of each agent host exactly once across a kill -9 of the hub and 20 s down', async () => {
+    const hub = await childHub(['edge-a', 'edge-b'])
+    const [ta, tb] = hub.tokens as [string, string]
+    const a = agent(hub.url, ta, 'edge-a')
+    const b = agent(hub.url, tb, 'edge-b')
+    await Promise.all([a.connected(), b.connected()])
+    await sleep(3000)
+    const killedAt = Date.now()
+    await hub.kill()
+    await sleep(20_000)
+    await hub.restart()
+    const backAt = Date.now()
+    await Promise.all([a.connected(2), b.connected(2)])
+    // Both replays have finished once each host's entry says which span it filled
+    await expect
+      .poll(async () => (await hostsOf(hub.url)).filter((h) => (h.backfill?.at ?? 0) >= backAt).length, {
+        timeout: 30_000,
+      })
+      .toBe(2)
+    await sleep(2000)
+    const until = Date.now() - 1000
+    for (const host of ['edge-a', 'edge-b']) {
+      const times = await tickTimes(hub.url, host, killedAt - 3000, until)
+      expect([host, holes(times)]).toEqual([host, []])
+      // The outage is covered tick by tick: about 20 s worth and more
+      expect(times.filter((t) => t > killedAt && t < backAt).length).toBeGreaterThanOrEqual(19)
+      const entry = (await hostsOf(hub.url)).find((h) => h.host === host)
+      expect(entry?.backfill?.from).toBeLessThanOrEqual(killedAt + 1000)
+      expect(entry?.backfill?.to).toBeGreaterThanOrEqual(backAt - 2000)
+    }
+  }, 120_000)
+
+  it('replays its spool after a kill -9 of the agent while the hub was down, with nothing lost or doubled', async () => {
+    const hub = await childHub(['edge-k'])
+    const spool = spoolDir()
+    const first = agent(hub.url, hub.tokens[0] as string, 'edge-k', [], spool)
+    await first.connected()
+    await sleep(2000)
+    const hubDownAt = Date.now()
+    await hub.kill()
+    await sleep(5000)
+    first.child.kill('SIGKILL')
+    await first.exited
+    const agentDownAt = Date.now()
+    await sleep(2000)
+    const second = agent(hub.url, hub.tokens[0] as string, 'edge-k', [], spool)
+    await sleep(4000)
+    await hub.restart()
+    await second.connected()
+    await expect
+      .poll(async () => (await hostsOf(hub.url)).find((h) => h.host === 'edge-k')?.spool?.ticks, { timeout: 30_000 })
+      .toBe(0)
+    const times = await tickTimes(hub.url, 'edge-k', hubDownAt - 2000, Date.now() - 1000)
+    // One hole only: while the agent itself was dead, when its host was not sampled at all
+    const gaps = holes(times)
+    expect(gaps).toHaveLength(1)
+    const [before, after] = gaps[0] as [number, number]
+    expect(before).toBeGreaterThan(agentDownAt - 2000)
+    expect(before).toBeLessThanOrEqual(agentDownAt)
+    expect(after).toBeGreaterThan(agentDownAt)
+    expect(times.filter((t) => t > hubDownAt && t < agentDownAt).length).toBeGreaterThanOrEqual(4)
+    expect(new Set(times).size).toBe(times.length)
+  }, 120_000)
+
+  it('marks a stopped agent (SIGSTOP) offline within two heartbeats, and online again after SIGCONT', async () => {
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_AGENT_HEARTBEAT_MS: '1000' })
+    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-s')
+    await a.connected()
+    const state = async () => (await hostsOf(t.hub.url)).find((h) => h.host === 'edge-s')?.state
+    expect(await state()).toBe('online')
+    a.child.kill('SIGSTOP')
+    const stoppedAt = Date.now()
+    await expect.poll(state, { timeout: 20_000, interval: 100 }).toBe('offline')
+    console.log(`agent stopped: offline after ${Date.now() - stoppedAt} ms with a 1000 ms heartbeat`)
+    a.child.kill('SIGCONT')
+    await expect.poll(state, { timeout: 60_000, interval: 200 }).toBe('online')
+  }, 90_000)
+
+  it('drops the oldest ticks of a spool made tiny while the hub is away, and reports the gap with its span and count', async () => {
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000' })
+    const port = String(t.hub.port)
+    const token = t.hub.tokens.create('agent').token
+    const a = agent(t.hub.url, token, 'edge-t', ['--spool-max-bytes', '3000', '--slow-sample-ms', '600000'])
+    await a.connected()
+    await sleep(1500)
+    const downAt = Date.now()
+    await t.hub.close()
+    await sleep(10_000)
+    await t.restart({ VIGIL_PORT: port })
+    await a.connected(2)
+    const entry = async () => (await hostsOf(t.hub.url)).find((h) => h.host === 'edge-t')
+    await expect.poll(async () => (await entry())?.gaps.length, { timeout: 30_000 }).toBe(1)
+    const e = (await entry()) as HostEntry
+    const gap = e.gaps[0] as HostEntry['gaps'][number]
+    expect(gap.ticks).toBeGreaterThanOrEqual(3)
+    expect(gap.ticks).toBe(e.spool?.droppedTicks)
+    expect(gap.from).toBeGreaterThanOrEqual(downAt - 1000)
+    expect(gap.to).toBeGreaterThanOrEqual(gap.from)
+    expect(gap.to - gap.from).toBeGreaterThanOrEqual((gap.ticks - 1) * 900)
+    // About five ticks fit in 3000 bytes: the rest of the ten seconds went
+    expect(e.spool?.bytes).toBeLessThanOrEqual(3000)
+    // History has exactly that hole: nothing stored inside the gap, ticks on both sides of it
+    await sleep(1500)
+    const times = await tickTimes(t.hub.url, 'edge-t', downAt - 1000, Date.now() - 1000)
+    expect(times.filter((ts) => ts >= gap.from && ts <= gap.to)).toEqual([])
+    expect(times.some((ts) => ts < gap.from)).toBe(true)
+    expect(times.some((ts) => ts > gap.to)).toBe(true)
+  }, 90_000)
 })

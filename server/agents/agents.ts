@@ -142,6 +142,13 @@ export class Agents {
   /** Closes every socket with 1001: agents reconnect, to this hub once it is back or to another. */
   close(): void {
     clearInterval(this.#heartbeat)
-    for (const session of this.#sessions.values()) session.ws.close(AGENT_CLOSE.goingAway, 'hub shutting down')
+    for (const session of this.#sessions.values()) {
+      // Offline now, while the store is open: the sockets' close events come after it has gone
+      session.onClose = () => {}
+      session.stop()
+      if (session.welcomed) this.#opts.hosts.disconnected(session.id.host)
+      session.ws.close(AGENT_CLOSE.goingAway, 'hub shutting down')
+    }
+    this.#sessions.clear()
   }
 }

@@ -90,6 +90,7 @@ export class AgentSession {
   #cursor: SeqCursor | null = null
   #stream = ''
   #welcomed = false
+  #stopped = false
   #nextConfigure = 1
   readonly #pending = new Map<number, (applied: boolean) => void>()
   readonly #timers: NodeJS.Timeout[] = []
@@ -156,7 +157,14 @@ export class AgentSession {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg))
   }
 
+  /** The hub is going: nothing more is taken from this socket, and its timers stop. */
+  stop(): void {
+    this.#stopped = true
+    for (const t of this.#timers) clearTimeout(t)
+  }
+
   #onMessage(data: RawData, isBinary: boolean): void {
+    if (this.#stopped) return
     let json: unknown
     try {
       json = isBinary ? undefined : JSON.parse(data.toString())

@@ -32,6 +32,15 @@ export function useChildHubs() {
         db.sqlite.close()
       }
     },
+    /** Another token made in a data dir before (or between) the hubs that run there. */
+    tokenIn(dir: string, role: Role, name: string): string {
+      const db = openDb(dir)
+      try {
+        return new Tokens(db).create(role, name).token
+      } finally {
+        db.sqlite.close()
+      }
+    },
     async start(args: string[]): Promise<ServeProcess> {
       current = await spawnServe(args)
       return current
