@@ -14,12 +14,17 @@ const seconds = numberFlag('seconds', 20)
 const sampleMs = numberFlag('sample-ms', 100)
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-web-'))
-const server = await spawnServe(['--port', '0', '--data-dir', dir, '--sample-ms', String(sampleMs)], {}, true)
+const server = await spawnServe(
+  ['--port', '0', '--data-dir', dir, '--sample-ms', String(sampleMs), '--hostname', 'bench'],
+  {},
+  true,
+)
 const browser = await launchChromium()
 try {
   await sleep(3000) // some history to load, as a user opening a running hub would have
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-  await page.goto(`${server.url}/`)
+  // The hub's own host page: its charts are what the budgets are about
+  await page.goto(`${server.url}/hosts/bench`)
   await sleep(seconds * 1000)
   const p = await page.evaluate(() => window.vigil.perf())
   console.log(`bench:web ${new Date().toISOString()} Chromium headless, one event per ${sampleMs} ms for ${seconds} s`)

@@ -2,7 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import type { AuthEnv } from '../auth/index.ts'
 import { invalidAs400, refuse } from '../errors.ts'
-import { type CatalogEntry, SeriesQuery, type SeriesResponse } from '../protocol/index.ts'
+import { type CatalogEntry, CatalogQuery, SeriesQuery, type SeriesResponse } from '../protocol/index.ts'
 import { describeMetric } from '../sampler/index.ts'
 import type { Store } from '../store/index.ts'
 
@@ -12,14 +12,16 @@ function csvName(host: string, metric: string, from: number, to: number): string
 }
 
 /**
- * History reads: `GET /api/metrics/catalog` (every stored series' name, described) and `GET /api/series` (buckets
+ * History reads: `GET /api/metrics/catalog?host=` (every stored series' name, described, of one host or all) and `GET /api/series` (buckets
  * of one series, as JSON or CSV). Mounted behind the read check.
  */
 export function seriesRoutes(store: Store, defaultHost: string): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
 
-  app.get('/api/metrics/catalog', (c) => {
-    const names = [...new Set(store.metricNames().map((m) => m.name))].sort()
+  app.get('/api/metrics/catalog', zValidator('query', CatalogQuery, invalidAs400), (c) => {
+    const { host } = c.req.valid('query')
+    const series = store.metricNames().filter((m) => host === undefined || m.host === host)
+    const names = [...new Set(series.map((m) => m.name))].sort()
     return c.json<CatalogEntry[]>(names.map(describeMetric))
   })
 

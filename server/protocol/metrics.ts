@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { HostName, MetricName } from './common.ts'
 
+export const CatalogQuery = z.object({ host: HostName.optional() })
+
 export const SeriesQuery = z
   .object({
     metric: MetricName,

@@ -92,6 +92,8 @@ describe('vigil run', () => {
     expect(new Set(jobs.map((j) => j.progress.step?.name).filter(Boolean))).toEqual(new Set(['count', 'finish']))
     expect(jobs.at(-1)).toMatchObject({ state: 'succeeded', exitCode: 0, name: 'counting' })
     expect(run.stdout()).toContain('line 50\n')
+    // The link it prints is the job's dashboard page
+    expect(run.stderr()).toContain(`vigil run: job ${id}: ${h.url}/jobs/${id}\n`)
   })
 
   it('reports a failing command as failed with its exit code, and exits with the same code', async () => {

@@ -111,7 +111,8 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   const url = values.url ?? env.VIGIL_URL ?? 'http://127.0.0.1:8686'
   let reporter = new Reporter(url, values.token ?? env.VIGIL_TOKEN, (m) => process.stderr.write(`${m}\n`))
   const created = reporter.create(values.name ?? command.join(' ').slice(0, 200), command).then(
-    (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/api/jobs/${job.id}\n`),
+    // The dashboard's page of the job, to open in a browser
+    (job) => process.stderr.write(`vigil run: job ${job.id}: ${url.replace(/\/+$/, '')}/jobs/${job.id}\n`),
     (err: Error) => {
       // Refused for good (a bad token, say): the command still runs, unreported
       reporter.stop()

@@ -10,6 +10,7 @@ async function loginWithToken(token: string): Promise<Page> {
   await page.fill('#token', token)
   await page.click('button[type=submit]')
   await page.waitForURL(`${hub.server.url}/`)
+  await page.goto(hub.hostPage)
   return page
 }
 
@@ -26,6 +27,7 @@ describe('sampling control in Chromium', () => {
     const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(hub.server.stdout())?.[1] as string
     const page = await hub.browser.newPage()
     await page.goto(link)
+    await page.goto(hub.hostPage)
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
     expect(await page.locator('#ctl-state').textContent()).toMatch(
       /^Fast 1000 ms · slow 5000 ms · running · v0 by config$/,
@@ -80,7 +82,7 @@ describe('sampling control in Chromium', () => {
     expect(await viewer.locator('#audit').isHidden()).toBe(true)
     await viewer.close()
     const anon = await hub.browser.newPage()
-    await anon.goto(`${hub.server.url}/`)
+    await anon.goto(hub.hostPage)
     await expect.poll(() => anon.locator('#ctl-result').textContent()).toBe('Log in as an operator to change sampling.')
     expect(await anon.locator('#ctl-apply').isDisabled()).toBe(true)
     await anon.close()

@@ -13,7 +13,7 @@ async function open(options: Parameters<Browser['newPage']>[0] = {}): Promise<Pa
   page.on('pageerror', (err) => {
     throw err
   })
-  await page.goto(`${hub.server.url}/`)
+  await page.goto(hub.hostPage)
   return page
 }
 

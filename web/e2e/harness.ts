@@ -11,6 +11,8 @@ export interface E2eHub {
   readonly browser: Browser
   readonly server: ServeProcess
   readonly dataDir: string
+  /** The page of the hub's own host (it runs as `e2e-hub`): where its charts are. */
+  readonly hostPage: string
   /** SIGKILLs the hub; returns its port so `restart` can bring it back there. */
   kill(): Promise<string>
   restart(port: string): Promise<void>
@@ -18,12 +20,15 @@ export interface E2eHub {
   createToken(role: string, name: string): string
 }
 
+/** The host name the e2e hubs sample themselves under. */
+export const HUB_HOST = 'e2e-hub'
+
 /** Starts the hub and the browser before the file's tests and stops both after them. */
 export function useE2eHub(serveArgs: string[]): E2eHub {
   let browser: Browser
   let server: ServeProcess
   let dataDir = ''
-  const args = () => ['--data-dir', dataDir, ...serveArgs]
+  const args = () => ['--data-dir', dataDir, '--hostname', HUB_HOST, ...serveArgs]
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'))
@@ -47,6 +52,9 @@ export function useE2eHub(serveArgs: string[]): E2eHub {
     },
     get dataDir() {
       return dataDir
+    },
+    get hostPage() {
+      return `${server.url}/hosts/${HUB_HOST}`
     },
     async kill() {
       const port = new URL(server.url).port

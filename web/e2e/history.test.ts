@@ -16,7 +16,7 @@ async function open(): Promise<Page> {
       ;(window as unknown as { cspViolations: string[] }).cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`)
     })
   })
-  await page.goto(`${hub.server.url}/`)
+  await page.goto(hub.hostPage)
   await expect.poll(() => page.locator('#conn').getAttribute('data-state'), { timeout: 10_000 }).toBe('live')
   return page
 }
@@ -50,7 +50,9 @@ describe('history on the dashboard in Chromium', () => {
     const link = card.locator('details.csv .menu a')
     expect(await link.textContent()).toBe('etl.rows_imported')
     const href = (await link.getAttribute('href')) ?? ''
-    expect(href).toMatch(/^\/api\/series\?metric=etl\.rows_imported&from=\d+&to=\d+&points=1200&format=csv$/)
+    expect(href).toMatch(
+      /^\/api\/series\?metric=etl\.rows_imported&host=e2e-hub&from=\d+&to=\d+&points=1200&format=csv$/,
+    )
     const csv = await page.evaluate((h) => fetch(h).then((r) => r.text()), href)
     const lines = csv.trim().split('\n')
     expect(lines[0]).toBe('ts,time,avg,min,max')
@@ -78,6 +80,17 @@ describe('history on the dashboard in Chromium', () => {
     expect(zoomed.to - zoomed.from).toBeLessThan(150_000)
     await new Promise((r) => setTimeout(r, 1500))
     expect(await page.evaluate(() => window.vigil.view())).toEqual(zoomed)
+    // The span is in the address: a reload (or the link) shows the same zoomed view
+    const url = new URL(page.url())
+    expect([url.pathname, url.searchParams.get('from'), url.searchParams.get('to')]).toEqual([
+      '/hosts/e2e-hub',
+      String(Math.floor(zoomed.from)),
+      String(Math.ceil(zoomed.to)),
+    ])
+    await page.reload()
+    await expect.poll(() => page.locator('#zoom-reset').isVisible()).toBe(true)
+    const again = await page.evaluate(() => window.vigil.view())
+    expect([again.zoomed, again.from, again.to]).toEqual([true, Math.floor(zoomed.from), Math.ceil(zoomed.to)])
 
     expect(await page.evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? [])).toEqual(
       [],
@@ -86,6 +99,7 @@ describe('history on the dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#zoom-reset').isVisible()).toBe(false)
     const live = await page.evaluate(() => window.vigil.view())
     expect([live.zoomed, live.to - live.from]).toEqual([false, 300_000])
+    expect(new URL(page.url()).search).toBe('')
     await page.close()
   })
 

@@ -11,7 +11,6 @@ describe('jobs in Chromium', () => {
     const link = /(http:\/\/\S+\/login\?code=\S+)/.exec(hub.server.stdout())?.[1] as string
     const page = await hub.browser.newPage()
     await page.goto(link)
-    await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
 
     const token = hub.createToken('reporter', 'e2e-runner')
     const script =
@@ -44,6 +43,9 @@ describe('jobs in Chromium', () => {
     // The list's mini progress bar is sized through CSSOM, which the CSP allows (a style attribute it would block)
     await expect.poll(() => row.locator('.mini-bar i').evaluate((el) => (el as HTMLElement).style.width)).toBe('40%')
     await row.click()
+    // The job opens on its own page, whose address is the one vigil run printed
+    await page.waitForURL(/\/jobs\/j[0-9a-f]+$/)
+    await expect.poll(() => page.locator('#job-conn').textContent(), { timeout: 10_000 }).toBe('control open')
     await expect
       .poll(() => page.locator('#job-summary').textContent(), { timeout: 10_000 })
       .toBe('running · 40.0% · step 1/2 load')
@@ -64,7 +66,9 @@ describe('jobs in Chromium', () => {
       .poll(() => page.locator('#job-summary').textContent(), { timeout: 15_000 })
       .toMatch(/^cancelled · 40\.0% · step 1\/2 load · exit 130$/)
     expect(await exited).toBe(130)
-    await expect.poll(() => row.locator('td').nth(1).textContent()).toBe('cancelled')
+    await page.goBack()
+    await expect.poll(() => row.locator('td').nth(1).textContent(), { timeout: 10_000 }).toBe('cancelled')
+    await page.goForward()
     await page.click('#job details summary')
     await expect
       .poll(() => page.locator('#job-audit li').first().textContent())

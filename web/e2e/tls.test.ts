@@ -14,6 +14,7 @@ describe('dashboard over HTTPS and HTTP/2 in Chromium', () => {
     })
     await page.goto(link)
     expect(page.url()).toBe(`${hub.server.url}/`)
+    await page.goto(hub.hostPage)
     const protocol = await page.evaluate(
       () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
     )

@@ -57,4 +57,26 @@ describe('SeriesBuffer', () => {
     s.trim(3.5)
     expect(s.points.map((p) => p.x)).toEqual([3, 4, 5])
   })
+
+  it('fills a span a replay landed in the middle, keeping the points on both sides and in order', () => {
+    const b = new SeriesBuffer()
+    for (const x of [1000, 2000, 9000, 10_000]) b.push(x, x / 1000)
+    b.fillSpan(
+      [
+        [3000, 3, 3, 3],
+        [4000, 4, 3.5, 4.5],
+        [12_000, 12, 12, 12],
+      ],
+      2500,
+      8000,
+    )
+    expect(b.points).toEqual([
+      { x: 1000, y: 1 },
+      { x: 2000, y: 2 },
+      { x: 3000, y: 3 },
+      { x: 4000, y: 4, lo: 3.5, hi: 4.5 },
+      { x: 9000, y: 9 },
+      { x: 10_000, y: 10 },
+    ])
+  })
 })

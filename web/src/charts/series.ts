@@ -41,6 +41,22 @@ export class SeriesBuffer {
     for (const p of live) this.push(p.x, p.y)
   }
 
+  /**
+   * Puts history points in place of what is held over `[from, to]` (a span a replay has just filled), keeping the
+   * points on both sides: the gap closes without a reload.
+   */
+  fillSpan(history: readonly (readonly [number, number, ...number[]])[], from: number, to: number): void {
+    const before = this.points.filter((p) => p.x < from)
+    const after = this.points.filter((p) => p.x > to)
+    this.points.length = 0
+    this.points.push(...before)
+    for (const [x, y, lo, hi] of history) {
+      if (x < from || x > to) continue
+      this.points.push(lo !== undefined && hi !== undefined && lo !== hi ? { x, y, lo, hi } : { x, y })
+    }
+    this.points.push(...after)
+  }
+
   /** Drops points older than `minX`, keeping one before it so the line enters the chart from its edge. */
   trim(minX: number): void {
     let i = 0

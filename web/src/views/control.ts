@@ -1,12 +1,16 @@
-import type { AuditEntry, ConfigEvent, Identity } from '../../../server/protocol/index.ts'
+import type { AuditEntry, ConfigEvent, Identity, SamplingResult } from '../../../server/protocol/index.ts'
 import { CommandFailed, type ControlListener, ControlSocket } from '../control.ts'
 import { $, esc } from '../dom.ts'
 
 const AUDIT_ROWS = 50
 
-/** The sampling panel: current state, a change with an optional duration, pause and resume, for operators. */
+/**
+ * The sampling panel of the host on screen: its current settings, a change with an optional duration, pause and
+ * resume, for operators. A remote host's change is acknowledged once its agent applied it.
+ */
 export class ControlPanel {
   readonly #canCommand: boolean
+  readonly #host: string
   #socket: ControlSocket | null = null
   #config: ConfigEvent | null = null
 
@@ -16,7 +20,8 @@ export class ControlPanel {
   }
   #countdown: ReturnType<typeof setInterval> | null = null
 
-  constructor(me: Identity) {
+  constructor(me: Identity, host: string) {
+    this.#host = host
     this.#canCommand = me.role === 'operator' || me.role === 'admin'
     const inputs = document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>(
       '#ctl-form input, #ctl-form select, #ctl-form button',
@@ -38,13 +43,14 @@ export class ControlPanel {
       const ttl = $<HTMLSelectElement>('#ctl-ttl').value
       void this.#send({
         type: 'sampling.set',
+        host: this.#host,
         intervalMs: Number($<HTMLInputElement>('#ctl-interval').value),
         group: $<HTMLSelectElement>('#ctl-group').value === 'slow' ? 'slow' : 'fast',
         ...(ttl === '' ? {} : { ttlMs: Number(ttl) }),
       })
     })
-    $('#ctl-pause').addEventListener('click', () => void this.#send({ type: 'sampling.pause' }))
-    $('#ctl-resume').addEventListener('click', () => void this.#send({ type: 'sampling.resume' }))
+    $('#ctl-pause').addEventListener('click', () => void this.#send({ type: 'sampling.pause', host: this.#host }))
+    $('#ctl-resume').addEventListener('click', () => void this.#send({ type: 'sampling.resume', host: this.#host }))
     this.#socket.start()
   }
 
@@ -79,9 +85,14 @@ export class ControlPanel {
     if (!this.#socket) return
     this.#result('pending', `Sending ${cmd.type}…`)
     try {
-      const result = (await this.#socket.request(cmd)) as ConfigEvent
+      const result = (await this.#socket.request(cmd)) as SamplingResult
       this.showConfig(result)
-      this.#result('ok', `${cmd.type} acknowledged (version ${result.version})`)
+      this.#result(
+        'ok',
+        result.applied
+          ? `${cmd.type} acknowledged (version ${result.version})`
+          : `${cmd.type} stored (version ${result.version}); ${result.host} is offline and applies it when it reconnects`,
+      )
     } catch (err) {
       const e = err instanceof CommandFailed ? err : new CommandFailed('internal', String(err))
       this.#result('error', `${cmd.type} failed: ${e.message} (${e.code})`)
@@ -96,6 +107,7 @@ export class ControlPanel {
 
   /** Shows a `config` event or acknowledgement, ignoring one older than what is shown. */
   showConfig(c: ConfigEvent): void {
+    if (c.host !== this.#host) return
     if (this.#config && c.version < this.#config.version) return
     this.#config = c
     const s = c.sampling

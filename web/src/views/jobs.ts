@@ -109,7 +109,6 @@ export class JobView {
       this.#draw()
     })
     $('#job-search').addEventListener('input', () => this.#search())
-    $('#job-close').addEventListener('click', () => this.close())
     $('#job-cancel').addEventListener('click', () => void this.#cancel())
     $('#job-retry').addEventListener(
       'click',
@@ -119,7 +118,6 @@ export class JobView {
 
   open(id: string): void {
     this.close()
-    $('#job').hidden = false
     this.#lines = []
     this.#follow = true
     this.#jobCpu = new SeriesBuffer()
@@ -141,7 +139,6 @@ export class JobView {
     this.#es?.close()
     this.#es = null
     this.#job = null
-    $('#job').hidden = true
   }
 
   /** The host's CPU from the dashboard's stream, drawn under the job's own. */

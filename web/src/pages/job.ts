@@ -1,0 +1,43 @@
+import type { Identity, Job, MetricsEvent } from '../../../server/protocol/index.ts'
+import { ControlSocket } from '../control.ts'
+import { $ } from '../dom.ts'
+import { hostUrl } from '../route.ts'
+import { getJson, showState, startStream } from '../session.ts'
+import { JobView } from '../views/jobs.ts'
+
+/**
+ * A job's page at `/jobs/<id>`: its progress, live log, the CPU of its processes over its host's, and cancel and
+ * retry for operators. The host's CPU comes from the host's own metrics topic.
+ */
+export async function jobPage(me: Identity, id: string): Promise<void> {
+  const operator = me.role === 'operator' || me.role === 'admin'
+  const socket = operator
+    ? new ControlSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/control`, (state) => {
+        $('#job-conn').textContent = `control ${state}`
+      })
+    : null
+  socket?.start()
+  const view = new JobView(me, socket)
+  view.open(id)
+  const job = await getJson<Job>(`/api/jobs/${encodeURIComponent(id)}`)
+  if (!job) {
+    $('#job-summary').textContent = `No job ${id}`
+    return
+  }
+  document.title = `${job.name} · Vigil`
+  $<HTMLElement>('#host').textContent = job.host
+  const link = $<HTMLAnchorElement>('#job-host')
+  link.href = hostUrl(job.host)
+  link.textContent = `on ${job.host}`
+  startStream({
+    topics: [`metrics:${job.host}`],
+    on: {
+      metrics: (d) => {
+        const ev = d as MetricsEvent
+        const cpu = ev.values['cpu.usage_pct']
+        if (cpu !== undefined) view.onHostCpu(ev.ts, cpu)
+      },
+    },
+    onState: showState,
+  })
+}
