@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig, settingsHelp } from './config.ts'
-import type { Hub } from './hub.ts'
-import { stderrLogger } from './log.ts'
+import { setFlagsFromString } from 'node:v8'
 import { VERSION } from './paths.ts'
 
 // Each command loads only its own code: `vigil agent` and `vigil run` stay small processes beside the work they watch
@@ -19,66 +17,6 @@ Usage:
   vigil <command> --help   help for a command
 `
 
-const SERVE_HELP = `Usage: vigil serve [options]
-
-Runs the hub: samples this machine, keeps history in SQLite in the data dir, serves the dashboard,
-the HTTP API and the SSE stream. Each option also reads from its environment variable; a flag wins.
-
-Options (flag, variable, default):
-${settingsHelp()}
-`
-
-/** Exits within this long after SIGINT or SIGTERM, drained or not. */
-const SHUTDOWN_DEADLINE_MS = 2000
-
-async function serve(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(SERVE_HELP)
-    return 0
-  }
-  let config: ReturnType<typeof loadConfig>
-  try {
-    config = loadConfig(process.env, args)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`vigil: ${err.message}\n`)
-    return 2
-  }
-  const { startHub } = await import('./hub.ts')
-  let hub: Hub
-  try {
-    hub = await startHub(config)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`vigil: ${err.message}\n`)
-    return 2
-  }
-  stderrLogger.info(`vigil ${VERSION} listening on ${hub.url}`, { dataDir: config.dataDir, sampleMs: config.sampleMs })
-  process.stdout.write(`Vigil dashboard: ${hub.url}/\n`)
-  if (hub.firstLoginUrl) {
-    process.stdout.write(
-      `First start: an admin token was created. Log in once with this link (valid 24 h, single use):\n  ${hub.firstLoginUrl}\n`,
-    )
-  }
-
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      stderrLogger.info(`${signal}: shutting down`)
-      setTimeout(() => {
-        stderrLogger.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`)
-        process.exit(1)
-      }, SHUTDOWN_DEADLINE_MS).unref()
-      hub.close().then(resolve, (err: unknown) => {
-        stderrLogger.error('shutdown failed', { err })
-        process.exit(1)
-      })
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
-  return 0
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -89,10 +27,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`)
     return 0
   }
-  if (command === 'serve') return serve(rest)
+  if (command === 'serve') return (await import('./serve.ts')).serve(rest)
   if (command === 'token') return (await import('./auth/index.ts')).tokenCommand(rest, process.env)
   if (command === 'run') return (await import('./run/index.ts')).runCommand(rest, process.env)
-  if (command === 'agent') return (await import('./agent/index.ts')).agentCommand(rest, process.env)
+  if (command === 'agent') {
+    // An agent does a few milliseconds of work a second: the interpreter is plenty, and leaving out the optimizing
+    // tiers (their compilers and code) keeps it about 8 MiB smaller
+    for (const flag of ['--no-opt', '--no-maglev', '--no-sparkplug']) setFlagsFromString(flag)
+    return (await import('./agent/index.ts')).agentCommand(rest, process.env)
+  }
   process.stderr.write(`vigil: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
   return 2
 }
@@ -101,7 +44,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    const { stderrLogger } = await import('./log.ts')
     stderrLogger.error('fatal', { err })
     process.exit(1)
   },

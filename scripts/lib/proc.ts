@@ -18,6 +18,18 @@ export function rss(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') }
 }
 
+/**
+ * Where a process's resident memory is: anonymous (its own heap and stacks) and file-backed (mapped files, mostly
+ * the node binary's pages, shared with every node process), and its proportional share (PSS, shared pages divided
+ * among their sharers), in bytes.
+ */
+export function memoryParts(pid: number): { anon: number; file: number; pss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1')
+  const kb = (text: string, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) * 1024
+  return { anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile'), pss: kb(rollup, 'Pss') }
+}
+
 export function mib(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MiB`
 }

@@ -29,6 +29,10 @@ export interface LinkOptions {
   /** Applies settings from the hub; the link confirms them once this returns. */
   configure(s: SamplingSettings): void
   log: Logger
+  /** Told when the hub welcomed a connection (benchmarks watch it). */
+  onWelcome?(): void
+  /** Told when a replay is done and acknowledged (benchmarks and tests watch it). */
+  onReplayed?(r: { from: number; to: number; ticks: number }): void
 }
 
 /** Why the link stopped for good: the hub refused the token or the host, or it was told to stop. */
@@ -205,6 +209,7 @@ export class HubLink {
         if (msg.sampling) this.#apply(msg.sampling)
         this.#startTimers(msg.heartbeatMs)
         log.info('connected to the hub', { host: msg.host, through: msg.through, toReplay: spool.status().ticks })
+        this.#opts.onWelcome?.()
         this.#sendGaps()
         this.#replay()
         return
@@ -285,7 +290,10 @@ export class HubLink {
     const first = rows[0]
     const last = rows.at(-1)
     if (!first || !last) {
-      if (this.#replayed) this.#send({ type: 'replayed', ...this.#replayed })
+      if (this.#replayed) {
+        this.#send({ type: 'replayed', ...this.#replayed })
+        this.#opts.onReplayed?.(this.#replayed)
+      }
       this.#replayed = null
       this.#cursor = Math.max(this.#cursor, this.#replayTo)
       return

@@ -20,6 +20,9 @@ interface Row {
   seeded: boolean
 }
 
+/** How long after a period's boundary the fleet event goes: time for the ticks of that second to arrive. */
+const FLUSH_AFTER_BOUNDARY_MS = 100
+
 const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places
 
 function newRow(entry: HostEntry): Row {
@@ -59,7 +62,9 @@ export class Fleet {
   readonly #changed = new Set<string>()
   readonly #bus: Bus
   readonly #store: Store
-  readonly #timer: NodeJS.Timeout
+  #timer: NodeJS.Timeout | null = null
+  #flushedSlot = -1
+  readonly #periodMs: number
   readonly #onError: (err: unknown) => void
 
   constructor(
@@ -70,9 +75,27 @@ export class Fleet {
   ) {
     this.#bus = bus
     this.#store = store
+    this.#periodMs = opts.periodMs
     this.#onError = opts.onError
     for (const h of hosts) this.host(h)
-    this.#timer = setInterval(() => this.#flush(), opts.periodMs)
+    this.#schedule()
+  }
+
+  /**
+   * Flushes just after each period's boundary: ticks are stamped on the second, so a flush then carries the ticks
+   * of that second with the least wait, instead of up to a period's worth. One flush per period at most, whatever
+   * the timer's lateness.
+   */
+  #schedule(): void {
+    const phase = (Date.now() - FLUSH_AFTER_BOUNDARY_MS) % this.#periodMs
+    this.#timer = setTimeout(() => {
+      const slot = Math.floor((Date.now() - FLUSH_AFTER_BOUNDARY_MS) / this.#periodMs)
+      if (slot !== this.#flushedSlot) {
+        this.#flushedSlot = slot
+        this.#flush()
+      }
+      this.#schedule()
+    }, this.#periodMs - phase)
   }
 
   /** A host's entry changed: its state, agent, skew or gaps go out with the next event. */
@@ -138,7 +161,8 @@ export class Fleet {
   }
 
   close(): void {
-    clearInterval(this.#timer)
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
   }
 
   #record(row: Row, ts: number): void {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MetricName } from './common.ts'
+import { METRIC_NAME_MAX, METRIC_NAME_PATTERN } from './common.ts'
 import { SamplingSettings } from './control.ts'
 import { HostInfo, Processes, SpoolStatus } from './hosts.ts'
 
@@ -22,10 +22,27 @@ export const MachineId = z
 const Seq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 const Ms = z.number().int().nonnegative().max(8_640_000_000_000_000)
 
-/** A tick's values: metric name → finite number (JSON carries no NaN or infinity). */
-const Values = z
-  .record(MetricName, z.number())
-  .refine((v) => Object.keys(v).length <= 10_000, 'at most 10,000 values a tick')
+const MAX_VALUES = 10_000
+
+/** Whether `v` maps metric names (the `MetricName` rule) to numbers, at most MAX_VALUES of them. */
+function isValues(v: unknown): v is Record<string, number> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  let n = 0
+  for (const name in v) {
+    if (++n > MAX_VALUES || name.length > METRIC_NAME_MAX || !METRIC_NAME_PATTERN.test(name)) return false
+    if (typeof (v as Record<string, unknown>)[name] !== 'number') return false
+  }
+  return true
+}
+
+/**
+ * A tick's values: metric name → number (JSON carries no NaN or infinity). The hot path of ingest (20,000 values a
+ * second for 100 hosts): one pass over the entries with the metric name rule, not a schema run per key and value.
+ */
+const Values = z.custom<Record<string, number>>(
+  isValues,
+  `values map metric names (dotted lower case: [a-z0-9_] segments joined by dots, ${METRIC_NAME_MAX} characters at most) to numbers, at most ${MAX_VALUES.toLocaleString('en')} a tick`,
+)
 
 /** One sampler tick, numbered per host: `seq` rises by one a tick for the life of the agent's spool. */
 export const AgentTick = z.strictObject({

@@ -1,10 +1,14 @@
 import { z } from 'zod'
 
+/** The rule of a metric name: dotted lower case segments. */
+export const METRIC_NAME_PATTERN = /^[a-z0-9_]+(\.[a-z0-9_]+)*$/
+export const METRIC_NAME_MAX = 200
+
 /** Dotted, lower case, unit last: `cpu.usage_pct`, `net.eth0.rx_bytes_per_s`. */
 export const MetricName = z
   .string()
-  .max(200)
-  .regex(/^[a-z0-9_]+(\.[a-z0-9_]+)*$/, 'metric names are dotted lower case: [a-z0-9_] segments joined by dots')
+  .max(METRIC_NAME_MAX)
+  .regex(METRIC_NAME_PATTERN, 'metric names are dotted lower case: [a-z0-9_] segments joined by dots')
 
 export const HostName = z
   .string()
