@@ -142,7 +142,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     keepHead: 1000,
     keepTail: config.jobLogTail,
     heartbeatTimeoutMs: config.jobLostMs,
-    record: (jobHost, ts, values) => writer.write(jobHost, ts, values, null),
+    record: (jobHost, ts, values) => pipeline.history(jobHost, ts, values),
   })
   const streams = new Streams(bus, eventLog(store, writer), {
     heartbeatMs: config.heartbeatMs,

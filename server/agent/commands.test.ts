@@ -146,6 +146,41 @@ describe('commands that reach agents', () => {
     }
   }, 90_000)
 
+  it('reverts a timed change of an agent host when it runs out, also when the hub restarted meanwhile', async () => {
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000' })
+    const port = String(t.hub.port)
+    const a = agent(t.hub.url, t.hub.tokens.create('agent', 'ag-r').token, 'edge-r')
+    await a.connected()
+    const operator = new ControlClient(`${t.hub.url.replace('http', 'ws')}/api/control`, {
+      authorization: `Bearer ${t.hub.tokens.create('operator', 'ops-r').token}`,
+    })
+    await operator.opened()
+    const timed = ok(
+      await operator.request({ id: 1, type: 'sampling.set', host: 'edge-r', intervalMs: 300, ttlMs: 6000 }),
+    )
+    expect(timed).toMatchObject({ applied: true, sampling: { fastMs: 300 } })
+    operator.close()
+    await t.restart({ VIGIL_PORT: port })
+    await a.connected(2)
+    const live = new Collector(`${t.hub.url}/api/stream?topics=metrics:edge-r,config`, ['metrics', 'config'])
+    try {
+      await live.waitFor(
+        (e) => e.some((x) => x.type === 'config' && (x.data as ConfigEvent).changedBy === 'system'),
+        30_000,
+      )
+      const reverted = live.events.find((x) => x.type === 'config')?.data as ConfigEvent
+      expect(reverted).toMatchObject({ host: 'edge-r', sampling: { fastMs: 1000 }, changedBy: 'system' })
+      const since = Date.now()
+      await live.waitFor(
+        (e) => e.filter((x) => x.type === 'metrics' && (x.data as MetricsEvent).ts >= since).length >= 4,
+        20_000,
+      )
+      expect(cadence(live.events, 'edge-r', since)).toBe(1000)
+    } finally {
+      live.close()
+    }
+  }, 90_000)
+
   it('reports to a wss:// hub with a self-signed certificate trusted through --hub-ca', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_SELF_SIGNED: 'true' })
     expect(t.hub.url).toMatch(/^https:/)

@@ -38,6 +38,14 @@ export class Pipeline {
   }
 
   /**
+   * Samples that go into history only, not the live stream: a job's process-tree figures, which its own `job`
+   * events carry live. Queued like the hub's own ticks while storage fails.
+   */
+  history(host: string, ts: number, values: Record<string, number>): void {
+    this.#deps.writer.write(host, ts, values, null)
+  }
+
+  /**
    * An agent's ticks, stored with its spool's new high-water mark in one transaction. Live ticks are then streamed;
    * replayed ones are history only (the charts re-read their span once the replay is done). Throws `unavailable`
    * when storage fails: the agent keeps the ticks in its spool and sends them again.

@@ -65,6 +65,35 @@ function bandPlugin(buffers: readonly SeriesBuffer[]): Plugin<'line'> {
   }
 }
 
+/** A span with no data because the host's agent had to drop it (a full spool): shaded, so the hole is explained. */
+export interface Gap {
+  from: number
+  to: number
+}
+
+/** Shades the gaps that fall in the visible window, behind the lines. */
+function gapPlugin(gaps: () => readonly Gap[]): Plugin<'line'> {
+  return {
+    id: 'vigilGaps',
+    beforeDatasetsDraw(chart) {
+      const list = gaps()
+      const { ctx, chartArea, scales } = chart
+      const x = scales.x
+      if (!x || list.length === 0) return
+      ctx.save()
+      ctx.fillStyle = css('--bad')
+      ctx.globalAlpha = 0.12
+      for (const g of list) {
+        if (g.to < x.min || g.from > x.max) continue
+        const left = Math.max(chartArea.left, x.getPixelForValue(g.from))
+        const right = Math.min(chartArea.right, x.getPixelForValue(g.to))
+        ctx.fillRect(left, chartArea.top, Math.max(1, right - left), chartArea.bottom - chartArea.top)
+      }
+      ctx.restore()
+    },
+  }
+}
+
 /**
  * Drag across a chart to pick a time span: a shaded box follows the pointer and `onZoom(from, to)` gets the
  * span in data time on release. A click without a drag does nothing.
@@ -130,7 +159,7 @@ export function createChart(
   canvas: HTMLCanvasElement,
   legend: HTMLElement,
   unit: string,
-  opts: { max?: number; onZoom?: (from: number, to: number) => void } = {},
+  opts: { max?: number; onZoom?: (from: number, to: number) => void; gaps?: () => readonly Gap[] } = {},
 ): StreamingChart {
   let windowMs = 300_000
   const metrics = new Set<string>()
@@ -175,7 +204,7 @@ export function createChart(
         },
       },
     },
-    plugins: [bandPlugin(buffers)],
+    plugins: [bandPlugin(buffers), ...(opts.gaps ? [gapPlugin(opts.gaps)] : [])],
   })
   if (opts.onZoom) dragToZoom(chart, canvas, opts.onZoom)
 

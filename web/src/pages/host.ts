@@ -1,3 +1,4 @@
+import { CLOCK_SKEW_WARN_MS } from '../../../server/protocol/fleet.ts'
 import type {
   AuditEntry,
   CatalogEntry,
@@ -8,7 +9,7 @@ import type {
   ProcessInfo,
   SeriesResponse,
 } from '../../../server/protocol/index.ts'
-import { createChart, type StreamingChart } from '../charts/chart.ts'
+import { createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from '../charts/defs.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import { $, esc } from '../dom.ts'
@@ -63,6 +64,8 @@ export function hostPage(
   /** Set when a history load failed (the hub went away mid-load): the next open loads it again. */
   let historyMissing = false
   let lastBackfill = Number.POSITIVE_INFINITY
+  /** Spans the host's agent dropped from a full spool: shaded on every chart. */
+  let gaps: readonly Gap[] = []
   const cost = new UpdateCost()
   const q = (metric: string) => `metric=${encodeURIComponent(metric)}&host=${encodeURIComponent(host)}`
 
@@ -82,7 +85,7 @@ export function hostPage(
       el.querySelector('canvas') as HTMLCanvasElement,
       el.querySelector('.legend') as HTMLElement,
       def.unit,
-      { ...(def.max === undefined ? {} : { max: def.max }), onZoom: setZoom },
+      { ...(def.max === undefined ? {} : { max: def.max }), onZoom: setZoom, gaps: () => gaps },
     )
     const csv = el.querySelector('details.csv') as HTMLDetailsElement
     csv.addEventListener('toggle', () => {
@@ -248,9 +251,32 @@ export function hostPage(
       .join('')
   }
 
+  /** The host's clock skew and lost spans, in words, under the header. */
+  function showWarnings(entry: HostEntry): void {
+    const out: string[] = []
+    if (entry.state === 'offline')
+      out.push(`offline since ${entry.lastSeenAt ? new Date(entry.lastSeenAt).toLocaleString() : 'ever'}`)
+    if (entry.clockSkewMs !== null && Math.abs(entry.clockSkewMs) > CLOCK_SKEW_WARN_MS) {
+      out.push(
+        `its clock is ${Math.abs(entry.clockSkewMs / 1000).toFixed(1)} s ${entry.clockSkewMs > 0 ? 'ahead of' : 'behind'} the hub's`,
+      )
+    }
+    for (const g of entry.gaps) {
+      out.push(
+        `${g.ticks} ticks lost ${new Date(g.from).toLocaleString()}–${new Date(g.to).toLocaleTimeString()} (its spool was full)`,
+      )
+    }
+    const el = $<HTMLElement>('#host-warnings')
+    el.hidden = out.length === 0
+    el.textContent = out.join(' · ')
+  }
+
   const selfCost = new SelfCostView()
   function onHost(entry: HostEntry): void {
     if (entry.host !== host) return
+    gaps = entry.gaps
+    showWarnings(entry)
+    dirty = true
     const b = entry.backfill
     if (b && b.at > lastBackfill) {
       lastBackfill = b.at
