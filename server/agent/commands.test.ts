@@ -1,35 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { ConfigEvent, HostEntry, MetricsEvent, Reply, SamplingResult, SeriesResponse } from '../protocol/index.ts'
+import { useAgentProcesses } from '../testing/agents.ts'
 import { ControlClient } from '../testing/control.ts'
 import { Collector, sleep, useTestHubs } from '../testing/hub.ts'
-import { type AgentProcess, spawnAgent } from '../testing/process.ts'
 import { Spool } from './spool.ts'
 
 const hubs = useTestHubs()
-const agents: AgentProcess[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const a of agents.splice(0)) {
-    a.child.kill('SIGKILL')
-    await a.exited
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const agentProcesses = useAgentProcesses()
+const spoolDir = agentProcesses.spoolDir
 
-function spoolDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-spool-'))
-  dirs.push(dir)
-  return dir
-}
-
-function agent(url: string, token: string, hostname: string, spool = spoolDir(), extra: string[] = []): AgentProcess {
-  const a = spawnAgent(['--hub', url, '--hostname', hostname, '--spool-dir', spool, ...extra], { VIGIL_TOKEN: token })
-  agents.push(a)
-  return a
-}
+const agent = agentProcesses.start
 
 /** The median gap between a host's fast ticks among `events` after `since`. */
 function cadence(events: Collector['events'], host: string, since: number): number {
@@ -90,7 +72,7 @@ describe('commands that reach agents', () => {
     const url = t.hub.url
     const token = t.hub.tokens.create('agent', 'ag-c').token
     const spool = spoolDir()
-    const first = agent(url, token, 'edge-c', spool)
+    const first = agent(url, token, 'edge-c', [], spool)
     await first.connected()
     first.child.kill('SIGTERM')
     await first.exited
@@ -105,7 +87,7 @@ describe('commands that reach agents', () => {
       await operator.opened()
       const set = ok(await operator.request({ id: 1, type: 'sampling.set', host: 'edge-c', intervalMs: 500 }))
       expect(set).toMatchObject({ host: 'edge-c', applied: false, sampling: { fastMs: 500 } })
-      agent(url, token, 'edge-c', spool)
+      agent(url, token, 'edge-c', [], spool)
       await expect.poll(state, { timeout: 30_000 }).toBe('online')
       const since = Date.now()
       await live.waitFor(
@@ -185,7 +167,7 @@ describe('commands that reach agents', () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_SELF_SIGNED: 'true' })
     expect(t.hub.url).toMatch(/^https:/)
     const ca = join(t.dir, 'tls', 'self-signed.crt')
-    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-tls', spoolDir(), ['--hub-ca', ca])
+    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-tls', ['--hub-ca', ca])
     await a.connected()
     expect(a.stderr()).toContain('wss://127.0.0.1:')
     // Without the CA the certificate is refused and the agent keeps trying
@@ -208,7 +190,7 @@ describe('commands that reach agents', () => {
       spool.append({ ts: hour + i * 1000, intervalMs: 2000, values: { 'cpu.usage_pct': v } }, Date.now())
     }
     spool.close()
-    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-old', dir)
+    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-old', [], dir)
     await a.connected()
     const host = async () =>
       ((await (await fetch(`${t.hub.url}/api/hosts`)).json()) as HostEntry[]).find((h) => h.host === 'edge-old')

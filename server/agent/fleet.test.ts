@@ -1,35 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { HostEntry, MetricsEvent, SeriesResponse } from '../protocol/index.ts'
+import { useAgentProcesses } from '../testing/agents.ts'
 import { useChildHubs } from '../testing/child.ts'
 import { Collector, sleep, useTestHubs } from '../testing/hub.ts'
-import { type AgentProcess, spawnAgent } from '../testing/process.ts'
 
 const hubs = useTestHubs()
 const childHubs = useChildHubs()
-const agents: AgentProcess[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  for (const a of agents.splice(0)) {
-    a.child.kill('SIGKILL')
-    await a.exited
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
+const agentProcesses = useAgentProcesses()
+const spoolDir = agentProcesses.spoolDir
 
-function spoolDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-spool-'))
-  dirs.push(dir)
-  return dir
-}
-
-function agent(url: string, token: string, hostname: string, extra: string[] = [], spool = spoolDir()): AgentProcess {
-  const a = spawnAgent(['--hub', url, '--hostname', hostname, '--spool-dir', spool, ...extra], { VIGIL_TOKEN: token })
-  agents.push(a)
-  return a
-}
+const agent = agentProcesses.start
 
 async function hostsOf(url: string): Promise<HostEntry[]> {
   return (await (await fetch(`${url}/api/hosts`)).json()) as HostEntry[]

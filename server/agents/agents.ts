@@ -6,8 +6,9 @@ import type { Audit } from '../audit/index.ts'
 import { type AuthEnv, resolveIdentity, type Tokens } from '../auth/index.ts'
 import type { SamplingTarget } from '../control/index.ts'
 import { issueMessage, refuse } from '../errors.ts'
-import { clientOf, isAllowedOrigin } from '../http.ts'
+import { clientOf } from '../http.ts'
 import { AGENT_CLOSE, AGENT_HOST_HEADER, AGENT_MACHINE_HEADER, HostName, MachineId } from '../protocol/index.ts'
+import { heartbeat, upgradeGuard } from '../websocket.ts'
 import { type AgentIdentity, AgentSession, type SessionDeps } from './session.ts'
 
 export interface AgentsOptions extends SessionDeps {
@@ -25,11 +26,11 @@ export class Agents {
   readonly #opts: AgentsOptions
   readonly #pending = new WeakMap<IncomingMessage, AgentIdentity>()
   readonly #sessions = new Map<string, AgentSession>()
-  readonly #heartbeat: NodeJS.Timeout
+  readonly #stopHeartbeat: () => void
 
   constructor(opts: AgentsOptions) {
     this.#opts = opts
-    this.#heartbeat = setInterval(() => this.#ping(), opts.heartbeatMs)
+    this.#stopHeartbeat = heartbeat(opts.heartbeatMs, () => this.#sessions.values())
   }
 
   /** Hosts with an agent connected now. */
@@ -38,16 +39,9 @@ export class Agents {
   }
 
   /** The route's handlers: Origin (403), credentials (401), role (403), host and machine (400, 403, 409), upgrade. */
-  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
-    const { tokens, allowedOrigins, hosts } = this.#opts
+  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
+    const { tokens, hosts } = this.#opts
     const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
-      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-        return c.json({ error: { code: 'invalid', message: 'This endpoint speaks WebSocket only' } }, 426)
-      }
-      const origin = c.req.header('origin')
-      if (origin !== undefined && !isAllowedOrigin(origin, c.req.header('host'), allowedOrigins)) {
-        return refuse(c, 'forbidden', `Origin ${origin} is not allowed`)
-      }
       const r = resolveIdentity(tokens, false, c.req.header('authorization'), undefined)
       if ('status' in r || r.principal === null) {
         return refuse(c, 'unauthorized', 'status' in r ? r.message : 'An agent token is required')
@@ -89,7 +83,7 @@ export class Agents {
       })
       await next()
     }
-    return [check, upgradeWebSocket(() => ({}))]
+    return [upgradeGuard(this.#opts.allowedOrigins), check, upgradeWebSocket(() => ({}))]
   }
 
   /** Takes a socket whose upgrade `handlers()` checked; false for any other. */
@@ -117,17 +111,6 @@ export class Agents {
     }
   }
 
-  #ping(): void {
-    for (const session of this.#sessions.values()) {
-      if (!session.alive) {
-        session.ws.terminate()
-        continue
-      }
-      session.alive = false
-      session.ws.ping()
-    }
-  }
-
   /** Closes the sockets of revoked tokens with 1008: their agents stop. */
   closeFor(tokenIds: ReadonlySet<number>): number {
     let closed = 0
@@ -141,7 +124,7 @@ export class Agents {
 
   /** Closes every socket with 1001: agents reconnect, to this hub once it is back or to another. */
   close(): void {
-    clearInterval(this.#heartbeat)
+    this.#stopHeartbeat()
     for (const session of this.#sessions.values()) {
       // Offline now, while the store is open: the sockets' close events come after it has gone
       session.onClose = () => {}

@@ -5,7 +5,7 @@ import type { Agents } from './agents.ts'
 /** `GET /api/agent`: the agents' WebSocket upgrade, which checks Origin, token, host and machine itself. Mount before the read check. */
 export function agentRoutes(agents: Agents): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
-  const [check, upgrade] = agents.handlers()
-  app.get('/api/agent', check, upgrade)
+  const [guard, check, upgrade] = agents.handlers()
+  app.get('/api/agent', guard, check, upgrade)
   return app
 }

@@ -14,7 +14,7 @@ import {
   type Tokens,
 } from '../auth/index.ts'
 import { AppError, errorBody, issueMessage } from '../errors.ts'
-import { clientOf, isAllowedOrigin } from '../http.ts'
+import { clientOf } from '../http.ts'
 import type { Jobs } from '../jobs/index.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
@@ -27,6 +27,7 @@ import {
   type Reply,
   type RequestId,
 } from '../protocol/index.ts'
+import { heartbeat, upgradeGuard } from '../websocket.ts'
 import { dispatch } from './commands.ts'
 import type { Sampling } from './sampling.ts'
 
@@ -103,11 +104,11 @@ export class Control {
   readonly #opts: ControlOptions
   readonly #peers = new Set<Peer>()
   readonly #pending = new WeakMap<IncomingMessage, Pending>()
-  readonly #heartbeat: NodeJS.Timeout
+  readonly #stopHeartbeat: () => void
 
   constructor(opts: ControlOptions) {
     this.#opts = opts
-    this.#heartbeat = setInterval(() => this.#ping(), opts.pingMs)
+    this.#stopHeartbeat = heartbeat(opts.pingMs, () => this.#peers)
   }
 
   get peers(): number {
@@ -115,16 +116,9 @@ export class Control {
   }
 
   /** The route's handlers: Origin (403), credentials (401), then the upgrade itself. */
-  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
-    const { tokens, allowedOrigins } = this.#opts
+  handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
+    const { tokens } = this.#opts
     const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
-      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-        return c.json(errorBody('invalid', 'This endpoint speaks WebSocket only'), 426)
-      }
-      const origin = c.req.header('origin')
-      if (origin !== undefined && !isAllowedOrigin(origin, c.req.header('host'), allowedOrigins)) {
-        return c.json(errorBody('forbidden', `Origin ${origin} is not allowed`), 403)
-      }
       // The control channel always needs a token or a session, even on loopback
       const r = resolveIdentity(tokens, false, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
       if ('status' in r || r.principal === null) {
@@ -141,7 +135,7 @@ export class Control {
       await next()
     }
     // The socket is handled from the server's 'connection' event, where `ws` gives ping and terminate
-    return [check, upgradeWebSocket(() => ({}))]
+    return [upgradeGuard(this.#opts.allowedOrigins), check, upgradeWebSocket(() => ({}))]
   }
 
   /** Takes a socket whose upgrade `handlers()` checked; false for any other. */
@@ -303,17 +297,6 @@ export class Control {
     this.#send(peer, { id, ok: true, result })
   }
 
-  #ping(): void {
-    for (const peer of this.#peers) {
-      if (!peer.alive) {
-        peer.ws.terminate()
-        continue
-      }
-      peer.alive = false
-      peer.ws.ping()
-    }
-  }
-
   /** Closes the sockets of revoked tokens with 1008. */
   closeFor(tokenIds: ReadonlySet<number>): number {
     let closed = 0
@@ -327,7 +310,7 @@ export class Control {
 
   /** Closes every socket with 1001 so clients reconnect to the next process. */
   close(): void {
-    clearInterval(this.#heartbeat)
+    this.#stopHeartbeat()
     for (const peer of this.#peers) peer.ws.close(CLOSE.goingAway, 'server shutting down')
   }
 }

@@ -9,8 +9,8 @@ import type { Sampling } from './sampling.ts'
 /** `GET /api/control`: the WebSocket upgrade, which checks Origin and credentials itself. Mount before the read check. */
 export function controlRoutes(control: Control): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
-  const [checkUpgrade, upgrade] = control.handlers()
-  app.get('/api/control', checkUpgrade, upgrade)
+  const [guard, check, upgrade] = control.handlers()
+  app.get('/api/control', guard, check, upgrade)
   return app
 }
 

@@ -72,3 +72,27 @@ export function unpackHead(
   if (minTs === maxTs) for (let i = 0; i + 1 < f.length; i += 2) each(f[i] as number, minTs, f[i + 1] as number)
   else for (let i = 0; i + 2 < f.length; i += 3) each(f[i] as number, f[i + 1] as number, f[i + 2] as number)
 }
+
+/** (series id, ts, value) triples staged for one write: one Float64Array, grown as needed and reused. */
+export class Triples {
+  data = new Float64Array(3 * 256)
+  n = 0
+
+  push(id: number, ts: number, value: number): void {
+    const at = this.n * 3
+    if (at + 3 > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2)
+      grown.set(this.data)
+      this.data = grown
+    }
+    this.data[at] = id
+    this.data[at + 1] = ts
+    this.data[at + 2] = value
+    this.n++
+  }
+
+  /** The staged triples, without a copy. */
+  view(): Float64Array {
+    return this.data.subarray(0, this.n * 3)
+  }
+}

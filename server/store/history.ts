@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { and, asc, desc, eq, gte, lt, lte, min, sql, sum } from 'drizzle-orm'
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { chunks1h, chunks1m, chunksRaw, head, late, meta } from '../../db/schema.ts'
-import { SampleBuffer, unpackHead } from './buffer.ts'
+import { SampleBuffer, Triples, unpackHead } from './buffer.ts'
 import { decodeChunk, encodeChunk } from './codec.ts'
 import { LateBuffer, type LateGroup } from './late.ts'
 import {
@@ -56,12 +56,10 @@ export class History {
   /** Samples older than this (raw retention from the last housekeeping) are refused: their chunks are gone. */
   #floor = Number.NEGATIVE_INFINITY
   #refused = 0
-  #staged = new Float64Array(3 * 256)
-  #stagedN = 0
+  readonly #staged = new Triples()
   #stagedMin = Number.POSITIVE_INFINITY
   #stagedMax = Number.NEGATIVE_INFINITY
-  #lateStaged = new Float64Array(3 * 64)
-  #lateN = 0
+  readonly #lateStaged = new Triples()
   readonly #late = new LateBuffer()
   #mergedOnRead = 0
   readonly #stmt
@@ -185,16 +183,7 @@ export class History {
       this.#stageLate(id, ts, value)
       return
     }
-    const at = this.#stagedN * 3
-    if (at + 3 > this.#staged.length) {
-      const grown = new Float64Array(this.#staged.length * 2)
-      grown.set(this.#staged)
-      this.#staged = grown
-    }
-    this.#staged[at] = id
-    this.#staged[at + 1] = ts
-    this.#staged[at + 2] = value
-    this.#stagedN++
+    this.#staged.push(id, ts, value)
     if (ts < this.#stagedMin) this.#stagedMin = ts
     if (ts > this.#stagedMax) this.#stagedMax = ts
   }
@@ -204,33 +193,24 @@ export class History {
       this.#refused++
       return
     }
-    const at = this.#lateN * 3
-    if (at + 3 > this.#lateStaged.length) {
-      const grown = new Float64Array(this.#lateStaged.length * 2)
-      grown.set(this.#lateStaged)
-      this.#lateStaged = grown
-    }
-    this.#lateStaged[at] = id
-    this.#lateStaged[at + 1] = ts
-    this.#lateStaged[at + 2] = value
-    this.#lateN++
+    this.#lateStaged.push(id, ts, value)
   }
 
   /** Writes the staged samples to the head (late ones to the late table), then to the buffers. Call inside the caller's transaction. */
   commit(): number {
-    const lateN = this.#lateN
+    const lateN = this.#lateStaged.n
     if (lateN > 0) {
-      const triples = this.#lateStaged.subarray(0, lateN * 3)
+      const triples = this.#lateStaged.view()
       const row = this.#stmt.insertLate.get({
         data: Buffer.from(triples.buffer, triples.byteOffset, triples.byteLength),
       })
       if (!row) throw new Error('could not store late samples')
       this.#late.addRow(row.id, triples, lateN, windowOf, performance.now())
-      this.#lateN = 0
+      this.#lateStaged.n = 0
     }
-    const n = this.#stagedN
+    const n = this.#staged.n
     if (n === 0) return lateN
-    const s = this.#staged
+    const s = this.#staged.data
     const oneTs = this.#stagedMin === this.#stagedMax
     let payload: Float64Array
     if (oneTs) {
@@ -257,8 +237,8 @@ export class History {
   }
 
   discard(): void {
-    this.#lateN = 0
-    this.#stagedN = 0
+    this.#lateStaged.n = 0
+    this.#staged.n = 0
     this.#stagedMin = Number.POSITIVE_INFINITY
     this.#stagedMax = Number.NEGATIVE_INFINITY
   }
@@ -460,34 +440,9 @@ export class History {
     this.#counts[0] = (this.#counts[0] as number) + merged.n - (prior?.count ?? 0)
     for (let t = 1; t < TIERS.length; t++) {
       const spec = TIERS[t] as TierSpec
-      const stmt = this.#stmt.tier[t]
-      if (!stmt) continue
-      const start = alignDown(window, spec.groupMs)
-      const row = stmt.one.get({ id, start })
-      const fresh = rollup(merged.ts, merged.v, 0, merged.n, spec.resMs)
       // The row's buckets outside this window stay; the window's own are replaced by the fresh ones
-      const kept = emptyBuckets()
-      if (row) {
-        const { ts, cols } = decodeChunk(row.data)
-        const [mn, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
-        for (let k = 0; k < ts.length; k++) {
-          const at = ts[k] as number
-          if (at >= window && at < window + WINDOW_MS) continue
-          kept.ts.push(at)
-          kept.min.push(mn[k] as number)
-          kept.max.push(mx[k] as number)
-          kept.sum.push(sm[k] as number)
-          kept.count.push(ct[k] as number)
-        }
-      }
-      const b = mergeBuckets(kept, fresh)
-      stmt.insert.run({
-        id,
-        start,
-        count: b.ts.length,
-        data: asBuffer(encodeChunk(b.ts, [b.min, b.max, b.sum, b.count])),
-      })
-      this.#counts[t] = (this.#counts[t] as number) + b.ts.length - (row?.count ?? 0)
+      const fresh = rollup(merged.ts, merged.v, 0, merged.n, spec.resMs)
+      this.#mergeRollup(t, id, alignDown(window, spec.groupMs), fresh, (at) => at < window || at >= window + WINDOW_MS)
     }
   }
 
@@ -506,7 +461,8 @@ export class History {
     }
   }
 
-  #mergeRollup(t: number, id: number, start: number, add: Buckets): void {
+  /** Merges `add` into a rollup row, keeping of its stored buckets those `keep` says (all, by default). */
+  #mergeRollup(t: number, id: number, start: number, add: Buckets, keep: (ts: number) => boolean = () => true): void {
     const stmt = this.#stmt.tier[t]
     if (!stmt) return
     const prior = stmt.one.get({ id, start })
@@ -514,7 +470,17 @@ export class History {
     if (prior) {
       const { ts, cols } = decodeChunk(prior.data)
       const [mn, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
-      b = mergeBuckets({ ts: [...ts], min: [...mn], max: [...mx], sum: [...sm], count: [...ct] }, add)
+      const kept = emptyBuckets()
+      for (let k = 0; k < ts.length; k++) {
+        const at = ts[k] as number
+        if (!keep(at)) continue
+        kept.ts.push(at)
+        kept.min.push(mn[k] as number)
+        kept.max.push(mx[k] as number)
+        kept.sum.push(sm[k] as number)
+        kept.count.push(ct[k] as number)
+      }
+      b = mergeBuckets(kept, add)
     }
     stmt.insert.run({
       id,

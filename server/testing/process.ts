@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ROOT } from '../paths.ts'
 
-/** `vigil serve` as a real child process; resolves once it prints its URL. */
+/** `vigil serve` as a real child process, once it printed its URL. */
 export interface ServeProcess {
   child: ChildProcess
   url: string
@@ -11,14 +11,19 @@ export interface ServeProcess {
   stderr(): string
 }
 
-/** Runs the built CLI when `built` is set (as users do), else the TypeScript source through tsx. */
-export function spawnServe(args: string[], env: Record<string, string> = {}, built = false): Promise<ServeProcess> {
+/** A `vigil <command>` child: the built CLI when `built` is set (as users run it), else the source through tsx. */
+function vigil(command: string, args: string[], env: Record<string, string>, built: boolean): ChildProcess {
   const entry = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
-  const child = spawn(process.execPath, [...entry, 'serve', ...args], {
+  return spawn(process.execPath, [...entry, command, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+}
+
+/** `vigil serve` as a real child process; resolves once it prints its URL. */
+export function spawnServe(args: string[], env: Record<string, string> = {}, built = false): Promise<ServeProcess> {
+  const child = vigil('serve', args, env, built)
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString()
@@ -56,12 +61,8 @@ export interface AgentProcess {
 }
 
 export function spawnAgent(args: string[], env: Record<string, string> = {}, built = false): AgentProcess {
-  const entry = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
-  const child = spawn(process.execPath, [...entry, 'agent', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const child = vigil('agent', args, env, built)
+  child.stdout?.resume()
   let err = ''
   const waiters: (() => void)[] = []
   child.stderr?.on('data', (d: Buffer) => {

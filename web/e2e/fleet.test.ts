@@ -99,30 +99,9 @@ describe('the fleet in Chromium', () => {
   })
 
   it('opens a job’s page from the link vigil run prints', async () => {
-    const token = hub.createToken('reporter', 'e2e-fleet-runner')
-    const run = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'dist/server/main.js'),
-        'run',
-        '--url',
-        hub.server.url,
-        '--token',
-        token,
-        '--name',
-        'linked',
-        '--',
-        'bash',
-        '-c',
-        'echo hello; sleep 1',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    )
-    let err = ''
-    run.stderr?.on('data', (d: Buffer) => {
-      err += d.toString()
-    })
-    await new Promise((resolve) => run.once('exit', resolve))
+    const run = hub.run('linked', ['bash', '-c', 'echo hello; sleep 1'])
+    await run.exited
+    const err = run.stderr()
     const link = /vigil run: job j[0-9a-f]+: (\S+)/.exec(err)?.[1] as string
     expect(link).toMatch(new RegExp(`^${hub.server.url}/jobs/j[0-9a-f]+$`))
     const page = await hub.browser.newPage()

@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll } from 'vitest'
 import { launchChromium } from '../../scripts/lib/chromium.ts'
+import { ROOT } from '../../server/paths.ts'
 import { createToken, type ServeProcess, spawnServe } from '../../server/testing/process.ts'
 
 /** A built `vigil serve` on a fresh data dir and a headless Chromium, for one test file. */
@@ -18,6 +20,8 @@ export interface E2eHub {
   restart(port: string): Promise<void>
   /** `vigil token create` against the hub's data dir; returns the secret. */
   createToken(role: string, name: string): string
+  /** `vigil run` (built) against the hub as a reporter: `--name`, then the command. */
+  run(name: string, command: string[]): { exited: Promise<number | null>; stderr(): string }
 }
 
 /** The host name the e2e hubs sample themselves under. */
@@ -66,5 +70,18 @@ export function useE2eHub(serveArgs: string[]): E2eHub {
       server = await spawnServe([...args(), '--port', port], {}, true)
     },
     createToken: (role, name) => createToken(dataDir, role, name),
+    run(name, command) {
+      const token = createToken(dataDir, 'reporter', `runner-${name.replace(/\W+/g, '-')}-${Date.now()}`)
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'dist/server/main.js'), 'run', '--url', server.url, '--name', name, '--', ...command],
+        { env: { ...process.env, VIGIL_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      let err = ''
+      child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString()
+      })
+      return { exited: new Promise((resolve) => child.once('exit', resolve)), stderr: () => err }
+    },
   }
 }

@@ -1,7 +1,4 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ROOT } from '../../server/paths.ts'
 import { useE2eHub } from './harness.ts'
 
 const hub = useE2eHub(['--sample-ms', '1000'])
@@ -12,30 +9,9 @@ describe('jobs in Chromium', () => {
     const page = await hub.browser.newPage()
     await page.goto(link)
 
-    const token = hub.createToken('reporter', 'e2e-runner')
     const script =
       'echo "::step 1/2 load"; for i in $(seq 1 30); do echo "row $i"; done; echo "::progress 40"; echo "slow disk" >&2; exec sleep 300'
-    const run = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'dist/server/main.js'),
-        'run',
-        '--url',
-        hub.server.url,
-        '--token',
-        token,
-        '--name',
-        'e2e restore',
-        '--',
-        'bash',
-        '-c',
-        script,
-      ],
-      {
-        stdio: 'ignore',
-      },
-    )
-    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve))
+    const { exited } = hub.run('e2e restore', ['bash', '-c', script])
 
     const row = page.locator('#jobs-table tbody tr', { hasText: 'e2e restore' })
     await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1)
