@@ -13,7 +13,10 @@ const spoolDir = agentProcesses.spoolDir
 
 const agent = agentProcesses.start
 
-/** The median gap between a host's fast ticks among `events` after `since`. */
+/**
+ * The median gap between a host's fast ticks among `events` after `since`, to the 100 ms: ticks are stamped on
+ * their interval's grid, but one that ran late (a loaded machine) keeps its own time.
+ */
 function cadence(events: Collector['events'], host: string, since: number): number {
   const ts = events
     .map((e) => e.data as MetricsEvent)
@@ -23,7 +26,7 @@ function cadence(events: Collector['events'], host: string, since: number): numb
     .slice(1)
     .map((t, i) => t - (ts[i] as number))
     .sort((a, b) => a - b)
-  return gaps[Math.floor(gaps.length / 2)] ?? Number.NaN
+  return Math.round((gaps[Math.floor(gaps.length / 2)] ?? Number.NaN) / 100) * 100
 }
 
 const ok = (r: Reply) => ('ok' in r && r.ok ? (r.result as SamplingResult) : null)
