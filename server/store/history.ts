@@ -5,6 +5,7 @@ import { chunks1h, chunks1m, chunksRaw, head, late, meta } from '../../db/schema
 import { SampleBuffer, Triples, unpackHead } from './buffer.ts'
 import { decodeChunk, encodeChunk } from './codec.ts'
 import { LateBuffer, type LateGroup } from './late.ts'
+import { OpenSeries } from './open.ts'
 import {
   Accumulator,
   alignDown,
@@ -49,7 +50,7 @@ const windowOf = (ts: number): number => alignDown(ts, WINDOW_MS)
  * transaction, and the head rows they came from go. Reads pick a tier and merge the others in at its edges.
  */
 export class History {
-  readonly #buffers = new Map<number, SampleBuffer>()
+  readonly #buffers = new Map<number, OpenSeries>()
   readonly #counts = TIERS.map(() => 0)
   readonly #floors = TIERS.map(() => Number.POSITIVE_INFINITY)
   #closedUpTo: number
@@ -250,20 +251,18 @@ export class History {
     const cutoff = alignDown(now - LATE_MS, WINDOW_MS)
     if (cutoff > this.#closedUpTo) {
       // Buffers change only once the transaction has committed: a failed close (a full disk) leaves them whole
-      const closed: [id: number, buf: SampleBuffer, k: number][] = []
+      const closed: OpenSeries[] = []
       const counts = [...this.#counts]
       try {
         this.sqlite.transaction(() => {
-          for (const [id, buf] of this.#buffers) {
-            const k = buf.indexOf(cutoff)
-            for (let i = 0; i < k; ) {
-              const window = alignDown(buf.ts[i] as number, WINDOW_MS)
-              const end = Math.min(k, buf.indexOf(window + WINDOW_MS))
-              this.#closeWindow(id, window, buf, i, end)
+          for (const [id, open] of this.#buffers) {
+            const windows = open.windowsBefore(cutoff)
+            for (const window of windows) {
+              const buf = open.window(window)
+              this.#closeWindow(id, window, buf, 0, buf.n)
               closedRows++
-              i = end
             }
-            if (k > 0) closed.push([id, buf, k])
+            if (windows.length > 0) closed.push(open)
           }
           this.#stmt.deleteHead.run({ before: cutoff })
           this.#stmt.saveClosed.run({ value: String(cutoff) })
@@ -274,10 +273,8 @@ export class History {
         })
         throw err
       }
-      for (const [id, buf, k] of closed) {
-        buf.dropFirst(k)
-        if (buf.n === 0) this.#buffers.delete(id)
-      }
+      for (const open of closed) open.dropBefore(cutoff)
+      for (const [id, open] of this.#buffers) if (open.n === 0) this.#buffers.delete(id)
       this.#closedUpTo = cutoff
     }
     const removed = TIERS.map((spec, t) => {
@@ -323,8 +320,8 @@ export class History {
 
   /** The time of the newest sample of a series, or null when it has none. */
   newest(id: number): number | null {
-    const buf = this.#buffers.get(id)
-    if (buf && buf.n > 0) return buf.ts[buf.n - 1] as number
+    const open = this.#buffers.get(id)?.newest()
+    if (open !== undefined && open !== null) return open
     for (const stmt of this.#stmt.tier) {
       const row = stmt.newest.get({ id })
       if (row) {
@@ -390,10 +387,10 @@ export class History {
     }
   }
 
-  #buffer(id: number): SampleBuffer {
+  #buffer(id: number): OpenSeries {
     let b = this.#buffers.get(id)
     if (!b) {
-      b = new SampleBuffer()
+      b = new OpenSeries(id)
       this.#buffers.set(id, b)
     }
     return b
@@ -509,11 +506,6 @@ export class History {
         }
       }
     }
-    const buf = t === 0 ? this.#buffers.get(id) : undefined
-    if (!buf) return
-    for (let k = buf.indexOf(a); k < buf.n && (buf.ts[k] as number) < b; k++) {
-      const v = buf.v[k] as number
-      acc.add(buf.ts[k] as number, v, v, v, 1)
-    }
+    if (t === 0) this.#buffers.get(id)?.each(a, b, (at, v) => acc.add(at, v, v, v, 1))
   }
 }
