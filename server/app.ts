@@ -69,6 +69,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     metricRoutes({
       store: deps.store,
       pipeline: deps.pipeline,
+      hosts: deps.hosts,
       host: deps.host,
       tokens,
       allowAnonymous,

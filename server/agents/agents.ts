@@ -33,11 +33,6 @@ export class Agents {
     this.#stopHeartbeat = heartbeat(opts.heartbeatMs, () => this.#sessions.values())
   }
 
-  /** Hosts with an agent connected now. */
-  get online(): number {
-    return this.#sessions.size
-  }
-
   /** The route's handlers: Origin (403), credentials (401), role (403), host and machine (400, 403, 409), upgrade. */
   handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
     const { tokens, hosts } = this.#opts

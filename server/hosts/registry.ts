@@ -126,18 +126,30 @@ export class Hosts {
     if (name === this.#opts.local) {
       return { code: 'conflict', message: `Host ${name} is this hub's own host, sampled in its process` }
     }
+    const refusal = this.speaksFor(name, tokenId)
+    if (refusal) return refusal
+    const h = this.#hosts.get(name)
+    if (!h) return null
+    if (h.entry.state === 'online' && h.machineId !== null && h.machineId !== machineId) {
+      return { code: 'conflict', message: `Host ${name} is online from another machine (machine id ${h.machineId})` }
+    }
+    return null
+  }
+
+  /**
+   * Whether an agent token may speak for `name` (over its channel, or in `POST /api/metrics`): not when it is bound
+   * to another host, nor when the host is bound to another token that is still active.
+   */
+  speaksFor(name: string, tokenId: number): ClaimRefusal | null {
     for (const h of this.#hosts.values()) {
       if (h.tokenId === tokenId && h.entry.host !== name) {
         return { code: 'forbidden', message: `This token speaks for host ${h.entry.host} only, not ${name}` }
       }
     }
     const h = this.#hosts.get(name)
-    if (!h) return null
-    if (h.tokenId !== null && h.tokenId !== tokenId && this.#opts.tokenActive(h.tokenId)) {
+    if (h?.entry.local) return { code: 'forbidden', message: `Host ${name} is this hub's own host` }
+    if (h && h.tokenId !== null && h.tokenId !== tokenId && this.#opts.tokenActive(h.tokenId)) {
       return { code: 'forbidden', message: `Host ${name} is bound to another agent token` }
-    }
-    if (h.entry.state === 'online' && h.machineId !== null && h.machineId !== machineId) {
-      return { code: 'conflict', message: `Host ${name} is online from another machine (machine id ${h.machineId})` }
     }
     return null
   }

@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
 import { errorBody, invalidAs400 } from '../errors.ts'
+import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
 import { MetricsBatch, type Role } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
@@ -20,6 +21,8 @@ const STALE_MS = 5 * 60_000
 export interface MetricRouteDeps {
   store: Store
   pipeline: Pipeline
+  /** Who may speak for a host: an agent token posts only for the host it is bound to. */
+  hosts: Pick<Hosts, 'speaksFor'>
   /** The hub's own host name: the default for samples that name none. */
   host: string
   tokens: Tokens
@@ -57,6 +60,9 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
       const now = Date.now()
       const oldest = deps.store.acceptsFrom(now)
       const mayUseReserved = c.get('identity').role === 'agent'
+      const tokenId = c.get('principal')?.tokenId
+      const refusal = mayUseReserved && tokenId !== undefined ? deps.hosts.speaksFor(host, tokenId) : null
+      if (refusal) return c.json(errorBody('forbidden', refusal.message), 403)
       const samples = batch.samples.map((s) => ({ name: s.name, ts: s.ts ?? now, value: s.value }))
       for (const [i, s] of samples.entries()) {
         if (!mayUseReserved && RESERVED.test(s.name)) {

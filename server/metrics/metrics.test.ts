@@ -2,6 +2,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { SeriesResponse } from '../protocol/index.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
+import { SimAgent } from '../testing/sim-agent.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -148,6 +149,30 @@ describe('custom metric ingest', () => {
     const agent = await post(body, hub.tokens.create('agent').token)
     expect(agent.status).toBe(200)
     expect(hub.store.hasSeries('edge-1', 'cpu.usage_pct')).toBe(true)
+  })
+
+  it('lets an agent token post only for the host it is bound to, never for another agent’s or the hub’s', async () => {
+    const { post, hub } = await hubWith()
+    const bound = hub.tokens.create('agent', 'edge-a-token').token
+    const a = new SimAgent({ url: hub.url, token: bound, host: 'edge-a' })
+    await a.hello()
+    a.close()
+    const sample = (host: string) => ({ host, samples: [{ name: 'cpu.usage_pct', value: 1 }] })
+    const answer = async (res: Response) => [
+      res.status,
+      ((await res.json()) as { error?: { message: string } }).error?.message,
+    ]
+    expect(await answer(await post(sample('edge-a'), bound))).toEqual([200, undefined])
+    expect(await answer(await post(sample('edge-b'), bound))).toEqual([
+      403,
+      'This token speaks for host edge-a only, not edge-b',
+    ])
+    const other = hub.tokens.create('agent').token
+    expect(await answer(await post(sample('edge-a'), other))).toEqual([
+      403,
+      'Host edge-a is bound to another agent token',
+    ])
+    expect(await answer(await post(sample(hub.host), other))).toEqual([403, `Host ${hub.host} is this hub's own host`])
   })
 })
 
