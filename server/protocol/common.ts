@@ -70,6 +70,8 @@ export interface StatsResponse {
     series: number
     tiers: TierStatsView[]
     openSamples: number
+    /** Of the open samples, those held encoded in memory (a fleet's open hour past the plain budget). */
+    openEncoded: number
     headBytes: number
     /** Samples refused because they were older than raw retention. */
     lateSamples: number

@@ -166,6 +166,43 @@ describe('tiered history', () => {
     expect(r.points.map((p) => [p[0], p[2], p[3]])).toEqual(expected.map(([t, e]) => [t, e.min, e.max]))
   })
 
+  it('keeps every open sample exact once a fleet’s open hour passes the plain-memory budget and gets encoded', () => {
+    const { store } = makeStore()
+    // 120 hosts × 200 series × 100 ticks = 2.4 M open samples: past the 2 M budget, so the largest get encoded
+    const names = Array.from({ length: 200 }, (_, i) => `m.n${i}`)
+    const value = (t: number, h: number, i: number) => Math.round(Math.abs(Math.sin((t + h + i) / 7)) * 10_000) / 100
+    for (let t = 0; t < 100; t++) {
+      for (let h = 0; h < 120; h++) {
+        const v: Record<string, number> = {}
+        names.forEach((n, i) => {
+          v[n] = value(t, h, i)
+        })
+        store.writeTick(`h${h}`, T0 + t * 1000, v, null)
+      }
+    }
+    // A repeat of an early time, now in an encoded segment, still replaces it
+    store.writeTick('h7', T0 + 3000, { 'm.n5': -1 }, null)
+    expect(store.storageStats().openSamples).toBe(2_400_000)
+    expect(store.storageStats().openEncoded).toBeGreaterThan(400_000)
+    for (const [h, i] of [
+      [0, 0],
+      [7, 5],
+      [119, 199],
+    ] as const) {
+      const pts = store.range(`m.n${i}`, `h${h}`, T0, T0 + 100_000, 10_000).points
+      const want = Array.from({ length: 100 }, (_, t) => [
+        T0 + t * 1000,
+        h === 7 && i === 5 && t === 3 ? -1 : value(t, h, i),
+      ])
+      expect(pts.map((p) => [p[0], p[1]])).toEqual(want)
+    }
+    store.maintain(T0 + HOUR + LATE_MS)
+    expect(store.storageStats().openSamples).toBe(0)
+    expect(store.storageStats().tiers[0]?.samples).toBe(2_400_000)
+    const closed = store.range('m.n5', 'h7', T0, T0 + 100_000, 10_000).points
+    expect(closed[3]).toEqual([T0 + 3000, -1, -1, -1])
+  })
+
   it('keeps samples written before a restart, closed or not, and closes them after it', () => {
     const { store, restart } = makeStore()
     const samples = samplesFor(5, T0, T0 + 90 * MIN)

@@ -27,16 +27,21 @@ describe('an open series', () => {
         (writes, id) => {
           // Mostly in time order, as ticks come, with the random ones mixed in as replays and repeats
           const ordered = writes.map(([t, v], i) => [i % 3 === 0 ? T0 + t : T0 + i * 7000, v] as [number, number])
-          const s = new OpenSeries(id)
-          for (const [t, v] of ordered) s.add(t, v)
+          const s = new OpenSeries()
+          // Encoded every `id % 300 + 50` writes, as the store does under its memory budget
+          ordered.forEach(([t, v], i) => {
+            s.add(t, v)
+            if (i % ((id % 300) + 50) === 0) s.encode()
+          })
           const want = reference(ordered)
           expect(all(s)).toEqual(want)
           expect(s.n).toBe(want.length)
           expect(s.newest()).toBe(want.at(-1)?.[0] ?? null)
           for (const w of s.windowsBefore(Infinity)) {
             const inWindow = want.filter(([t]) => t >= w && t < w + HOUR)
-            const buf = s.window(w)
-            expect(Array.from(buf.ts.subarray(0, buf.n))).toEqual(inWindow.map(([t]) => t))
+            const { buf, i, end } = s.window(w)
+            expect(Array.from(buf.ts.subarray(i, end))).toEqual(inWindow.map(([t]) => t))
+            expect(Array.from(buf.v.subarray(i, end))).toEqual(inWindow.map(([, v]) => v))
           }
         },
       ),
@@ -44,10 +49,14 @@ describe('an open series', () => {
     )
   })
 
-  it('encodes all but its newest samples once its tail grows, and forgets closed windows', () => {
-    const s = new OpenSeries(0)
-    for (let i = 0; i < 2 * 3600; i++) s.add(T0 + i * 1000, Math.round(Math.sin(i / 30) * 10_000) / 100)
+  it('encodes all but its newest samples when asked, reads across segments and tail, and forgets closed windows', () => {
+    const s = new OpenSeries()
+    for (let i = 0; i < 2 * 3600; i++) {
+      s.add(T0 + i * 1000, Math.round(Math.sin(i / 30) * 10_000) / 100)
+      if (i % 250 === 249) expect(s.encode()).toBeGreaterThan(0)
+    }
     expect(s.n).toBe(7200)
+    expect(s.plain).toBeLessThan(300)
     expect(s.windowsBefore(T0 + 2 * HOUR)).toEqual([T0, T0 + HOUR])
     expect(all(s, T0 + HOUR - 2000, T0 + HOUR + 2000).map(([t]) => t)).toEqual(
       [-2000, -1000, 0, 1000].map((d) => T0 + HOUR + d),

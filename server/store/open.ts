@@ -10,35 +10,28 @@ interface Segment {
   data: Uint8Array
 }
 
-/** The newest samples stay plain, for out-of-order writes near the head and cheap appends. */
+/** The newest samples stay plain when a series is encoded, for out-of-order writes near the head. */
 const KEEP_PLAIN = 32
-/**
- * A tail this long is encoded into segments. Staggered by series id, so series that started together do not
- * all encode on the same tick.
- */
-const ENCODE_AT = 224
-const ENCODE_STAGGER = 64
 
 /**
- * One series' samples not yet in a closed chunk. The newest few are a sorted plain buffer (16 B a sample);
- * the rest, as the tail grows, are encoded into segments with the chunk codec (about 1–3 B a sample), so an
- * hour of a fleet's series (100 hosts × 200 metrics at 1 Hz) costs about 100 MB of memory instead of 1.2 GB.
- * The last write of a time wins, in the tail and in the segments alike.
+ * One series' samples not yet in a closed chunk: a sorted plain buffer (16 B a sample), and, once the store asks
+ * (its open samples past a memory budget), segments encoded with the chunk codec (about 1.5 B a sample) for all
+ * but the newest few. The last write of a time wins, in the tail and in the segments alike.
  */
 export class OpenSeries {
   readonly #segments: Segment[] = []
   #tail = new SampleBuffer()
-  readonly #encodeAt: number
-
-  constructor(id: number) {
-    this.#encodeAt = ENCODE_AT + (id % ENCODE_STAGGER)
-  }
 
   /** Samples held. */
   get n(): number {
     let n = this.#tail.n
     for (const s of this.#segments) n += s.n
     return n
+  }
+
+  /** Samples held plain. */
+  get plain(): number {
+    return this.#tail.n
   }
 
   /** The newest sample's time, or null when empty. */
@@ -48,14 +41,16 @@ export class OpenSeries {
     return this.#segments.at(-1)?.to ?? null
   }
 
-  add(ts: number, value: number): void {
+  /** Adds a sample; true when it went into the plain tail (a new one there, not a replacement). */
+  add(ts: number, value: number): boolean {
     const last = this.#segments.at(-1)
     if (last && ts <= last.to) {
       this.#addEncoded(ts, value)
-      return
+      return false
     }
+    const before = this.#tail.n
     this.#tail.add(ts, value)
-    if (this.#tail.n >= this.#encodeAt) this.#encode()
+    return this.#tail.n > before
   }
 
   /** Calls `each` for every sample in [a, b), in time order. */
@@ -87,11 +82,18 @@ export class OpenSeries {
     return [...out].sort((x, y) => x - y)
   }
 
-  /** One window's samples, merged in time order, without removing them. */
-  window(w: number): SampleBuffer {
+  /**
+   * One window's samples in time order, without removing them: rows `i..end` of `buf`. The tail itself when no
+   * segment holds any of the window (no copy), else a merged copy.
+   */
+  window(w: number): { buf: SampleBuffer; i: number; end: number } {
+    const tail = this.#tail
+    if (!this.#segments.some((s) => s.from >= w && s.from < w + WINDOW_MS)) {
+      return { buf: tail, i: tail.indexOf(w), end: tail.indexOf(w + WINDOW_MS) }
+    }
     const out = new SampleBuffer()
     this.each(w, w + WINDOW_MS, (t, v) => out.add(t, v))
-    return out
+    return { buf: out, i: 0, end: out.n }
   }
 
   /** Forgets every sample before `cutoff` (once their windows are safely in chunks). */
@@ -100,10 +102,11 @@ export class OpenSeries {
     this.#tail.dropFirst(this.#tail.indexOf(cutoff))
   }
 
-  /** Moves all but the newest plain samples into segments, one per window they span. */
-  #encode(): void {
+  /** Moves all but the newest plain samples into segments, one per window they span; returns how many moved. */
+  encode(): number {
     const tail = this.#tail
     const end = tail.n - KEEP_PLAIN
+    if (end <= 0) return 0
     for (let i = 0; i < end; ) {
       const w = alignDown(tail.ts[i] as number, WINDOW_MS)
       const stop = Math.min(end, tail.indexOf(w + WINDOW_MS))
@@ -119,6 +122,7 @@ export class OpenSeries {
     const kept = new SampleBuffer()
     for (let k = end; k < tail.n; k++) kept.add(tail.ts[k] as number, tail.v[k] as number)
     this.#tail = kept
+    return end
   }
 
   /** A write at or before the newest encoded time (a replay, a repeat): merged into its window's segment. */

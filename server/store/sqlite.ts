@@ -362,6 +362,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         series: seriesIds.size,
         tiers: c.tiers.map((t, i) => ({ ...t, bytes: m.tierBytes[i] ?? 0 })),
         openSamples: c.buffered,
+        openEncoded: c.encoded,
         headBytes: m.headBytes,
         lateSamples: c.late,
         lateWaiting: history.lateWaiting,

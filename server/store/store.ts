@@ -36,6 +36,8 @@ export interface StorageStats {
   tiers: TierStats[]
   /** Samples written but not yet in a closed chunk (kept durable by the head table). */
   openSamples: number
+  /** Of those, the ones held encoded in memory (past the plain-memory budget) rather than as plain numbers. */
+  openEncoded: number
   headBytes: number
   /** Samples refused because they were older than raw retention. */
   lateSamples: number

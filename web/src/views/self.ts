@@ -27,7 +27,10 @@ export class SelfCostView {
     const st = s.storage
     const rows: [string, string][] = [
       ['Database', `${formatBytes(st.dbBytes)} + ${formatBytes(st.walBytes)} write-ahead log`],
-      ['Series', `${st.series} (${st.openSamples.toLocaleString()} samples in the open hour)`],
+      [
+        'Series',
+        `${st.series} (${st.openSamples.toLocaleString()} samples in the open hour${st.openEncoded > 0 ? `, ${st.openEncoded.toLocaleString()} of them encoded` : ''})`,
+      ],
       ['Sampler', `${s.sampler.fast.avgMs.toFixed(2)} ms per tick every ${s.sampler.fast.intervalMs} ms`],
       ['Clients', `${s.clients} streams, ${s.controlSockets} control sockets, ${s.droppedClients} cut off`],
       ['Events', `${s.eventsPerS.toFixed(1)}/s`],
