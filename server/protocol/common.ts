@@ -52,6 +52,25 @@ export interface TierStatsView {
   retentionMs: number
 }
 
+/** The history store's size and state, as `GET /api/stats` reports it. */
+export interface StorageView {
+  dbBytes: number
+  walBytes: number
+  series: number
+  tiers: TierStatsView[]
+  /** Samples written but not yet in a closed chunk (kept durable by the head table). */
+  openSamples: number
+  /** Of the open samples, those held encoded in memory (a fleet's open hour past the plain budget). */
+  openEncoded: number
+  headBytes: number
+  /** Samples refused because they were older than raw retention. */
+  lateSamples: number
+  /** Late samples (for hours already closed) stored durably and waiting to be merged into their chunks. */
+  lateWaiting: number
+  /** Closed hours rewritten to take late samples, since start: one per window and batch of a replay. */
+  lateMerges: number
+}
+
 /** `GET /api/stats`: what Vigil itself costs. */
 export interface StatsResponse {
   clients: number
@@ -64,21 +83,6 @@ export interface StatsResponse {
     'fast' | 'slow',
     { intervalMs: number; ticks: number; skipped: number; lastMs: number; avgMs: number }
   >
-  storage: {
-    dbBytes: number
-    walBytes: number
-    series: number
-    tiers: TierStatsView[]
-    openSamples: number
-    /** Of the open samples, those held encoded in memory (a fleet's open hour past the plain budget). */
-    openEncoded: number
-    headBytes: number
-    /** Samples refused because they were older than raw retention. */
-    lateSamples: number
-    /** Late samples stored and waiting to be merged into their closed hours. */
-    lateWaiting: number
-    /** Closed hours rewritten to take late samples, since start. */
-    lateMerges: number
-  }
+  storage: StorageView
   process: { rssBytes: number; heapUsedBytes: number; eventLoopLagP99Ms: number; uptimeS: number }
 }

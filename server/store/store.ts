@@ -1,4 +1,4 @@
-import type { SeriesPoint } from '../protocol/index.ts'
+import type { SeriesPoint, StorageView, TierStatsView } from '../protocol/index.ts'
 import type { TierName } from './tiers.ts'
 
 /** An event as the log keeps it: enough to re-encode the exact frame that was sent live. */
@@ -20,31 +20,11 @@ export interface SeriesRange {
   points: SeriesPoint[]
 }
 
-export interface TierStats {
-  tier: TierName
-  /** Raw: samples, the open hour included; rollup tiers: buckets. */
-  samples: number
-  /** On-disk bytes of the tier's table and indexes. */
-  bytes: number
-  retentionMs: number
-}
+/** A tier's samples (raw: the open hour included; rollups: buckets), on-disk bytes and retention. */
+export type TierStats = TierStatsView
 
-export interface StorageStats {
-  dbBytes: number
-  walBytes: number
-  series: number
-  tiers: TierStats[]
-  /** Samples written but not yet in a closed chunk (kept durable by the head table). */
-  openSamples: number
-  /** Of those, the ones held encoded in memory (past the plain-memory budget) rather than as plain numbers. */
-  openEncoded: number
-  headBytes: number
-  /** Samples refused because they were older than raw retention. */
-  lateSamples: number
-  /** Late samples (for hours already closed) stored durably and waiting to be merged into their chunks. */
-  lateWaiting: number
-  /** Closed windows rewritten to take late samples, since start: one per window and batch of a replay. */
-  lateMerges: number
+/** The store's size and state: what `/api/stats` reports, and the event log's extent. */
+export interface StorageStats extends StorageView {
   events: { retained: number; oldestId: number | null; lastId: number }
 }
 
