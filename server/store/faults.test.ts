@@ -7,9 +7,15 @@ import { type Collector, useTestHubs } from '../testing/hub.ts'
 
 const hubs = useTestHubs()
 
-/** Ticks streamed live after `since`, by their timestamps. */
+/**
+ * Fast-group ticks streamed live after `since`, by their timestamps: the ones carrying `mem.used_bytes`, the
+ * series read back. A slow-group tick is an event of its own, at a time no fast tick may share.
+ */
 const tickTimes = (c: Collector, since: number) =>
-  c.events.map((e) => (e.data as MetricsEvent).ts).filter((ts) => ts >= since)
+  c.events
+    .map((e) => e.data as MetricsEvent)
+    .filter((m) => m.ts >= since && m.values['mem.used_bytes'] !== undefined)
+    .map((m) => m.ts)
 
 async function storedTimes(url: string, from: number): Promise<number[]> {
   const res = await fetch(`${url}/api/series?metric=mem.used_bytes&from=${from}&points=10000`)
