@@ -7,6 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['server/**/*.test.ts', 'web/src/**/*.test.ts'],
+          exclude: ['server/**/*.cluster.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
           hookTimeout: 20_000,
@@ -20,6 +21,16 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           fileParallelism: false,
+        },
+      },
+      {
+        // Private Redis and PostgreSQL servers, started by the tests from the Debian packages' binaries
+        test: {
+          name: 'cluster',
+          include: ['server/**/*.cluster.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

@@ -14,6 +14,8 @@ function findRoot(start: string): string {
 
 export const ROOT = findRoot(import.meta.dirname)
 export const MIGRATIONS_DIR = join(ROOT, 'db', 'migrations')
+/** The same migrations for PostgreSQL (`VIGIL_DATABASE_URL`), generated from `db/schema.pg.ts`. */
+export const PG_MIGRATIONS_DIR = join(ROOT, 'db', 'migrations-pg')
 export const WEB_DIST_DIR = join(ROOT, 'dist', 'web')
 
 /** This build's version, from package.json. */

@@ -1,0 +1,243 @@
+/**
+ * Private Redis and PostgreSQL servers for the cluster tests (`npm run test:cluster`), from the Debian packages'
+ * binaries: each in a temp dir of its own, on a free loopback port, started and stopped by the test, so a test
+ * may kill one with SIGKILL and start it again on the same port and data without disturbing anything else. No
+ * system service is used or needed. A missing binary fails at once, naming the package to install.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createServer, connect as netConnect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+
+const PG_ROOT = '/usr/lib/postgresql'
+const READY_TIMEOUT_MS = 30_000
+
+/** A free TCP port on loopback, as the kernel hands one out. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitUntil(what: string, ready: () => Promise<boolean>, proc: () => ChildProcess | null): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    const p = proc()
+    if (p === null || p.exitCode !== null || p.signalCode !== null) throw new Error(`${what} exited while starting`)
+    if (await ready()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${what} not ready after ${READY_TIMEOUT_MS} ms`)
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve()
+  return new Promise((r) => p.once('exit', () => r()))
+}
+
+/** A server the test owns: `kill()` is SIGKILL, `start()` brings it back on the same port with the same data. */
+export interface PrivateServer {
+  readonly port: number
+  readonly dir: string
+  start(): Promise<void>
+  kill(): Promise<void>
+  /** Stops it (if running) and removes its dir. */
+  stop(): Promise<void>
+}
+
+export interface PrivateRedis extends PrivateServer {
+  readonly url: string
+}
+
+/** `redis-server --save '' --appendonly no` on a free port: the bus of the cluster tests. */
+export async function startRedis(): Promise<PrivateRedis> {
+  const bin = findOnPath('redis-server')
+  if (!bin)
+    throw new Error('redis-server not found: install the Debian package redis-server (apt-get install redis-server)')
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-'))
+  let child: ChildProcess | null = null
+  const server: PrivateRedis = {
+    port,
+    dir,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
+      child = spawn(bin, args, { stdio: 'ignore' })
+      await waitUntil(
+        `redis-server on port ${port}`,
+        () => redisPing(port),
+        () => child,
+      )
+    },
+    async kill() {
+      if (!child) return
+      child.kill('SIGKILL')
+      await exited(child)
+      child = null
+    },
+    async stop() {
+      if (child) {
+        child.kill('SIGTERM')
+        await exited(child)
+        child = null
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await server.start()
+  return server
+}
+
+/** PING over a raw socket: true once the server answers `+PONG`. */
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = netConnect(port, '127.0.0.1')
+    let got = ''
+    const done = (ok: boolean) => {
+      sock.destroy()
+      resolve(ok)
+    }
+    sock.setTimeout(1000, () => done(false))
+    sock.once('error', () => done(false))
+    sock.once('connect', () => sock.write('PING\r\n'))
+    sock.on('data', (d) => {
+      got += d.toString('latin1')
+      if (got.includes('\r\n')) done(got.startsWith('+PONG'))
+    })
+  })
+}
+
+export interface PrivatePostgres extends PrivateServer {
+  /** The URL of the server's `postgres` database, as the superuser `vigil` (trust auth, loopback only). */
+  readonly url: string
+  /** Creates a fresh, empty database and returns its URL. */
+  createDatabase(name?: string): Promise<string>
+}
+
+/**
+ * `initdb` and `postgres` from `/usr/lib/postgresql/<newest>/bin`, in a temp dir, on a free port, listening on
+ * loopback only with trust auth for the superuser `vigil`. PostgreSQL refuses to run as root: under root both run
+ * as the `postgres` user, on a dir that user owns. `fsync` is off: a SIGKILL of the server loses nothing that way
+ * (the kernel keeps the written pages), only a machine crash would, which no test makes.
+ */
+export async function startPostgres(): Promise<PrivatePostgres> {
+  const binDir = findPgBin()
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-'))
+  const data = join(dir, 'data')
+  const ids = process.getuid?.() === 0 ? postgresUser() : null
+  if (ids) chownSync(dir, ids.uid, ids.gid)
+  const asOwner = { ...(ids ?? {}), env: { ...process.env, HOME: dir, LC_ALL: 'C' } }
+  execFileSync(
+    join(binDir, 'initdb'),
+    ['-D', data, '-U', 'vigil', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    { ...asOwner, stdio: 'pipe' },
+  )
+  const url = `postgres://vigil@127.0.0.1:${port}/postgres`
+  let child: ChildProcess | null = null
+  let made = 0
+  const server: PrivatePostgres = {
+    port,
+    dir,
+    url,
+    async start() {
+      const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
+      args.push('-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200')
+      // A killed server's backends notice within a moment and exit; until then a new postmaster refuses the data
+      // dir, so the start is retried
+      for (let attempt = 0; ; attempt++) {
+        child = spawn(join(binDir, 'postgres'), args, { ...asOwner, stdio: 'ignore' })
+        try {
+          await waitUntil(
+            `postgres on port ${port}`,
+            () => pgReady(url),
+            () => child,
+          )
+          return
+        } catch (err) {
+          if (attempt >= 20) throw err
+          await new Promise((r) => setTimeout(r, 250))
+        }
+      }
+    },
+    async kill() {
+      if (!child) return
+      child.kill('SIGKILL')
+      await exited(child)
+      child = null
+    },
+    async stop() {
+      if (child) {
+        child.kill('SIGINT') // fast shutdown: disconnects clients, no checkpoint wait beyond the minimum
+        await exited(child)
+        child = null
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+    async createDatabase(name = `vigil_${process.pid}_${++made}`) {
+      const c = new pg.Client({ connectionString: url })
+      await c.connect()
+      try {
+        await c.query(`CREATE DATABASE "${name}"`)
+      } finally {
+        await c.end()
+      }
+      return `postgres://vigil@127.0.0.1:${port}/${name}`
+    },
+  }
+  await server.start()
+  return server
+}
+
+async function pgReady(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
+  c.on('error', () => {})
+  try {
+    await c.connect()
+    await c.query('SELECT 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await c.end().catch(() => {})
+  }
+}
+
+function findPgBin(): string {
+  const versions = existsSync(PG_ROOT)
+    ? readdirSync(PG_ROOT)
+        .filter((v) => existsSync(join(PG_ROOT, v, 'bin', 'postgres')))
+        .sort((a, b) => Number(b) - Number(a))
+    : []
+  const newest = versions[0]
+  if (newest === undefined)
+    throw new Error(
+      `PostgreSQL binaries not found in ${PG_ROOT}/*/bin: install the Debian package postgresql (apt-get install postgresql)`,
+    )
+  return join(PG_ROOT, newest, 'bin')
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
+    return { uid, gid }
+  } catch {
+    throw new Error('no postgres user to run PostgreSQL as (not as root): install the Debian package postgresql')
+  }
+}
+
+function findOnPath(name: string): string | null {
+  for (const d of (process.env.PATH ?? '').split(':').concat('/usr/sbin', '/usr/bin')) {
+    if (d && existsSync(join(d, name))) return join(d, name)
+  }
+  return null
+}
