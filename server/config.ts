@@ -240,10 +240,47 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError('VIGIL_TLS_CERT (--tls-cert) and VIGIL_TLS_KEY (--tls-key) go together: set both or neither')
   }
+  if (env.VIGIL_REDIS_URL && !env.VIGIL_DATABASE_URL) {
+    throw new ConfigError(
+      'VIGIL_REDIS_URL needs VIGIL_DATABASE_URL: hubs that share a bus must share their history, jobs and tokens too',
+    )
+  }
+  if (env.VIGIL_DATABASE_URL || env.VIGIL_REDIS_URL) {
+    throw new ConfigError(
+      'the hub does not run on PostgreSQL and Redis yet (VIGIL_DATABASE_URL is honoured by `vigil token` only so far, VIGIL_REDIS_URL by nothing): unset them to run it on SQLite in the data dir',
+    )
+  }
   if (config.selfSigned && config.tlsCert !== undefined) {
     throw new ConfigError('--self-signed makes its own certificate: drop it, or drop VIGIL_TLS_CERT and VIGIL_TLS_KEY')
   }
   return Object.freeze(config)
+}
+
+/**
+ * PostgreSQL for everything durable instead of the data dir's SQLite file. `vigil token` honours it today; the
+ * hub refuses it until it runs on PostgreSQL (see `loadConfig`).
+ */
+export const databaseUrlSetting = {
+  env: 'VIGIL_DATABASE_URL',
+  flag: 'database-url',
+  schema: z
+    .url({ protocol: /^postgres(ql)?$/, message: 'a postgres:// URL such as postgres://vigil@db.internal/vigil' })
+    .optional(),
+  shownDefault: 'none: SQLite in the data dir',
+} as const satisfies Setting
+
+/**
+ * Where `vigil token` keeps tokens: PostgreSQL when the flag or VIGIL_DATABASE_URL names one, else the data dir.
+ * @throws ConfigError for a URL that is not postgres://
+ */
+export function tokenStoreFrom(
+  env: Record<string, string | undefined>,
+  flags: { 'database-url'?: string | undefined; 'data-dir'?: string | undefined },
+): { databaseUrl: string } | { dataDir: string } {
+  const table = { databaseUrl: databaseUrlSetting }
+  const argv = flags['database-url'] === undefined ? [] : [`--database-url=${flags['database-url']}`]
+  const { databaseUrl } = parseSettings(table, env, argv)
+  return databaseUrl === undefined ? { dataDir: dataDirFrom(env, flags['data-dir']) } : { databaseUrl }
 }
 
 /** The data dir for commands that need nothing else (`vigil token …`): the flag, else VIGIL_DATA_DIR, else ./data. */

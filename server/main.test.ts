@@ -53,6 +53,26 @@ describe('vigil CLI', () => {
     expect(r.stderr).toMatch(/^vigil: VIGIL_SAMPLE_MS \(--sample-ms\)="fast" is invalid/)
   })
 
+  it('refuses to start with Redis but no PostgreSQL, exit code 2, saying why', () => {
+    const dir = tempDir()
+    const r = vigil(['serve', '--port', '0', '--data-dir', dir], { VIGIL_REDIS_URL: 'redis://127.0.0.1:6379' })
+    expect(r.stderr).toBe(
+      'vigil: VIGIL_REDIS_URL needs VIGIL_DATABASE_URL: hubs that share a bus must share their history, jobs and tokens too\n',
+    )
+    expect(r.status).toBe(2)
+  })
+
+  it('refuses to start on PostgreSQL, exit code 2, rather than ignore VIGIL_DATABASE_URL: the hub does not run on it yet', () => {
+    const dir = tempDir()
+    const r = vigil(['serve', '--port', '0', '--data-dir', dir], {
+      VIGIL_DATABASE_URL: 'postgres://vigil@127.0.0.1/vigil',
+    })
+    expect(r.stderr).toBe(
+      'vigil: the hub does not run on PostgreSQL and Redis yet (VIGIL_DATABASE_URL is honoured by `vigil token` only so far, VIGIL_REDIS_URL by nothing): unset them to run it on SQLite in the data dir\n',
+    )
+    expect(r.status).toBe(2)
+  })
+
   it('prints help for serve listing every variable', () => {
     const r = vigil(['serve', '--help'])
     expect(r.status).toBe(0)

@@ -11,3 +11,4 @@ export {
   SESSION_COOKIE,
 } from './http.ts'
 export { hashSecret, type Principal, TokenError, type TokenInfo, Tokens } from './tokens.ts'
+export { TOKENS_CHANNEL } from './tokens-pg.ts'

@@ -35,6 +35,51 @@ export function hashSecret(s: string): string {
   return createHash('sha256').update(s).digest('hex')
 }
 
+/** A token just made: its secret is in `token`, shown this once and stored only as a hash. */
+export interface CreatedToken {
+  name: string
+  role: Role
+  token: string
+  id: number
+}
+
+/** A new token's name (checked, or made up from the role), secret and hash, before either backend stores it. */
+export function mintToken(role: Role, name?: string): { name: string; token: string; hash: string } {
+  const chosen = name ?? `${role}-${randomBytes(3).toString('hex')}`
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(chosen)) {
+    throw new TokenError('A token name is 1–64 letters, digits, dots, dashes or underscores')
+  }
+  const token = secret('vgl_')
+  return { name: chosen, token, hash: hashSecret(token) }
+}
+
+/** The error for a name some token (active or revoked) already has: names are never reused. */
+export const nameTaken = (name: string) => new TokenError(`A token named ${name} exists already`)
+
+/**
+ * What `vigil token` needs, on either backend: the data dir's SQLite file, or PostgreSQL (`VIGIL_DATABASE_URL`).
+ */
+export interface TokenAdmin {
+  create(role: Role, name?: string): Promise<CreatedToken>
+  list(): Promise<TokenInfo[]>
+  /** Revokes by name; false when no active token has that name. */
+  revoke(name: string): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** The SQLite tokens as a `TokenAdmin`; closing it closes the database. */
+export function sqliteTokenAdmin(db: Db): TokenAdmin {
+  const t = new Tokens(db)
+  return {
+    create: async (role, name) => t.create(role, name),
+    list: async () => t.list(),
+    revoke: async (name) => t.revoke(name),
+    close: async () => {
+      db.sqlite.close()
+    },
+  }
+}
+
 /**
  * Tokens, browser sessions and one-time login codes, all stored hashed in SQLite. Works the same from the hub and
  * from `vigil token`, so either may change them while the other runs.
@@ -67,21 +112,17 @@ export class Tokens {
   }
 
   /** Creates a token and returns its secret: the only time it is ever shown. */
-  create(role: Role, name?: string): { name: string; role: Role; token: string; id: number } {
-    const chosen = name ?? `${role}-${randomBytes(3).toString('hex')}`
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(chosen)) {
-      throw new TokenError('A token name is 1–64 letters, digits, dots, dashes or underscores')
-    }
-    const token = secret('vgl_')
+  create(role: Role, name?: string): CreatedToken {
+    const minted = mintToken(role, name)
     try {
       const row = this.#db.db
         .insert(tokens)
-        .values({ name: chosen, role, hash: hashSecret(token), createdAt: Date.now() })
+        .values({ name: minted.name, role, hash: minted.hash, createdAt: Date.now() })
         .returning({ id: tokens.id })
         .get()
-      return { name: chosen, role, token, id: row.id }
+      return { name: minted.name, role, token: minted.token, id: row.id }
     } catch (err) {
-      if (String(err).includes('UNIQUE')) throw new TokenError(`A token named ${chosen} exists already`)
+      if (String(err).includes('UNIQUE')) throw nameTaken(minted.name)
       throw err
     }
   }

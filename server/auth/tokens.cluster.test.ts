@@ -1,0 +1,74 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PrivatePostgres, startPostgres } from '../testing/services.ts'
+import { describeTokenCli, vigilToken } from './token-cli.suite.ts'
+import { TOKENS_CHANNEL } from './tokens-pg.ts'
+
+let server: PrivatePostgres
+beforeAll(async () => {
+  server = await startPostgres()
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    return await fn(c)
+  } finally {
+    await c.end()
+  }
+}
+
+describeTokenCli('PostgreSQL', () => ({
+  async flags() {
+    return ['--database-url', await server.createDatabase()]
+  },
+  storedHash: (flags, name) =>
+    withClient(flags[1] as string, async (c) => {
+      const r = await c.query<{ hash: string }>('SELECT hash FROM tokens WHERE name = $1', [name])
+      return r.rows[0]?.hash
+    }),
+}))
+
+describe('vigil token with VIGIL_DATABASE_URL', () => {
+  it('takes the database from VIGIL_DATABASE_URL, and announces a revocation on the tokens channel once it is committed', async () => {
+    const url = await server.createDatabase()
+    const env = { ...process.env, VIGIL_DATABASE_URL: url }
+    expect(vigilToken(['create', '--role', 'agent', '--name', 'edge-1'], env).status).toBe(0)
+    const id = await withClient(url, async (c) => {
+      const r = await c.query<{ id: string }>("SELECT id FROM tokens WHERE name = 'edge-1'")
+      return r.rows[0]?.id
+    })
+    const listener = new pg.Client({ connectionString: url })
+    await listener.connect()
+    try {
+      const heard: string[] = []
+      listener.on('notification', (n) => heard.push(`${n.channel}:${n.payload}`))
+      await listener.query(`LISTEN ${TOKENS_CHANNEL}`)
+      expect(vigilToken(['revoke', 'edge-1'], env).status).toBe(0)
+      await expect.poll(() => heard, { timeout: 5000 }).toEqual([`${TOKENS_CHANNEL}:${id}`])
+      const revokedAt = await withClient(url, async (c) => {
+        const r = await c.query<{ revoked_at: string | null }>("SELECT revoked_at FROM tokens WHERE name = 'edge-1'")
+        return r.rows[0]?.revoked_at
+      })
+      expect(Number(revokedAt)).toBeGreaterThan(0)
+    } finally {
+      await listener.end()
+    }
+  })
+
+  it('exits 2 with the server named and the password hidden when PostgreSQL cannot be reached, and refuses a URL that is not postgres://', () => {
+    const down = vigilToken(['list', '--database-url', 'postgres://vigil:s3cret-pw@127.0.0.1:1/vigil'])
+    expect(down.status).toBe(2)
+    expect(down.stderr).toMatch(/^vigil token: PostgreSQL at postgres:\/\/vigil:\*\*\*@127\.0\.0\.1:1\/vigil: .+\n$/)
+    expect(down.stderr).not.toContain('s3cret-pw')
+    const wrong = vigilToken(['list'], { ...process.env, VIGIL_DATABASE_URL: 'mysql://db/vigil' })
+    expect(wrong.status).toBe(2)
+    expect(wrong.stderr).toBe(
+      'vigil token: VIGIL_DATABASE_URL (--database-url)="mysql://db/vigil" is invalid: a postgres:// URL such as postgres://vigil@db.internal/vigil\n',
+    )
+  })
+})
