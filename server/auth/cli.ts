@@ -3,7 +3,6 @@ import { tokenStoreFrom } from '../config.ts'
 import { Role } from '../protocol/index.ts'
 import { openDb, openPgDb } from '../store/index.ts'
 import { sqliteTokenAdmin, type TokenAdmin, TokenError } from './tokens.ts'
-import { pgTokenAdmin } from './tokens-pg.ts'
 
 const TOKEN_HELP = `Usage:
   vigil token create --role <viewer|operator|admin|reporter|agent> [--name N] [--data-dir D | --database-url U]
@@ -22,7 +21,11 @@ function formatTime(ms: number | null): string {
 
 /** Opens where the tokens live: PostgreSQL (migrated first) or the data dir's SQLite file. */
 async function openTokenAdmin(store: ReturnType<typeof tokenStoreFrom>): Promise<TokenAdmin> {
-  if ('databaseUrl' in store) return pgTokenAdmin(await openPgDb(store.databaseUrl, { maxConnections: 1 }))
+  if ('databaseUrl' in store) {
+    // Loaded only here: the SQLite path never pays for the pg dialect
+    const { pgTokenAdmin } = await import('./tokens-pg.ts')
+    return pgTokenAdmin(await openPgDb(store.databaseUrl, { maxConnections: 1 }))
+  }
   return sqliteTokenAdmin(openDb(store.dataDir))
 }
 

@@ -11,4 +11,3 @@ export {
   SESSION_COOKIE,
 } from './http.ts'
 export { hashSecret, type Principal, TokenError, type TokenInfo, Tokens } from './tokens.ts'
-export { TOKENS_CHANNEL } from './tokens-pg.ts'
