@@ -1,0 +1,1 @@
+export { Lease, type LeaseOptions, SINGLETON_LEASE_KEY } from './lease.ts'
