@@ -46,6 +46,8 @@ function exited(p: ChildProcess): Promise<void> {
 export interface PrivateServer {
   readonly port: number
   readonly dir: string
+  /** The server process's pid while it runs (for CPU figures), else null. */
+  readonly pid: number | null
   start(): Promise<void>
   kill(): Promise<void>
   /** Stops it (if running) and removes its dir. */
@@ -68,6 +70,9 @@ export async function startRedis(): Promise<PrivateRedis> {
     port,
     dir,
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid ?? null
+    },
     async start() {
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
       child = spawn(bin, args, { stdio: 'ignore' })
@@ -148,6 +153,9 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     port,
     dir,
     url,
+    get pid() {
+      return child?.pid ?? null
+    },
     async start() {
       const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
       args.push('-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200')
