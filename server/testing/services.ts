@@ -26,11 +26,10 @@ export function freePort(): Promise<number> {
   })
 }
 
-async function waitUntil(what: string, ready: () => Promise<boolean>, proc: () => ChildProcess | null): Promise<void> {
+async function waitUntil(what: string, ready: () => Promise<boolean>, p: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   while (Date.now() < deadline) {
-    const p = proc()
-    if (p === null || p.exitCode !== null || p.signalCode !== null) throw new Error(`${what} exited while starting`)
+    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${what} exited while starting`)
     if (await ready()) return
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -54,6 +53,40 @@ export interface PrivateServer {
   stop(): Promise<void>
 }
 
+/** The start, SIGKILL and stop of a server process; `launch` spawns it and resolves once it answers. */
+function privateServer(
+  port: number,
+  dir: string,
+  stopSignal: NodeJS.Signals,
+  launch: () => Promise<ChildProcess>,
+): PrivateServer {
+  let child: ChildProcess | null = null
+  return {
+    port,
+    dir,
+    get pid() {
+      return child?.pid ?? null
+    },
+    async start() {
+      child = await launch()
+    },
+    async kill() {
+      if (!child) return
+      child.kill('SIGKILL')
+      await exited(child)
+      child = null
+    },
+    async stop() {
+      if (child) {
+        child.kill(stopSignal)
+        await exited(child)
+        child = null
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 export interface PrivateRedis extends PrivateServer {
   readonly url: string
 }
@@ -65,38 +98,15 @@ export async function startRedis(): Promise<PrivateRedis> {
     throw new Error('redis-server not found: install the Debian package redis-server (apt-get install redis-server)')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-'))
-  let child: ChildProcess | null = null
-  const server: PrivateRedis = {
-    port,
-    dir,
-    url: `redis://127.0.0.1:${port}`,
-    get pid() {
-      return child?.pid ?? null
-    },
-    async start() {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
-      child = spawn(bin, args, { stdio: 'ignore' })
-      await waitUntil(
-        `redis-server on port ${port}`,
-        () => redisPing(port),
-        () => child,
-      )
-    },
-    async kill() {
-      if (!child) return
-      child.kill('SIGKILL')
-      await exited(child)
-      child = null
-    },
-    async stop() {
-      if (child) {
-        child.kill('SIGTERM')
-        await exited(child)
-        child = null
-      }
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
+  const server: PrivateRedis = Object.assign(
+    privateServer(port, dir, 'SIGTERM', async () => {
+      const child = spawn(bin, args, { stdio: 'ignore' })
+      await waitUntil(`redis-server on port ${port}`, () => redisPing(port), child)
+      return child
+    }),
+    { url: `redis://127.0.0.1:${port}` },
+  )
   await server.start()
   return server
 }
@@ -147,49 +157,27 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     { ...asOwner, stdio: 'pipe' },
   )
   const url = `postgres://vigil@127.0.0.1:${port}/postgres`
-  let child: ChildProcess | null = null
+  const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
+  args.push('-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200')
   let made = 0
-  const server: PrivatePostgres = {
-    port,
-    dir,
+  // SIGINT is PostgreSQL's fast shutdown: clients disconnected, no wait for them
+  const base = privateServer(port, dir, 'SIGINT', async () => {
+    // A killed server's backends notice within a moment and exit; until then a new postmaster refuses the data
+    // dir, so the start is retried
+    for (let attempt = 0; ; attempt++) {
+      const child = spawn(join(binDir, 'postgres'), args, { ...asOwner, stdio: 'ignore' })
+      try {
+        await waitUntil(`postgres on port ${port}`, () => pgReady(url), child)
+        return child
+      } catch (err) {
+        child.kill('SIGKILL')
+        if (attempt >= 20) throw err
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    }
+  })
+  const server: PrivatePostgres = Object.assign(base, {
     url,
-    get pid() {
-      return child?.pid ?? null
-    },
-    async start() {
-      const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']
-      args.push('-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200')
-      // A killed server's backends notice within a moment and exit; until then a new postmaster refuses the data
-      // dir, so the start is retried
-      for (let attempt = 0; ; attempt++) {
-        child = spawn(join(binDir, 'postgres'), args, { ...asOwner, stdio: 'ignore' })
-        try {
-          await waitUntil(
-            `postgres on port ${port}`,
-            () => pgReady(url),
-            () => child,
-          )
-          return
-        } catch (err) {
-          if (attempt >= 20) throw err
-          await new Promise((r) => setTimeout(r, 250))
-        }
-      }
-    },
-    async kill() {
-      if (!child) return
-      child.kill('SIGKILL')
-      await exited(child)
-      child = null
-    },
-    async stop() {
-      if (child) {
-        child.kill('SIGINT') // fast shutdown: disconnects clients, no checkpoint wait beyond the minimum
-        await exited(child)
-        child = null
-      }
-      rmSync(dir, { recursive: true, force: true })
-    },
     async createDatabase(name = `vigil_${process.pid}_${++made}`) {
       const c = new pg.Client({ connectionString: url })
       await c.connect()
@@ -200,7 +188,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       }
       return `postgres://vigil@127.0.0.1:${port}/${name}`
     },
-  }
+  })
   await server.start()
   return server
 }
