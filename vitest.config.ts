@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
@@ -7,7 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['server/**/*.test.ts', 'web/src/**/*.test.ts'],
-          exclude: ['server/**/*.cluster.test.ts'],
+          // Kept out of `npm test`, which needs no service: `npm run test:cluster` runs them
+          exclude: [...configDefaults.exclude, 'server/**/*.cluster.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
           hookTimeout: 20_000,
