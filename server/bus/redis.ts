@@ -225,8 +225,13 @@ export class RedisEventStream {
         this.#opts.onFault?.(null)
       }
       for (const entry of entries) {
-        const ev = decode(entry)
         this.#cursor = entry[0]
+        let ev: StreamEvent
+        try {
+          ev = decode(entry)
+        } catch {
+          continue // not written by a hub: skipped, and the id it should have had shows as a gap
+        }
         if (ev.id <= this.#lastSeen) continue
         if (ev.id !== this.#lastSeen + 1 && this.#lastSeen > 0) this.#opts.onGap?.(this.#lastSeen, ev.id)
         this.#lastSeen = ev.id
