@@ -116,9 +116,13 @@ function decode(entry: Entry): StreamEvent {
     for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1] as string
     throw new Error(`stream entry ${sid} has no field ${name}`)
   }
+  const id = Number(sid.slice(sid.indexOf('-') + 1))
+  const ts = Number(field('ts'))
+  if (!Number.isSafeInteger(id) || id <= 0 || !Number.isFinite(ts))
+    throw new Error(`stream entry ${sid} is not an event`)
   return {
-    id: Number(sid.slice(sid.indexOf('-') + 1)),
-    ts: Number(field('ts')),
+    id,
+    ts,
     topic: field('t'),
     event: field('e'),
     data: field('d'),
