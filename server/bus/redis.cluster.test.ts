@@ -1,3 +1,4 @@
+import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type PrivateRedis, startRedis } from '../testing/services.ts'
 import { COUNTER_JUMP, RedisEventStream, type RedisEventStreamOptions, type StreamEvent } from './redis.ts'
@@ -91,6 +92,19 @@ describe('events on a Redis Stream', () => {
     expect(await a.stream.after(500, 1000)).toEqual([{ id: 501, ...ev(500) }])
     expect(await a.stream.after(501, 1000)).toEqual([])
     expect(await a.stream.after(502, 1000)).toBeNull()
+  })
+
+  it('skips an entry in the stream that no hub wrote, and follows on', async () => {
+    const key = `t${++keyN}`
+    const a = await hub(key)
+    await a.stream.append(ev(0), 0)
+    const raw = createClient({ url: redis.url })
+    await raw.connect()
+    await raw.sendCommand(['XADD', key, '*', 'junk', 'yes'])
+    raw.destroy()
+    await a.stream.append(ev(1), 0)
+    await expect.poll(() => a.seen.map((e) => e.id)).toEqual([1, 2])
+    expect(a.gaps).toEqual([])
   })
 
   it('follows on through Redis killed -9 and restarted: the fault is told and cleared, ids go on past every id seen, the lost ones are a gap and a reset', async () => {
