@@ -144,15 +144,19 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     heartbeatTimeoutMs: config.jobLostMs,
     record: (jobHost, ts, values) => pipeline.history(jobHost, ts, values),
   })
-  const streams = new Streams(bus, eventLog(store, writer), {
-    heartbeatMs: config.heartbeatMs,
-    retryMs: config.retryMs,
-    clientBufferBytes: config.clientBufferBytes,
-    snapshot: (topic, tail) =>
-      topic === 'fleet'
-        ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
-        : jobs.snapshot(topic, tail),
-  })
+  const streams = new Streams(
+    bus,
+    eventLog(store, writer, () => bus.lastId),
+    {
+      heartbeatMs: config.heartbeatMs,
+      retryMs: config.retryMs,
+      clientBufferBytes: config.clientBufferBytes,
+      snapshot: (topic, tail) =>
+        topic === 'fleet'
+          ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
+          : jobs.snapshot(topic, tail),
+    },
+  )
   const sampler = localAgent({
     host,
     sampleMs: config.sampleMs,

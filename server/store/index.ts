@@ -1,6 +1,6 @@
 export { type Db, openDb } from './db.ts'
 export { LATE_MS } from './history.ts'
-export { type EventLog, eventLog } from './log.ts'
+export { type EventLog, eventLog, type ReplayBatch } from './log.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite.ts'
 export type { Cursor, NamedSample, SeriesRange, StorageStats, Store, StoredEvent, TickIn, TierStats } from './store.ts'
 export { RetryingWriter, type RetryingWriterOptions } from './writer.ts'

@@ -1,26 +1,40 @@
+import type { ResetEvent } from '../protocol/index.ts'
 import type { Store, StoredEvent } from './store.ts'
 import type { RetryingWriter } from './writer.ts'
 
+/** A batch of a replay: the next events, or why the replay cannot be exact (the client then gets a `reset`). */
+export type ReplayBatch = { events: StoredEvent[] } | { reset: ResetEvent['reason'] }
+
 /**
- * Every event the hub emitted, for SSE resume: the stored log, and the events whose ticks still wait in the
- * retrying writer while storage fails. An emitted event is always in one or the other, so a resume during a fault
- * replays it; one the full queue dropped is reported by `lostThrough`, so the resume gets a reset instead.
+ * Every event the hub emitted, for SSE resume. Asynchronous, as a log shared by several hubs is; the stream keeps
+ * the events that go live while a read is pending, so none is lost or sent twice at the switch to live.
  */
 export interface EventLog {
-  /** Events with an id greater than `afterId` on any of `topics`, oldest first, at most `limit`. */
-  eventsAfter(afterId: number, topics: readonly string[], limit: number): StoredEvent[]
-  oldestEventId(): number | null
-  /** The greatest id emitted but never to be stored (dropped while storage failed); 0 when none. */
-  lostThrough(): number
+  /** The events with an id greater than `afterId` on any of `topics`, oldest first, at most `limit`. */
+  replay(afterId: number, topics: readonly string[], limit: number): Promise<ReplayBatch>
 }
 
-/** The stored log with the writer's queue merged in by id. */
-export function eventLog(store: Store, writer: RetryingWriter): EventLog {
+/**
+ * The hub's own log: the stored events, and the events whose ticks still wait in the retrying writer while storage
+ * fails, merged by id. An emitted event is always in one or the other, so a resume during a fault replays it; one
+ * the full queue dropped (`lostThrough`) makes a resume from before it a `gap` reset instead.
+ */
+export function eventLog(store: Store, writer: RetryingWriter, lastId: () => number): EventLog {
+  const resetReason = (afterId: number): ResetEvent['reason'] | null => {
+    if (afterId > lastId()) return 'unknown_id'
+    const oldest = store.oldestEventId() ?? writer.oldestEventId()
+    if (oldest === null || afterId < oldest - 1) return 'too_old'
+    // An event after `afterId` went live but was dropped before it could be stored: the replay would skip it
+    if (afterId < writer.lostThrough) return 'gap'
+    return null
+  }
   return {
-    eventsAfter(afterId, topics, limit) {
+    async replay(afterId, topics, limit) {
+      const reset = resetReason(afterId)
+      if (reset) return { reset }
       const stored = store.eventsAfter(afterId, topics, limit)
       const queued = writer.eventsAfter(afterId, topics)
-      if (queued.length === 0) return stored
+      if (queued.length === 0) return { events: stored }
       const out: StoredEvent[] = []
       let i = 0
       let j = 0
@@ -35,11 +49,7 @@ export function eventLog(store: Store, writer: RetryingWriter): EventLog {
           j++
         }
       }
-      return out
+      return { events: out }
     },
-    oldestEventId() {
-      return store.oldestEventId() ?? writer.oldestEventId()
-    },
-    lostThrough: () => writer.lostThrough,
   }
 }

@@ -38,8 +38,13 @@ const REPLAY_BATCH = 256
 
 /** One SSE connection: a bounded queue in front of the socket, cut off when the client stops reading. */
 class SseClient implements Subscriber {
-  /** False while replaying: live events then come from the log, in order, not from the bus. */
+  /**
+   * False while replaying: live events are then kept (in `held`), not written, since the log read in flight may
+   * or may not have them; at the switch to live, those past the replay go out, in order.
+   */
   live = false
+  held: BusEvent[] = []
+  #heldBytes = 0
   closed = false
   readonly res: Response
   readonly tokenId: number | null
@@ -54,17 +59,39 @@ class SseClient implements Subscriber {
   }
 
   deliver(event: BusEvent): void {
-    if (this.live) this.write(event.frame)
+    if (this.live) {
+      this.write(event.frame)
+      return
+    }
+    if (this.closed) return
+    // Held events count against the same bound as queued bytes: a replay that never ends can't hoard memory
+    this.#heldBytes += event.frame.length
+    if (this.res.writableLength + this.#heldBytes > this.#maxBuffer) this.#cutOff()
+    else this.held.push(event)
+  }
+
+  /** Goes live: writes the held events with an id past `after` (what the replay or reset already covered). */
+  goLive(after: number): void {
+    const held = this.held
+    this.held = []
+    this.#heldBytes = 0
+    this.live = true
+    for (const ev of held) if (ev.id > after && !this.write(ev.frame)) return
+  }
+
+  #cutOff(): void {
+    // Closed now, not on the 'close' event: later writes in this same turn must not count the drop again
+    this.closed = true
+    this.held = []
+    this.#onDrop()
+    this.res.destroy()
   }
 
   /** Queues bytes, or cuts the client off if its queue would pass the bound. Never waits. */
   write(buf: Buffer): boolean {
     if (this.closed) return false
     if (this.res.writableLength + buf.length > this.#maxBuffer) {
-      // Closed now, not on the 'close' event: later writes in this same turn must not count the drop again
-      this.closed = true
-      this.#onDrop()
-      this.res.destroy()
+      this.#cutOff()
       return false
     }
     // Both response kinds accept a Buffer; the union of their overloads just does not type as callable
@@ -148,42 +175,38 @@ export class Streams {
       client.live = true
       return
     }
-    const reason = this.#resetReason(from)
-    if (reason) {
-      const body: ResetEvent = { reason, lastEventId: String(from) }
-      client.write(encodeFrame(String(this.#bus.lastId), 'reset', JSON.stringify(body)))
-      client.live = true
-      return
-    }
-    void this.#replay(client, from, topics)
-  }
-
-  #resetReason(from: number): ResetEvent['reason'] | null {
-    if (from > this.#bus.lastId) return 'unknown_id'
-    const oldest = this.#log.oldestEventId()
-    if (oldest === null || from < oldest - 1) return 'too_old'
-    // An event after `from` went live but was dropped before it could be stored: the replay would skip it
-    if (from < this.#log.lostThrough()) return 'gap'
-    return null
+    // A log that cannot be read ends the stream: the client comes back with its Last-Event-ID, as after a restart
+    this.#replay(client, from, topics).catch(() => this.#end(client))
   }
 
   /**
-   * Sends the logged events after `from`, pausing while the client's queue drains. Every emitted event is in the
-   * log (stored, or queued to be) before it is emitted, so the read that finds nothing newer is the moment to
-   * switch to live.
+   * Sends the logged events after `from`, pausing while the client's queue drains, or a reset when the log says
+   * the replay cannot be exact. Every emitted event is in the log (stored, or queued to be) before it is emitted,
+   * and the events emitted while a read is in flight are held: so once a read returns less than a full batch,
+   * the held events past the replay are exactly the ones still to send, and the stream goes live.
    */
   async #replay(client: SseClient, from: number, topics: readonly string[]): Promise<void> {
     let cursor = from
     for (;;) {
-      const rows = this.#log.eventsAfter(cursor, topics, REPLAY_BATCH)
-      if (rows.length === 0) {
-        client.live = true
+      const batch = await this.#log.replay(cursor, topics, REPLAY_BATCH)
+      if (client.closed) return
+      if ('reset' in batch) {
+        // The reset's id is where the client now is: every event held so far is at or before it
+        const at = this.#bus.lastId
+        const body: ResetEvent = { reason: batch.reset, lastEventId: String(from) }
+        if (client.write(encodeFrame(String(at), 'reset', JSON.stringify(body)))) client.goLive(at)
         return
       }
-      for (const row of rows) {
+      for (const row of batch.events) {
         if (client.congested) await client.drained()
         if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
         cursor = row.id
+      }
+      // A batch short of the limit had every logged event past the cursor: the rest were emitted after it was
+      // read, and are held. Going live here, not on an empty read, keeps a busy topic from being chased forever
+      if (batch.events.length < REPLAY_BATCH) {
+        client.goLive(cursor)
+        return
       }
     }
   }
