@@ -2,8 +2,14 @@ import type { ResetEvent } from '../protocol/index.ts'
 import type { Store, StoredEvent } from './store.ts'
 import type { RetryingWriter } from './writer.ts'
 
-/** A batch of a replay: the next events, or why the replay cannot be exact (the client then gets a `reset`). */
-export type ReplayBatch = { events: StoredEvent[] } | { reset: ResetEvent['reason'] }
+/**
+ * A batch of a replay: the next events on the topics asked for, the id the log was read through (events of other
+ * topics included), and whether that was the end of the log when read; or why the replay cannot be exact (the
+ * client then gets a `reset`).
+ */
+export type ReplayBatch =
+  | { events: StoredEvent[]; through: number; complete: boolean }
+  | { reset: ResetEvent['reason'] }
 
 /**
  * Every event the hub emitted, for SSE resume. Asynchronous, as a log shared by several hubs is; the stream keeps
@@ -34,7 +40,7 @@ export function eventLog(store: Store, writer: RetryingWriter, lastId: () => num
       if (reset) return { reset }
       const stored = store.eventsAfter(afterId, topics, limit)
       const queued = writer.eventsAfter(afterId, topics)
-      if (queued.length === 0) return { events: stored }
+      if (queued.length === 0) return batch(afterId, stored, limit)
       const out: StoredEvent[] = []
       let i = 0
       let j = 0
@@ -49,7 +55,12 @@ export function eventLog(store: Store, writer: RetryingWriter, lastId: () => num
           j++
         }
       }
-      return { events: out }
+      return batch(afterId, out, limit)
     },
   }
+}
+
+/** Read by topic: the last event is as far as the log was read, and a batch short of the limit ended it. */
+function batch(afterId: number, events: StoredEvent[], limit: number): ReplayBatch {
+  return { events, through: events.at(-1)?.id ?? afterId, complete: events.length < limit }
 }

@@ -182,8 +182,8 @@ export class Streams {
   /**
    * Sends the logged events after `from`, pausing while the client's queue drains, or a reset when the log says
    * the replay cannot be exact. Every emitted event is in the log (stored, or queued to be) before it is emitted,
-   * and the events emitted while a read is in flight are held: so once a read returns less than a full batch,
-   * the held events past the replay are exactly the ones still to send, and the stream goes live.
+   * and the events emitted while a read is in flight are held: so once a read reaches the end of the log, the
+   * held events past it are exactly the ones still to send, and the stream goes live.
    */
   async #replay(client: SseClient, from: number, topics: readonly string[]): Promise<void> {
     let cursor = from
@@ -200,11 +200,11 @@ export class Streams {
       for (const row of batch.events) {
         if (client.congested) await client.drained()
         if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
-        cursor = row.id
       }
-      // A batch short of the limit had every logged event past the cursor: the rest were emitted after it was
-      // read, and are held. Going live here, not on an empty read, keeps a busy topic from being chased forever
-      if (batch.events.length < REPLAY_BATCH) {
+      cursor = batch.through
+      // The log was read to its end: what came after was emitted since, and is held. Going live here, not on an
+      // empty read, keeps a busy topic from being chased forever
+      if (batch.complete) {
         client.goLive(cursor)
         return
       }
