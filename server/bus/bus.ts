@@ -1,24 +1,16 @@
-import type { Store, StoredEvent } from '../store/index.ts'
+import type { Store } from '../store/index.ts'
 import { encodeFrame } from './frame.ts'
+import { type BusEvent, type Fanout, type Subscriber, Topics } from './topics.ts'
 
 /** Ids reserved ahead of use at a time: one durable write per this many events. */
 const ID_BLOCK = 10_000
-
-/** A published event with its SSE frame, encoded once and shared by every client. */
-export interface BusEvent extends StoredEvent {
-  frame: Buffer
-}
-
-export interface Subscriber {
-  deliver(event: BusEvent): void
-}
 
 /**
  * Assigns ids that increase for the hub's whole life (the store persists them), logs every event for resume,
  * and fans each one out to the subscribers of its topic.
  */
-export class Bus {
-  readonly #byTopic = new Map<string, Set<Subscriber>>()
+export class Bus implements Fanout {
+  readonly #topics = new Topics()
   readonly #log: Pick<Store, 'appendEvent' | 'lastEventId' | 'reserveEventIds'>
   #lastId: number
   #reserved: number
@@ -78,11 +70,7 @@ export class Bus {
    */
   emit(event: BusEvent): void {
     this.#emitted++
-    const subs = this.#byTopic.get(event.topic)
-    if (subs) for (const sub of subs) sub.deliver(event)
-    if (!event.topic.startsWith('metrics:')) return
-    const family = this.#byTopic.get('metrics')
-    if (family) for (const sub of family) sub.deliver(event)
+    this.#topics.deliver(event)
   }
 
   /** Creates, logs and emits in one call, for events that are not part of a larger write. */
@@ -95,20 +83,6 @@ export class Bus {
 
   /** Subscribes to each topic; returns the unsubscribe function. Give each event once: see `distinctTopics`. */
   subscribe(topics: readonly string[], sub: Subscriber): () => void {
-    for (const topic of topics) {
-      let set = this.#byTopic.get(topic)
-      if (!set) {
-        set = new Set()
-        this.#byTopic.set(topic, set)
-      }
-      set.add(sub)
-    }
-    return () => {
-      for (const topic of topics) {
-        const set = this.#byTopic.get(topic)
-        set?.delete(sub)
-        if (set?.size === 0) this.#byTopic.delete(topic)
-      }
-    }
+    return this.#topics.subscribe(topics, sub)
   }
 }

@@ -1,2 +1,3 @@
-export { Bus, type BusEvent, type Subscriber } from './bus.ts'
+export { Bus } from './bus.ts'
 export { encodeComment, encodeFrame, encodeOpen } from './frame.ts'
+export { type BusEvent, type Fanout, type Subscriber, Topics } from './topics.ts'

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
-import { type Bus, type BusEvent, encodeComment, encodeFrame, encodeOpen, type Subscriber } from '../bus/index.ts'
+import { type BusEvent, encodeComment, encodeFrame, encodeOpen, type Fanout, type Subscriber } from '../bus/index.ts'
 import { distinctTopics, type ResetEvent } from '../protocol/index.ts'
 import type { EventLog } from '../store/index.ts'
 
@@ -119,13 +119,13 @@ class SseClient implements Subscriber {
 /** Every open SSE stream: opening with resume, heartbeats, slow-client cut-off and shutdown. */
 export class Streams {
   readonly #clients = new Set<SseClient>()
-  readonly #bus: Bus
+  readonly #bus: Fanout
   readonly #log: EventLog
   readonly #opts: StreamOptions
   readonly #heartbeat: NodeJS.Timeout
   #dropped = 0
 
-  constructor(bus: Bus, log: EventLog, opts: StreamOptions) {
+  constructor(bus: Fanout, log: EventLog, opts: StreamOptions) {
     this.#bus = bus
     this.#log = log
     this.#opts = opts

@@ -1,0 +1,52 @@
+import type { StoredEvent } from '../store/index.ts'
+
+/** A published event with its SSE frame, encoded once and shared by every client. */
+export interface BusEvent extends StoredEvent {
+  frame: Buffer
+}
+
+export interface Subscriber {
+  deliver(event: BusEvent): void
+}
+
+/** What a stream needs of a bus: where the event ids stand, and a subscription to topics. */
+export interface Fanout {
+  /** The greatest id emitted so far (a resume from it needs no replay). */
+  readonly lastId: number
+  /** Subscribes to each topic; returns the unsubscribe function. Give each event once: see `distinctTopics`. */
+  subscribe(topics: readonly string[], sub: Subscriber): () => void
+}
+
+/**
+ * Subscribers by topic, and the delivery of an event to those of its topic and of its family (`metrics` for
+ * `metrics:<host>`). Never waits on a subscriber.
+ */
+export class Topics {
+  readonly #byTopic = new Map<string, Set<Subscriber>>()
+
+  deliver(event: BusEvent): void {
+    const subs = this.#byTopic.get(event.topic)
+    if (subs) for (const sub of subs) sub.deliver(event)
+    if (!event.topic.startsWith('metrics:')) return
+    const family = this.#byTopic.get('metrics')
+    if (family) for (const sub of family) sub.deliver(event)
+  }
+
+  subscribe(topics: readonly string[], sub: Subscriber): () => void {
+    for (const topic of topics) {
+      let set = this.#byTopic.get(topic)
+      if (!set) {
+        set = new Set()
+        this.#byTopic.set(topic, set)
+      }
+      set.add(sub)
+    }
+    return () => {
+      for (const topic of topics) {
+        const set = this.#byTopic.get(topic)
+        set?.delete(sub)
+        if (set?.size === 0) this.#byTopic.delete(topic)
+      }
+    }
+  }
+}
