@@ -45,6 +45,8 @@ class SseClient implements Subscriber {
   live = false
   held: BusEvent[] = []
   #heldBytes = 0
+  /** The id a replay or reset covered: live events up to it are already sent (0: none, as on a fresh stream). */
+  #sentThrough = 0
   closed = false
   readonly res: Response
   readonly tokenId: number | null
@@ -60,7 +62,8 @@ class SseClient implements Subscriber {
 
   deliver(event: BusEvent): void {
     if (this.live) {
-      this.write(event.frame)
+      // A replay read from a shared log can be ahead of this hub's own feed: what it sent is not sent again
+      if (event.id > this.#sentThrough) this.write(event.frame)
       return
     }
     if (this.closed) return
@@ -70,11 +73,15 @@ class SseClient implements Subscriber {
     else this.held.push(event)
   }
 
-  /** Goes live: writes the held events with an id past `after` (what the replay or reset already covered). */
+  /**
+   * Goes live: writes the held events with an id past `after` (what the replay or reset covered), and from then on
+   * every delivered event past it.
+   */
   goLive(after: number): void {
     const held = this.held
     this.held = []
     this.#heldBytes = 0
+    this.#sentThrough = after
     this.live = true
     for (const ev of held) if (ev.id > after && !this.write(ev.frame)) return
   }
