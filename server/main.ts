@@ -12,7 +12,7 @@ Usage:
   vigil token list
   vigil token revoke <name>
   vigil run [--name N] [--url U] [--token T] [--progress-regex R] [--grace S] [--wait-retry S] -- <command> [args…]
-  vigil agent --hub <url> --token <agent token> [--hostname <name>] [--spool-dir <dir>] [--hub-ca <pem>]
+  vigil agent --hub <url>[,<url>…] --token <agent token> [--hostname <name>] [--spool-dir <dir>] [--hub-ca <pem>]
   vigil --version          print the version
   vigil <command> --help   help for a command
 `

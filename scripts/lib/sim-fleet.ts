@@ -55,7 +55,7 @@ const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`)
 const links = Array.from({ length: agents }, (_, i) => {
   const spool = new Spool(join(dir, `spool-${i}`), { maxBytes: 64 * 2 ** 20, maxAgeMs: 86_400_000 })
   const link = new HubLink({
-    url,
+    urls: [url],
     token: tokens[i] as string,
     host: `sim-${i}`,
     machineId: `sim-machine-${i}`,

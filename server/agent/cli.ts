@@ -9,13 +9,14 @@ import { agentSettings, loadAgentConfig } from './config.ts'
 import { HubLink } from './link.ts'
 import { Spool } from './spool.ts'
 
-const AGENT_HELP = `Usage: vigil agent --hub <url> --token <agent token> [--hostname <name>] [--spool-dir <dir>] [--hub-ca <pem>]
+const AGENT_HELP = `Usage: vigil agent --hub <url>[,<url>…] --token <agent token> [--hostname <name>] [--spool-dir <dir>] [--hub-ca <pem>]
 
 Samples this host (the fast and slow groups and the top processes, as the hub does) and reports it to a hub over
 an outbound WebSocket. Every tick is numbered and kept in a disk spool until the hub has stored it, so a hub
 outage or a restart of either side loses nothing; past the spool's bounds the oldest ticks go, and the gap is
 reported. Reconnects with backoff (1 s base, 30 s cap, full jitter); stops when the hub refuses or revokes the
-token. The hub URL may be ws://, wss://, http:// or https://.
+token. The hub URL may be ws://, wss://, http:// or https://; a comma list of a cluster's hubs is tried in turn,
+the next one after each broken or failed connection.
 
 Options (flag, variable, default):
 ${settingsHelp(agentSettings)}
@@ -91,7 +92,7 @@ export async function agentCommand(args: string[], env: Record<string, string | 
     (group, err) => log.error(`sampler ${group} tick failed`, { err }),
   )
   link = new HubLink({
-    url: config.hubUrl,
+    urls: config.hubUrls,
     token: config.token,
     host: config.hostname,
     machineId: machineIdOf(config.machineId, spool),
@@ -106,7 +107,9 @@ export async function agentCommand(args: string[], env: Record<string, string | 
     },
     log,
   })
-  log.info(`vigil agent ${VERSION} reporting ${config.hostname} to ${config.hubUrl}`, { spool: config.spoolDir })
+  log.info(`vigil agent ${VERSION} reporting ${config.hostname} to ${config.hubUrls.join(', ')}`, {
+    spool: config.spoolDir,
+  })
   sampler.configure(sampling)
   link.start()
 

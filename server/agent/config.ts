@@ -8,8 +8,26 @@ export const agentSettings = {
   hub: {
     env: 'VIGIL_URL',
     flag: 'hub',
+    // One hub, or a comma list of the hubs of a cluster: on a broken connection the agent dials the next
     schema: z
-      .url({ protocol: /^(wss?|https?)$/, message: 'the hub URL is ws://, wss://, http:// or https:// host:port' })
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== ''),
+      )
+      .pipe(
+        z
+          .array(
+            z.url({
+              protocol: /^(wss?|https?)$/,
+              message: 'each hub URL is ws://, wss://, http:// or https:// host:port',
+            }),
+          )
+          .min(1, 'at least one hub URL')
+          .max(16),
+      )
       .optional(),
   },
   token: { env: 'VIGIL_TOKEN', flag: 'token', schema: z.string().min(1).max(200).optional(), shownDefault: '(none)' },
@@ -59,8 +77,8 @@ export const agentSettings = {
 } as const satisfies SettingsTable
 
 export interface AgentConfig {
-  /** The hub's WebSocket endpoint: `ws(s)://host:port/api/agent`. */
-  hubUrl: string
+  /** Each hub's WebSocket endpoint, `ws(s)://host:port/api/agent`, in the order given: tried in turn. */
+  hubUrls: string[]
   token: string
   hostname: string
   spoolDir: string
@@ -93,11 +111,11 @@ export function loadAgentConfig(env: Record<string, string | undefined>, argv: r
   if (s.token === undefined) {
     throw new ConfigError('VIGIL_TOKEN (--token) is required: an agent token (vigil token create --role agent)')
   }
-  if (s.hubCa !== undefined && !/^(wss|https):/.test(s.hub)) {
-    throw new ConfigError('--hub-ca trusts a certificate for a wss:// (or https://) hub; this hub URL is not one')
+  if (s.hubCa !== undefined && !s.hub.every((u) => /^(wss|https):/.test(u))) {
+    throw new ConfigError('--hub-ca trusts a certificate for wss:// (or https://) hubs; a hub URL given is not one')
   }
   return {
-    hubUrl: agentEndpoint(s.hub),
+    hubUrls: s.hub.map(agentEndpoint),
     token: s.token,
     hostname: s.hostname ?? machineHostname(),
     spoolDir: resolve(s.spoolDir),

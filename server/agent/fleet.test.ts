@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { hashSecret } from '../auth/index.ts'
 import type { HostEntry, MetricsEvent, SeriesResponse } from '../protocol/index.ts'
+import { openSqliteStore } from '../store/index.ts'
 import { useAgentProcesses } from '../testing/agents.ts'
 import { useChildHubs } from '../testing/child.ts'
 import { Collector, sleep, useTestHubs } from '../testing/hub.ts'
@@ -124,6 +126,43 @@ describe('a fleet of agents', () => {
       expect(entry?.backfill?.to).toBeGreaterThanOrEqual(backAt - 2000)
     }
   }, 120_000)
+
+  it('moves to the next hub of its --hub list when its hub goes away, and replays there every tick the first had not stored', async () => {
+    const env = { VIGIL_SAMPLE_MS: '60000', VIGIL_AGENT_HEARTBEAT_MS: '1000' }
+    const a = await hubs.start({ ...env, VIGIL_HOSTNAME: 'hub-a' })
+    const b = await hubs.start({ ...env, VIGIL_HOSTNAME: 'hub-b' })
+    const { token } = a.hub.tokens.create('agent', 'edge-m')
+    // The same token on B, as hubs sharing one database have it
+    b.hub.db.sqlite
+      .prepare('INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)')
+      .run('edge-m', 'agent', hashSecret(token), Date.now())
+    const edge = agent(`${a.hub.url},${b.hub.url}`, token, 'edge-m')
+    await edge.connected()
+    expect((await hostsOf(a.hub.url)).find((h) => h.host === 'edge-m')?.state).toBe('online')
+    const start = Date.now()
+    await sleep(3000)
+    await a.hub.close()
+    await edge.connected(2)
+    await expect.poll(async () => (await hostsOf(b.hub.url)).find((h) => h.host === 'edge-m')?.state).toBe('online')
+    await sleep(3000)
+    const until = Date.now() - 1000
+
+    // What A stored, read from its data dir now that it is closed, and what B stored: together, every tick
+    const atA = openSqliteStore({
+      dataDir: a.dir,
+      retentionMs: { raw: 3_600_000, '1m': 3_600_000, '1h': 3_600_000 },
+      replayMs: 900_000,
+    })
+    const fromA = atA.range('cpu.usage_pct', 'edge-m', start, until, 10_000).points.map((p) => p[0])
+    atA.close()
+    const fromB = await tickTimes(b.hub.url, 'edge-m', start, until)
+    expect(fromA.length).toBeGreaterThanOrEqual(2)
+    expect(fromB.length).toBeGreaterThanOrEqual(2)
+    const all = [...new Set([...fromA, ...fromB])].sort((x, y) => x - y)
+    expect(holes(all)).toEqual([])
+    expect(all[0]).toBeLessThan(start + 1500)
+    expect(all.at(-1)).toBeGreaterThan(until - 1500)
+  }, 60_000)
 
   it('replays its spool after a kill -9 of the agent while the hub was down, with nothing lost or doubled', async () => {
     const hub = await childHub(['edge-k'])

@@ -15,7 +15,8 @@ import {
 import type { Spool, SpooledTick } from './spool.ts'
 
 export interface LinkOptions {
-  url: string
+  /** The hub's endpoint, or those of a cluster's hubs: after a connection breaks or fails, the next is dialled. */
+  urls: readonly string[]
   token: string
   host: string
   machineId: string
@@ -56,6 +57,8 @@ export class HubLink {
   readonly #opts: LinkOptions
   #ws: WebSocket | null = null
   #attempt = 0
+  /** Which of the hubs the next connection dials (modulo their number). */
+  #hub = 0
   #timer: NodeJS.Timeout | null = null
   #retry: NodeJS.Timeout | null = null
   #heartbeat: NodeJS.Timeout | null = null
@@ -115,7 +118,8 @@ export class HubLink {
 
   #connect(): void {
     if (this.#stopped) return
-    const { url, token, host, machineId, ca, log } = this.#opts
+    const { urls, token, host, machineId, ca, log } = this.#opts
+    const url = urls[this.#hub % urls.length] as string
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${token}`, [AGENT_HOST_HEADER]: host, [AGENT_MACHINE_HEADER]: machineId },
       perMessageDeflate: false,
@@ -169,6 +173,8 @@ export class HubLink {
       this.#end({ code: 'revoked', message: `the hub closed the connection: ${reason || 'token revoked'}` })
     }
     if (this.#stopped) return
+    // The next hub of the list gets the next try: a dead hub's agents move to the others
+    this.#hub++
     const wait = backoffMs(this.#attempt++)
     this.#opts.log.info('hub connection closed; reconnecting', { code, reason, inMs: wait })
     this.#timer = setTimeout(() => this.#connect(), wait)
