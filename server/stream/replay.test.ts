@@ -17,7 +17,7 @@ afterEach(() => {
  * Streams over a real bus and SQLite log, behind a log whose reads take `delayMs` (faked: a log shared by hubs,
  * in Redis, answers over the network), and an HTTP server that hands each request to the streams.
  */
-async function rig(delayMs: number) {
+async function rig(delayMs: number, clientBufferBytes = 1 << 20) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-replay-'))
   const store: Store = openSqliteStore({
     dataDir: dir,
@@ -36,7 +36,7 @@ async function rig(delayMs: number) {
       return batch
     },
   }
-  const streams = new Streams(bus, slow, { heartbeatMs: 60_000, retryMs: 1000, clientBufferBytes: 1 << 20 })
+  const streams = new Streams(bus, slow, { heartbeatMs: 60_000, retryMs: 1000, clientBufferBytes })
   const server: Server = createServer((req, res) => {
     const last = req.headers['last-event-id']
     streams.open(res, { topics: ['jobs'], lastEventId: last ? Number(last) : null, tokenId: null, tail: 0 })
@@ -47,8 +47,8 @@ async function rig(delayMs: number) {
   cleanup.push(() => store.close())
   cleanup.push(() => server.close())
   cleanup.push(() => streams.close())
-  const publish = (n: number) => bus.publish('jobs', 'job', { n })
-  return { url, bus, publish, reads }
+  const publish = (n: number, pad = '') => bus.publish('jobs', 'job', { n, pad })
+  return { url, bus, streams, publish, reads }
 }
 
 describe('resume from a log that answers asynchronously', () => {
@@ -67,6 +67,24 @@ describe('resume from a log that answers asynchronously', () => {
     const ids = c.events.map((e) => Number(e.id))
     expect(ids).toEqual(Array.from({ length: last - 100 }, (_, i) => 101 + i))
     expect(r.reads.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('reads on rather than going live when the events held during a read pass the client’s bound, and still sends each once', async () => {
+    const r = await rig(30, 16_384)
+    const pad = 'x'.repeat(1000)
+    for (let i = 1; i <= 300; i++) r.publish(i, pad)
+    const c = new Collector(`${r.url}/`, ['job'], { 'last-event-id': '100' })
+    cleanup.push(() => c.close())
+    // About 15 kB of live events per 30 ms read, on top of what the replay queues: the hold overflows
+    const live = setInterval(() => r.publish(0, pad), 2)
+    cleanup.push(() => clearInterval(live))
+    await c.waitFor((e) => e.length >= 400, 10_000)
+    clearInterval(live)
+    const last = r.bus.lastId
+    await c.waitFor((e) => e.at(-1)?.id === String(last), 10_000)
+    expect(c.ids()).toEqual(Array.from({ length: last - 100 }, (_, i) => 101 + i))
+    expect(r.streams.dropped).toBe(0)
+    expect(r.reads.length).toBeGreaterThan(3)
   })
 
   it('answers a resume from before the log with a reset at the newest id, then the events after it, once each', async () => {

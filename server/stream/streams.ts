@@ -35,6 +35,8 @@ const HEADERS = {
 }
 const PING = encodeComment('ping')
 const REPLAY_BATCH = 256
+/** How often a congested queue too small to get a `drain` event is looked at. */
+const DRAIN_POLL_MS = 5
 
 /** One SSE connection: a bounded queue in front of the socket, cut off when the client stops reading. */
 class SseClient implements Subscriber {
@@ -45,6 +47,7 @@ class SseClient implements Subscriber {
   live = false
   held: BusEvent[] = []
   #heldBytes = 0
+  #overflowed = false
   /** The id a replay or reset covered: live events up to it are already sent (0: none, as on a fresh stream). */
   #sentThrough = 0
   closed = false
@@ -67,10 +70,21 @@ class SseClient implements Subscriber {
       return
     }
     if (this.closed) return
-    // Held events count against the same bound as queued bytes: a replay that never ends can't hoard memory
+    // Held events count against the same bound as queued bytes. Past it they are let go: they are in the log,
+    // and the replay reads on instead of going live (a long replay of a busy topic chases the log, bounded)
     this.#heldBytes += event.frame.length
-    if (this.res.writableLength + this.#heldBytes > this.#maxBuffer) this.#cutOff()
-    else this.held.push(event)
+    if (this.res.writableLength + this.#heldBytes > this.#maxBuffer) {
+      this.held = []
+      this.#heldBytes = 0
+      this.#overflowed = true
+    } else this.held.push(event)
+  }
+
+  /** Whether held events were let go since the last call: the replay must read again before going live. */
+  takeOverflow(): boolean {
+    const was = this.#overflowed
+    this.#overflowed = false
+    return was
   }
 
   /**
@@ -89,7 +103,6 @@ class SseClient implements Subscriber {
   #cutOff(): void {
     // Closed now, not on the 'close' event: later writes in this same turn must not count the drop again
     this.closed = true
-    this.held = []
     this.#onDrop()
     this.res.destroy()
   }
@@ -110,7 +123,14 @@ class SseClient implements Subscriber {
     return this.res.writableLength > this.#maxBuffer / 2
   }
 
+  /**
+   * Waits for the queue to go down. A response emits `drain` only after a write it refused (past its own high-water
+   * mark, 16 KiB); below that, with a small client bound, the queue is looked at again shortly instead.
+   */
   drained(): Promise<void> {
+    if (!(this.res as { writableNeedDrain?: boolean }).writableNeedDrain) {
+      return new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
+    }
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done)
@@ -205,13 +225,14 @@ export class Streams {
         return
       }
       for (const row of batch.events) {
-        if (client.congested) await client.drained()
+        while (client.congested && !client.closed) await client.drained()
         if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
       }
       cursor = batch.through
-      // The log was read to its end: what came after was emitted since, and is held. Going live here, not on an
-      // empty read, keeps a busy topic from being chased forever
-      if (batch.complete) {
+      // The log was read to its end: what came after was emitted since, and is held, unless held events had to be
+      // let go meanwhile (then read on). Going live here, not on an empty read, keeps a busy topic from being
+      // chased forever
+      if (batch.complete && !client.takeOverflow()) {
         client.goLive(cursor)
         return
       }
