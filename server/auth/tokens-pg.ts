@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm'
 import { tokens } from '../../db/schema.pg.ts'
 import type { PgDb } from '../store/index.ts'
-import { mintToken, nameTaken, type TokenAdmin } from './tokens.ts'
+import { infoColumns, mintToken, nameTaken, type TokenAdmin } from './tokens.ts'
 
 /**
  * The PostgreSQL channel a revocation is announced on, with the token's id as the payload. The notification is
@@ -27,17 +27,7 @@ export function pgTokenAdmin(pg: PgDb): TokenAdmin {
         throw err
       }
     },
-    list: () =>
-      db
-        .select({
-          name: tokens.name,
-          role: tokens.role,
-          createdAt: tokens.createdAt,
-          lastUsedAt: tokens.lastUsedAt,
-          revokedAt: tokens.revokedAt,
-        })
-        .from(tokens)
-        .orderBy(tokens.id),
+    list: () => db.select(infoColumns(tokens)).from(tokens).orderBy(tokens.id),
     revoke: (name) =>
       db.transaction(async (tx) => {
         const rows = await tx

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type PrivatePostgres, startPostgres } from '../testing/services.ts'
+import { type PrivatePostgres, startPostgres, withPgClient } from '../testing/services.ts'
 import { RevocationWatch } from './revocations-pg.ts'
 import { describeTokenCli, vigilToken } from './token-cli.suite.ts'
 import { TOKENS_CHANNEL } from './tokens-pg.ts'
@@ -13,22 +13,12 @@ afterAll(async () => {
   await server?.stop()
 })
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await fn(c)
-  } finally {
-    await c.end()
-  }
-}
-
 describeTokenCli('PostgreSQL', () => ({
   async flags() {
     return ['--database-url', await server.createDatabase()]
   },
   storedHash: (flags, name) =>
-    withClient(flags[1] as string, async (c) => {
+    withPgClient(flags[1] as string, async (c) => {
       const r = await c.query<{ hash: string }>('SELECT hash FROM tokens WHERE name = $1', [name])
       return r.rows[0]?.hash
     }),
@@ -39,7 +29,7 @@ describe('vigil token with VIGIL_DATABASE_URL', () => {
     const url = await server.createDatabase()
     const env = { ...process.env, VIGIL_DATABASE_URL: url }
     expect(vigilToken(['create', '--role', 'agent', '--name', 'edge-1'], env).status).toBe(0)
-    const id = await withClient(url, async (c) => {
+    const id = await withPgClient(url, async (c) => {
       const r = await c.query<{ id: string }>("SELECT id FROM tokens WHERE name = 'edge-1'")
       return r.rows[0]?.id
     })
@@ -51,7 +41,7 @@ describe('vigil token with VIGIL_DATABASE_URL', () => {
       await listener.query(`LISTEN ${TOKENS_CHANNEL}`)
       expect(vigilToken(['revoke', 'edge-1'], env).status).toBe(0)
       await expect.poll(() => heard, { timeout: 5000 }).toEqual([`${TOKENS_CHANNEL}:${id}`])
-      const revokedAt = await withClient(url, async (c) => {
+      const revokedAt = await withPgClient(url, async (c) => {
         const r = await c.query<{ revoked_at: string | null }>("SELECT revoked_at FROM tokens WHERE name = 'edge-1'")
         return r.rows[0]?.revoked_at
       })
@@ -76,7 +66,7 @@ describe('vigil token with VIGIL_DATABASE_URL', () => {
 
 describe('revocations across hubs', () => {
   async function tokenId(url: string, name: string): Promise<number> {
-    return withClient(url, async (c) => {
+    return withPgClient(url, async (c) => {
       const r = await c.query<{ id: string }>('SELECT id FROM tokens WHERE name = $1', [name])
       return Number(r.rows[0]?.id)
     })
@@ -110,7 +100,7 @@ describe('revocations across hubs', () => {
       await expect.poll(() => hubA.calls).toEqual([[], [a]])
       await expect.poll(() => hubB.calls).toEqual([[], [a]])
       // Revoked without a notification (as if it went out while no hub listened): read at start
-      await withClient(url, (c) => c.query("UPDATE tokens SET revoked_at = 1 WHERE name = 'b'"))
+      await withPgClient(url, (c) => c.query("UPDATE tokens SET revoked_at = 1 WHERE name = 'b'"))
       const late = await watch(url)
       try {
         expect(late.calls.map((ids) => [...ids].sort())).toEqual([[a, b].sort()])

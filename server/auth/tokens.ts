@@ -53,6 +53,11 @@ export function mintToken(role: Role, name?: string): { name: string; token: str
   return { name: chosen, token, hash: hashSecret(token) }
 }
 
+/** The columns `vigil token list` shows, from either backend's `tokens` table: never the hash. */
+export function infoColumns<T extends Record<keyof TokenInfo, unknown>>(t: T): Pick<T, keyof TokenInfo> {
+  return { name: t.name, role: t.role, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt }
+}
+
 /** The error for a name some token (active or revoked) already has: names are never reused. */
 export const nameTaken = (name: string) => new TokenError(`A token named ${name} exists already`)
 
@@ -134,17 +139,7 @@ export class Tokens {
   }
 
   list(): TokenInfo[] {
-    return this.#db.db
-      .select({
-        name: tokens.name,
-        role: tokens.role,
-        createdAt: tokens.createdAt,
-        lastUsedAt: tokens.lastUsedAt,
-        revokedAt: tokens.revokedAt,
-      })
-      .from(tokens)
-      .orderBy(tokens.id)
-      .all()
+    return this.#db.db.select(infoColumns(tokens)).from(tokens).orderBy(tokens.id).all()
   }
 
   /** Revokes by name; false when no active token has that name. Its sessions end with it. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { createClient, type RedisClientType } from 'redis'
+import { Script } from './lua.ts'
 
 /** An event as the stream carries it: what every hub needs to re-encode the exact SSE frame. */
 export interface StreamEvent {
@@ -89,24 +89,6 @@ return {1, redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', tonumber(ARGV[2]))
 
 type Entry = [string, string[]]
 
-/** A Lua script run by its SHA-1 (EVALSHA), sent whole only when Redis does not have it (after a restart). */
-class Script {
-  readonly #lua: string
-  readonly #sha: string
-  constructor(lua: string) {
-    this.#lua = lua
-    this.#sha = createHash('sha1').update(lua).digest('hex')
-  }
-  async run<T>(client: RedisClientType, keys: string[], args: string[]): Promise<T> {
-    const tail = [String(keys.length), ...keys, ...args]
-    try {
-      return (await client.sendCommand(['EVALSHA', this.#sha, ...tail])) as T
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
-      return (await client.sendCommand(['EVAL', this.#lua, ...tail])) as T
-    }
-  }
-}
 const appendScript = new Script(APPEND)
 const afterScript = new Script(AFTER)
 

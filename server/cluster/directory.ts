@@ -1,4 +1,5 @@
 import type { RedisClientType } from 'redis'
+import { Script } from '../bus/index.ts'
 
 /** Which hub holds a host's agent, and which machine that agent runs on. */
 export interface HostHolder {
@@ -13,7 +14,7 @@ export type ClaimResult = { ok: true; previous: HostHolder | null } | { ok: fals
  * held it at another hub (it moved: that hub's hold is taken over). Refused, with the holder, when another
  * machine's agent holds it. KEYS: host key. ARGV: value, ttl ms.
  */
-const CLAIM = `
+const CLAIM = new Script(`
 local cur = redis.call('GET', KEYS[1])
 local new = cjson.decode(ARGV[1])
 if cur then
@@ -24,16 +25,16 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, cur or ''}
-`
+`)
 
 /** Renews (1) or releases (0) a hold only if this hub still has it: a hub never drops another's. KEYS: host key. ARGV: hub, ttl ms or 0. */
-const KEEP = `
+const KEEP = new Script(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if cjson.decode(cur).hub ~= ARGV[1] then return 0 end
 if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
-`
+`)
 
 /**
  * The cluster's shared host state on Redis: which hub holds each host's agent. A hold lives `ttlMs` unless the
@@ -51,10 +52,11 @@ export class HostDirectory {
   }
 
   async claim(host: string, holder: HostHolder): Promise<ClaimResult> {
-    const [ok, raw] = (await this.#redis.eval(CLAIM, {
-      keys: [this.#prefix + host],
-      arguments: [JSON.stringify(holder), String(this.#ttlMs)],
-    })) as [number, string]
+    const [ok, raw] = await CLAIM.run<[number, string]>(
+      this.#redis,
+      [this.#prefix + host],
+      [JSON.stringify(holder), String(this.#ttlMs)],
+    )
     if (ok === 1) return { ok: true, previous: raw === '' ? null : (JSON.parse(raw) as HostHolder) }
     return { ok: false, holder: JSON.parse(raw) as HostHolder }
   }
@@ -75,6 +77,6 @@ export class HostDirectory {
   }
 
   async #keep(host: string, hub: string, ttlMs: number): Promise<number> {
-    return Number(await this.#redis.eval(KEEP, { keys: [this.#prefix + host], arguments: [hub, String(ttlMs)] }))
+    return Number(await KEEP.run<number>(this.#redis, [this.#prefix + host], [hub, String(ttlMs)]))
   }
 }

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../paths.ts'
-import { type PrivatePostgres, startPostgres } from '../testing/services.ts'
+import { type PrivatePostgres, startPostgres, withPgClient } from '../testing/services.ts'
 import { SINGLETON_LEASE_KEY } from './index.ts'
 
 let server: PrivatePostgres
@@ -53,18 +52,14 @@ function contender(url: string): Contender {
 
 /** Sessions holding the lease's advisory lock, as PostgreSQL sees them. */
 async function lockHolders(url: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    const r = await c.query<{ n: string }>(
+  const r = await withPgClient(url, (c) =>
+    c.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $1
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [SINGLETON_LEASE_KEY],
-    )
-    return Number(r.rows[0]?.n)
-  } finally {
-    await c.end()
-  }
+    ),
+  )
+  return Number(r.rows[0]?.n)
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PG_MIGRATIONS_DIR } from '../paths.ts'
-import { type PrivatePostgres, startPostgres } from '../testing/services.ts'
+import { type PrivatePostgres, startPostgres, withPgClient } from '../testing/services.ts'
 import { openDb, openPgDb, type PgDb } from './index.ts'
 
 let server: PrivatePostgres
@@ -19,15 +19,8 @@ const journal = JSON.parse(readFileSync(join(PG_MIGRATIONS_DIR, 'meta', '_journa
   entries: { tag: string }[]
 }
 
-async function query<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return (await c.query<R>(text)).rows
-  } finally {
-    await c.end()
-  }
-}
+const query = async <R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> =>
+  (await withPgClient(url, (c) => c.query<R>(text))).rows
 
 const appliedMigrations = async (url: string) =>
   Number((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM drizzle.__drizzle_migrations'))[0]?.n)

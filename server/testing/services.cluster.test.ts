@@ -1,30 +1,11 @@
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openPgDb } from '../store/index.ts'
-import { type PrivateServer, startPostgres, startRedis } from './services.ts'
+import { type PrivateServer, redisCommand, startPostgres, startRedis, withPgClient } from './services.ts'
 
 const running: PrivateServer[] = []
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.stop()))
 })
-
-/** One RESP command over a raw socket, answered as the server's first line. */
-async function redisCommand(port: number, line: string): Promise<string> {
-  const { connect } = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1', () => sock.write(`${line}\r\n`))
-    let got = ''
-    sock.once('error', reject)
-    sock.on('data', (d) => {
-      got += d.toString()
-      const end = got.indexOf('\r\n')
-      if (end >= 0) {
-        sock.destroy()
-        resolve(got.slice(0, end))
-      }
-    })
-  })
-}
 
 describe('private test servers', () => {
   it('starts a Redis of its own that, killed -9 and started again, answers on the same port with nothing kept', async () => {
@@ -61,13 +42,7 @@ describe('private test servers', () => {
   it('listens on loopback only', async () => {
     const server = await startPostgres()
     running.push(server)
-    const c = new pg.Client({ connectionString: server.url })
-    await c.connect()
-    try {
-      const r = await c.query<{ listen_addresses: string }>('SHOW listen_addresses')
-      expect(r.rows[0]?.listen_addresses).toBe('127.0.0.1')
-    } finally {
-      await c.end()
-    }
+    const r = await withPgClient(server.url, (c) => c.query<{ listen_addresses: string }>('SHOW listen_addresses'))
+    expect(r.rows[0]?.listen_addresses).toBe('127.0.0.1')
   })
 })

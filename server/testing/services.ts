@@ -111,23 +111,44 @@ export async function startRedis(): Promise<PrivateRedis> {
   return server
 }
 
-/** PING over a raw socket: true once the server answers `+PONG`. */
-function redisPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = netConnect(port, '127.0.0.1')
+/** One inline command over a raw socket (`SET k 1`), answered with the server's first reply line; 1 s at most. */
+export function redisCommand(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = netConnect(port, '127.0.0.1', () => sock.write(`${line}\r\n`))
     let got = ''
-    const done = (ok: boolean) => {
+    sock.setTimeout(1000, () => {
       sock.destroy()
-      resolve(ok)
-    }
-    sock.setTimeout(1000, () => done(false))
-    sock.once('error', () => done(false))
-    sock.once('connect', () => sock.write('PING\r\n'))
+      reject(new Error(`no answer from port ${port} within 1000 ms`))
+    })
+    sock.once('error', reject)
     sock.on('data', (d) => {
       got += d.toString('latin1')
-      if (got.includes('\r\n')) done(got.startsWith('+PONG'))
+      const end = got.indexOf('\r\n')
+      if (end >= 0) {
+        sock.destroy()
+        resolve(got.slice(0, end))
+      }
     })
   })
+}
+
+/** True once the server answers PING. */
+const redisPing = (port: number) =>
+  redisCommand(port, 'PING').then(
+    (line) => line === '+PONG',
+    () => false,
+  )
+
+/** A client of its own on `url` for the length of `fn`, ended after it whatever happens. */
+export async function withPgClient<T>(url: string, fn: (c: pg.Client) => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs })
+  c.on('error', () => {})
+  try {
+    await c.connect()
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => {})
+  }
 }
 
 export interface PrivatePostgres extends PrivateServer {
@@ -179,13 +200,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
   const server: PrivatePostgres = Object.assign(base, {
     url,
     async createDatabase(name = `vigil_${process.pid}_${++made}`) {
-      const c = new pg.Client({ connectionString: url })
-      await c.connect()
-      try {
-        await c.query(`CREATE DATABASE "${name}"`)
-      } finally {
-        await c.end()
-      }
+      await withPgClient(url, (c) => c.query(`CREATE DATABASE "${name}"`))
       return `postgres://vigil@127.0.0.1:${port}/${name}`
     },
   })
@@ -193,19 +208,12 @@ export async function startPostgres(): Promise<PrivatePostgres> {
   return server
 }
 
-async function pgReady(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 })
-  c.on('error', () => {})
-  try {
-    await c.connect()
-    await c.query('SELECT 1')
-    return true
-  } catch {
-    return false
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
+/** True once the server takes a connection and answers a query. */
+const pgReady = (url: string) =>
+  withPgClient(url, (c) => c.query('SELECT 1'), 1000).then(
+    () => true,
+    () => false,
+  )
 
 function findPgBin(): string {
   const versions = existsSync(PG_ROOT)
