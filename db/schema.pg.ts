@@ -2,13 +2,14 @@
  * The PostgreSQL schema: the same tables, columns and keys as `schema.ts` (whose comments say what each holds),
  * in PostgreSQL's types. Times are milliseconds since the epoch (`bigint`), chunks and packed samples `bytea` in
  * the same codec. Not here: `samples`, the one-row-per-sample table of the first SQLite versions, which a new
- * PostgreSQL database never had. `server/store/pg.cluster.test.ts` checks that the two schemas keep the same tables
- * and columns otherwise.
+ * PostgreSQL database never had, and `head` and `late`, which `open_samples` replaces.
+ * `server/store/pg.cluster.test.ts` checks that the two schemas keep the same tables and columns otherwise.
  */
 import {
   bigint,
   boolean,
   customType,
+  doublePrecision,
   index,
   integer,
   pgTable,
@@ -51,17 +52,20 @@ export const chunksRaw = tierTable('chunks_raw')
 export const chunks1m = tierTable('chunks_1m')
 export const chunks1h = tierTable('chunks_1h')
 
-export const head = pgTable('head', {
-  id: rowId('id'),
-  minTs: ms('min_ts').notNull(),
-  maxTs: ms('max_ts').notNull(),
-  data: bytea('data').notNull(),
-})
-
-export const late = pgTable('late', {
-  id: rowId('id'),
-  data: bytea('data').notNull(),
-})
+/**
+ * Raw samples not yet in a closed chunk, one row each, so that every hub reads the open hour whichever hub wrote
+ * it. Also the samples that came late for an hour already closed, until housekeeping merges them into its chunk.
+ * In place of SQLite's `head` and `late`, which only the one process that writes them reads.
+ */
+export const openSamples = pgTable(
+  'open_samples',
+  {
+    seriesId: bigint('series_id', { mode: 'number' }).notNull(),
+    ts: ms('ts').notNull(),
+    value: doublePrecision('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.ts] })],
+)
 
 export const events = pgTable(
   'events',

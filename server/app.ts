@@ -47,7 +47,7 @@ export interface AppDeps {
   /** Anonymous visitors are viewers; only true on a loopback bind. */
   allowAnonymous: boolean
   stats: SelfStats
-  selfMetrics(): PromSample[]
+  selfMetrics(): Promise<PromSample[]>
 }
 
 /** Builds the HTTP API and the dashboard's static files from the features' routes. Wiring only. */

@@ -29,9 +29,13 @@ const REVOCATION_CHECK_MS = 500
  */
 export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
   const { store, tokens, jobs, hosts, health, log } = deps
-  const maintain = () => {
+  // One run at a time: a slow one (a large hour to close on a busy database) is not overtaken by the next
+  let running = false
+  const maintain = async () => {
+    if (running) return
+    running = true
     try {
-      store.maintain(Date.now())
+      await store.maintain(Date.now())
       tokens.prune(Date.now())
       hosts.persistSeen()
       health.clear('maintenance')
@@ -39,9 +43,11 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
       deps.onError()
       health.report('maintenance', `history housekeeping failed: ${(err as Error).message}`)
       log.error('prune failed', { err })
+    } finally {
+      running = false
     }
   }
-  maintain()
+  void maintain()
   const maintainTimer = setInterval(maintain, MAINTAIN_EVERY_MS)
 
   let revoked = tokens.revokedIds()

@@ -107,7 +107,6 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     },
     replayMs: config.replayS * 1000,
   })
-  const bus = new Bus(store)
   const health = new Health()
   let errors = 0
   const countError = () => {
@@ -126,6 +125,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       health.report('storage', message)
     },
   })
+  const bus = new Bus(store, writer)
+  await bus.start()
   const hosts = new Hosts(db, bus, {
     local: host,
     info: machineInfo(),
@@ -250,7 +251,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     authThrottle: new FailureThrottle(config.authFailuresPerMin),
     health,
     stats,
-    selfMetrics: () => selfSamples(stats.read()),
+    selfMetrics: async () => selfSamples(await stats.read()),
   })
   const wss = websocketServer(MAX_FRAME_BYTES, [control.accept, agents.accept])
   const listener = await listen({ fetch: app.fetch, host: config.host, port: config.port, tls, websocket: wss })
@@ -287,9 +288,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         wss.close()
         streams.close()
         await listener.close()
-        writer.close()
-        bus.close()
-        store.close()
+        await writer.close()
+        await bus.close()
+        await store.close()
       })()
       return closing
     },

@@ -54,7 +54,7 @@ export class SelfStats {
     this.#loopDelay.enable()
   }
 
-  read(): StatsResponse {
+  async read(): Promise<StatsResponse> {
     const { bus, streams, control, sampler, store, writer } = this.#src
     return {
       clients: streams.clients,
@@ -64,7 +64,7 @@ export class SelfStats {
       lastEventId: bus.lastId,
       sampler: sampler.stats(),
       storeErrors: this.#src.errors() + writer.failures,
-      storage: store.storageStats(),
+      storage: await store.storageStats(),
       process: {
         rssBytes: process.memoryUsage.rss(),
         heapUsedBytes: process.memoryUsage().heapUsed,
@@ -83,6 +83,6 @@ export class SelfStats {
 /** `GET /api/stats`. Mounted behind the read check. */
 export function statsRoutes(stats: SelfStats): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
-  app.get('/api/stats', (c) => c.json<StatsResponse>(stats.read()))
+  app.get('/api/stats', async (c) => c.json<StatsResponse>(await stats.read()))
   return app
 }

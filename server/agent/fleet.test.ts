@@ -153,8 +153,8 @@ describe('a fleet of agents', () => {
       retentionMs: { raw: 3_600_000, '1m': 3_600_000, '1h': 3_600_000 },
       replayMs: 900_000,
     })
-    const fromA = atA.range('cpu.usage_pct', 'edge-m', start, until, 10_000).points.map((p) => p[0])
-    atA.close()
+    const fromA = (await atA.range('cpu.usage_pct', 'edge-m', start, until, 10_000)).points.map((p) => p[0])
+    await atA.close()
     const fromB = await tickTimes(b.hub.url, 'edge-m', start, until)
     expect(fromA.length).toBeGreaterThanOrEqual(2)
     expect(fromB.length).toBeGreaterThanOrEqual(2)

@@ -95,6 +95,7 @@ export class AgentSession {
   readonly #pending = new Map<number, (applied: boolean) => void>()
   readonly #timers: NodeJS.Timeout[] = []
   readonly #handlers: Handlers
+  #chain: Promise<void> = Promise.resolve()
   /** Called once when the socket closes, so the hub can mark the host offline. */
   onClose: () => void = () => {}
 
@@ -122,7 +123,10 @@ export class AgentSession {
       this.alive = true
       if (this.#welcomed) deps.hosts.seen(id.host)
     })
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary))
+    // One message at a time, in order: a batch is stored and acknowledged before the next one is looked at
+    ws.on('message', (data, isBinary) => {
+      this.#chain = this.#chain.then(() => this.#onMessage(data, isBinary))
+    })
     ws.on('error', (err) => deps.log.warn('agent socket error', { err, host: id.host }))
     ws.on('close', () => {
       for (const t of this.#timers) clearTimeout(t)
@@ -163,8 +167,8 @@ export class AgentSession {
     for (const t of this.#timers) clearTimeout(t)
   }
 
-  #onMessage(data: RawData, isBinary: boolean): void {
-    if (this.#stopped) return
+  async #onMessage(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.#stopped || this.ws.readyState !== this.ws.OPEN) return
     let json: unknown
     try {
       json = isBinary ? undefined : JSON.parse(data.toString())
@@ -181,7 +185,7 @@ export class AgentSession {
       const message = json === undefined ? 'Messages are JSON text frames' : issueMessage(parsed.error)
       // Ticks the hub can never take would be sent again forever: refused by their numbers, the hole recorded
       const range = type === 'ticks' ? seqRange(json) : null
-      if (range) this.#refuseTicks(range, 'invalid', message)
+      if (range) await this.#refuseTicks(range, 'invalid', message)
       else this.#send({ type: 'error', code: json === undefined ? 'bad_json' : 'invalid', message, ref: type })
       return
     }
@@ -191,22 +195,33 @@ export class AgentSession {
       return
     }
     try {
-      const handler = this.#handlers[msg.type] as (m: typeof msg) => void
-      handler(msg)
+      const handler = this.#handlers[msg.type] as (m: typeof msg) => void | Promise<void>
+      await handler(msg)
     } catch (err) {
       this.#deps.log.error('agent message failed', { err, host: this.id.host, type: msg.type })
       this.#send({ type: 'error', code: 'internal', message: 'Internal error', ref: msg.type })
     }
   }
 
-  #hello(m: Extract<AgentMessage, { type: 'hello' }>): void {
+  async #hello(m: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
     if (this.#welcomed) {
       this.#send({ type: 'error', code: 'invalid', message: 'hello was sent already', ref: 'hello' })
       return
     }
     const { host } = this.id
-    this.#stream = `${host}/${m.spoolId}`
-    this.#cursor = new SeqCursor(this.#deps.store.cursor(this.#stream))
+    const stream = `${host}/${m.spoolId}`
+    let through: number
+    try {
+      through = await this.#deps.store.cursor(stream)
+    } catch (err) {
+      // Without its mark the hub cannot say what to replay: the agent tries again later and loses nothing
+      this.#deps.log.warn('agent hello: could not read the spool mark', { err, host })
+      this.ws.close(AGENT_CLOSE.tryAgain, 'storage unavailable')
+      return
+    }
+    if (this.#stopped || this.ws.readyState !== this.ws.OPEN) return
+    this.#stream = stream
+    this.#cursor = new SeqCursor(through)
     this.#deps.hosts.connected(host, {
       tokenId: this.id.tokenId,
       machineId: this.id.machineId,
@@ -235,7 +250,7 @@ export class AgentSession {
     this.#send({ type: 'time', t0: Date.now() })
   }
 
-  #ticks(m: Extract<AgentMessage, { type: 'ticks' }>): void {
+  async #ticks(m: Extract<AgentMessage, { type: 'ticks' }>): Promise<void> {
     const cursor = this.#cursor as SeqCursor
     const { host } = this.id
     const first = m.ticks[0]?.seq as number
@@ -243,42 +258,42 @@ export class AgentSession {
     // A replayed tick the hub has already is acknowledged again, never stored twice
     const fresh = m.ticks.filter((t) => !cursor.has(t.seq))
     const seqs = fresh.map((t) => t.seq)
-    const newSeries = new Set<string>()
-    for (const t of fresh) for (const name in t.values) if (!this.#deps.store.hasSeries(host, name)) newSeries.add(name)
-    const have = this.#deps.store.seriesCount(host)
-    if (have + newSeries.size > this.#deps.maxSeriesPerHost) {
-      const message = `Host ${host} has ${have} series; ${newSeries.size} more would pass the limit of ${this.#deps.maxSeriesPerHost}`
-      const from = m.ticks[0]?.ts as number
-      const to = m.ticks.at(-1)?.ts as number
-      this.#refuseTicks({ first, last, from, to, n: m.ticks.length }, 'cardinality_limit', message)
-      return
-    }
+    const names = new Set<string>()
+    for (const t of fresh) for (const name in t.values) names.add(name)
     const through = cursor.preview(seqs)
-    if (fresh.length > 0 || through !== cursor.through) {
-      try {
-        this.#deps.pipeline.agentTicks(host, fresh, m.live, { stream: this.#stream, through })
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err
-        const nack = { from: first, to: last, code: err.code, message: err.message, retryMs: RETRY_MS }
-        this.#send({ type: 'nack', ...nack, through: cursor.through })
+    try {
+      const { have, added } = await this.#deps.store.countSeries(host, names)
+      if (have + added > this.#deps.maxSeriesPerHost) {
+        const message = `Host ${host} has ${have} series; ${added} more would pass the limit of ${this.#deps.maxSeriesPerHost}`
+        const from = m.ticks[0]?.ts as number
+        const to = m.ticks.at(-1)?.ts as number
+        await this.#refuseTicks({ first, last, from, to, n: m.ticks.length }, 'cardinality_limit', message)
         return
       }
-      cursor.commit(seqs, through)
+      if (fresh.length > 0 || through !== cursor.through) {
+        await this.#deps.pipeline.agentTicks(host, fresh, m.live, { stream: this.#stream, through })
+      }
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError('unavailable', `Storage failed: ${(err as Error).message}`)
+      const nack = { from: first, to: last, code: e.code, message: e.message, retryMs: RETRY_MS }
+      this.#send({ type: 'nack', ...nack, through: cursor.through })
+      return
     }
+    if (fresh.length > 0 || through !== cursor.through) cursor.commit(seqs, through)
     this.#send({ type: 'ack', from: first, to: last, through: cursor.through })
   }
 
-  #gap(m: Extract<AgentMessage, { type: 'gap' }>): void {
+  async #gap(m: Extract<AgentMessage, { type: 'gap' }>): Promise<void> {
     // Not recorded when the mark can't be stored: the agent reports the gap again on its next connection
-    if (!this.#lose(m.fromSeq, m.toSeq)) return
+    if (!(await this.#lose(m.fromSeq, m.toSeq))) return
     this.#deps.hosts.gap(this.id.host, this.#stream, m)
     this.#send({ type: 'gapAck', fromSeq: m.fromSeq })
   }
 
   /** Ticks the hub will never store: passed over by the mark, recorded as a gap, and refused so the agent drops them. */
-  #refuseTicks(r: SeqRange, code: 'invalid' | 'cardinality_limit', message: string): void {
+  async #refuseTicks(r: SeqRange, code: 'invalid' | 'cardinality_limit', message: string): Promise<void> {
     const cursor = this.#cursor as SeqCursor
-    if (this.#lose(r.first, r.last)) {
+    if (await this.#lose(r.first, r.last)) {
       this.#deps.hosts.gap(this.id.host, this.#stream, {
         fromSeq: r.first,
         toSeq: r.last,
@@ -291,13 +306,13 @@ export class AgentSession {
   }
 
   /** Marks `from`..`to` lost and stores the mark if it moved; false when storage failed. */
-  #lose(from: number, to: number): boolean {
+  async #lose(from: number, to: number): Promise<boolean> {
     const cursor = this.#cursor as SeqCursor
     cursor.lose(from, to)
     const through = cursor.preview([])
     if (through === cursor.through) return true
     try {
-      this.#deps.store.writeTicks(this.id.host, [], { stream: this.#stream, through })
+      await this.#deps.store.writeTicks(this.id.host, [], { stream: this.#stream, through })
     } catch {
       return false
     }

@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.ts'
+import type { RetryingWriter, Store } from '../store/index.ts'
 import { encodeFrame } from './frame.ts'
 import { type BusEvent, type Fanout, type Subscriber, Topics } from './topics.ts'
 
@@ -11,14 +11,18 @@ const ID_BLOCK = 10_000
  */
 export class Bus implements Fanout {
   readonly #topics = new Topics()
-  readonly #log: Pick<Store, 'appendEvent' | 'lastEventId' | 'reserveEventIds'>
+  readonly #ids: Pick<Store, 'lastEventId' | 'reserveEventIds'>
+  readonly #log: Pick<RetryingWriter, 'append'>
   #lastId: number
   #reserved: number
+  #reserving = false
   #emitted = 0
 
-  constructor(log: Pick<Store, 'appendEvent' | 'lastEventId' | 'reserveEventIds'>) {
+  /** `ids` keeps the id counter durable; `log` writes published events in order, replaying them until stored. */
+  constructor(ids: Pick<Store, 'lastEventId' | 'reserveEventIds'>, log: Pick<RetryingWriter, 'append'>) {
+    this.#ids = ids
     this.#log = log
-    this.#lastId = log.lastEventId()
+    this.#lastId = ids.lastEventId()
     this.#reserved = this.#lastId
   }
 
@@ -46,22 +50,32 @@ export class Bus implements Fanout {
    * id a client saw is never issued again. A failed reservation is tried again on the next event.
    */
   #reserve(): void {
+    if (this.#reserving) return
+    this.#reserving = true
     const through = this.#lastId + ID_BLOCK
-    try {
-      this.#log.reserveEventIds(through)
-      this.#reserved = through
-    } catch {
-      // Storage is failing: the slack left in the current block covers the ids until it works again
-    }
+    this.#ids.reserveEventIds(through).then(
+      () => {
+        this.#reserving = false
+        this.#reserved = Math.max(this.#reserved, through)
+      },
+      () => {
+        // Storage is failing: the slack left in the current block covers the ids until it works again
+        this.#reserving = false
+      },
+    )
+  }
+
+  /** Reserves the first block of ids before any is handed out: call once, before the first event. */
+  async start(): Promise<void> {
+    const through = this.#lastId + ID_BLOCK
+    await this.#ids.reserveEventIds(through)
+    this.#reserved = through
   }
 
   /** Gives the unused reservation back at a clean shutdown, so ids go on without a jump. */
-  close(): void {
-    try {
-      this.#log.reserveEventIds(this.#lastId)
-    } catch {
-      // A failed release leaves a jump in the ids after restart, nothing worse
-    }
+  async close(): Promise<void> {
+    // A failed release leaves a jump in the ids after restart, nothing worse
+    await this.#ids.reserveEventIds(this.#lastId).catch(() => {})
   }
 
   /**
@@ -73,10 +87,13 @@ export class Bus implements Fanout {
     this.#topics.deliver(event)
   }
 
-  /** Creates, logs and emits in one call, for events that are not part of a larger write. */
+  /**
+   * Creates, logs and emits in one call, for events that are not part of a larger write. The event goes out at
+   * once and is stored after the writes queued before it; until then a resume replays it from the queue.
+   */
   publish(topic: string, event: string, payload: unknown): BusEvent {
     const ev = this.create(topic, event, payload)
-    this.#log.appendEvent(ev)
+    this.#log.append(ev)
     this.emit(ev)
     return ev
   }

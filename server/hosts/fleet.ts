@@ -7,6 +7,7 @@ import {
   type FleetResponse,
   type FleetSpark,
   type HostEntry,
+  type SeriesPoint,
 } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
 
@@ -17,7 +18,8 @@ interface Row {
   cpu: Float64Array
   mem: Float64Array
   disk: Float64Array
-  seeded: boolean
+  /** History read into the rings once, for a host not seen since start; set while the read is under way. */
+  seeded: Promise<void> | null
 }
 
 /** How long after a period's boundary the fleet event goes: time for the ticks of that second to arrive. */
@@ -48,7 +50,7 @@ function newRow(entry: HostEntry): Row {
     cpu: ring(),
     mem: ring(),
     disk: ring(),
-    seeded: false,
+    seeded: null,
   }
 }
 
@@ -151,13 +153,19 @@ export class Fleet {
   }
 
   /** Every host's figures and five minutes of sparklines, read from history once for hosts not seen since start. */
-  withSparks(now = Date.now()): FleetResponse {
-    return {
-      hosts: [...this.#rows.values()].map((r) => {
-        if (!r.seeded) this.#seed(r, now)
-        return { ...r.host, spark: this.#spark(r, now) }
+  async withSparks(now = Date.now()): Promise<FleetResponse> {
+    const rows = [...this.#rows.values()]
+    await Promise.all(
+      rows.map((r) => {
+        // A failed read is tried again by the next request
+        r.seeded ??= this.#seed(r, now).catch((err: unknown) => {
+          r.seeded = null
+          throw err
+        })
+        return r.seeded
       }),
-    }
+    )
+    return { hosts: rows.map((r) => ({ ...r.host, spark: this.#spark(r, now) })) }
   }
 
   close(): void {
@@ -198,14 +206,22 @@ export class Fleet {
   }
 
   /** Fills a host's rings from history: after a restart, the overview's sparklines are whole at once. */
-  #seed(row: Row, now: number): void {
-    row.seeded = true
+  async #seed(row: Row, now: number): Promise<void> {
     const host = row.host.host
     const from = now - FLEET_SPARK_POINTS * FLEET_SPARK_STEP_MS
-    const read = (metric: string) => {
-      const r = this.#store.range(metric, host, from, now, FLEET_SPARK_POINTS * 2)
+    const read = async (metric: string) => {
+      const r = await this.#store.range(metric, host, from, now, FLEET_SPARK_POINTS * 2)
       return r.seriesFound ? r.points : []
     }
+    const disks = (await this.#store.metricNames()).filter(
+      (m) => m.host === host && m.name.startsWith('fs.') && m.name.endsWith('.used_pct'),
+    )
+    const [cpu, memTotal, memUsed, ...disk] = await Promise.all([
+      read('cpu.usage_pct'),
+      read('mem.total_bytes'),
+      read('mem.used_bytes'),
+      ...disks.map((m) => read(m.name)),
+    ])
     const put = (ring: Float64Array, ts: number, v: number, keep: (old: number, v: number) => number) => {
       const slot = Math.floor(ts / FLEET_SPARK_STEP_MS)
       const k = slot % FLEET_SPARK_POINTS
@@ -220,16 +236,13 @@ export class Fleet {
     }
     // A slot a live tick filled already keeps its value
     const live = (old: number) => old
-    for (const [ts, avg] of read('cpu.usage_pct')) put(row.cpu, ts, avg, live)
-    const totals = new Map(read('mem.total_bytes').map(([ts, avg]) => [Math.floor(ts / FLEET_SPARK_STEP_MS), avg]))
-    for (const [ts, avg] of read('mem.used_bytes')) {
+    for (const [ts, avg] of cpu as SeriesPoint[]) put(row.cpu, ts, avg, live)
+    const totals = new Map((memTotal as SeriesPoint[]).map(([ts, avg]) => [Math.floor(ts / FLEET_SPARK_STEP_MS), avg]))
+    for (const [ts, avg] of memUsed as SeriesPoint[]) {
       const total = totals.get(Math.floor(ts / FLEET_SPARK_STEP_MS))
       if (total) put(row.mem, ts, round((avg / total) * 100), live)
     }
-    for (const m of this.#store.metricNames()) {
-      if (m.host !== host || !m.name.startsWith('fs.') || !m.name.endsWith('.used_pct')) continue
-      for (const [ts, avg] of read(m.name)) put(row.disk, ts, avg, Math.max)
-    }
+    for (const points of disk) for (const [ts, avg] of points) put(row.disk, ts, avg, Math.max)
   }
 
   #flush(): void {

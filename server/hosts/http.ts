@@ -8,6 +8,6 @@ import type { Hosts } from './registry.ts'
 export function hostRoutes(hosts: Hosts, fleet: Fleet): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
   app.get('/api/hosts', (c) => c.json<HostEntry[]>(hosts.list()))
-  app.get('/api/fleet', (c) => c.json<FleetResponse>(fleet.withSparks()))
+  app.get('/api/fleet', async (c) => c.json<FleetResponse>(await fleet.withSparks()))
   return app
 }

@@ -46,21 +46,23 @@ export class Pipeline {
   }
 
   /**
-   * An agent's ticks, stored with its spool's new high-water mark in one transaction. Live ticks are then streamed;
-   * replayed ones are history only (the charts re-read their span once the replay is done). Throws `unavailable`
-   * when storage fails: the agent keeps the ticks in its spool and sends them again.
+   * An agent's ticks, stored with its spool's new high-water mark in one transaction. Live ticks are then streamed
+   * (their events logged after the commit, so one goes out only once its samples are stored); replayed ones are
+   * history only (the charts re-read their span once the replay is done). Rejects with `unavailable` when storage
+   * fails: the agent keeps the ticks in its spool and sends them again.
    */
-  agentTicks(host: string, ticks: readonly AgentTick[], live: boolean, cursor: Cursor): void {
-    const events = live ? ticks.map((t) => this.#event(host, t.ts, t.intervalMs, t.values)) : null
-    const batch: TickIn[] = ticks.map((t, i) => ({ ts: t.ts, values: t.values, event: events?.[i] ?? null }))
+  async agentTicks(host: string, ticks: readonly AgentTick[], live: boolean, cursor: Cursor): Promise<void> {
+    const batch: TickIn[] = ticks.map((t) => ({ ts: t.ts, values: t.values }))
     try {
-      this.#deps.store.writeTicks(host, batch, cursor)
+      await this.#deps.store.writeTicks(host, batch, cursor)
     } catch (err) {
       throw new AppError('unavailable', `Could not store the ticks: ${(err as Error).message}`)
     }
-    if (!events) return
-    for (const ev of events) this.#deps.bus.emit(ev)
+    if (!live) return
     for (const t of ticks) {
+      const ev = this.#event(host, t.ts, t.intervalMs, t.values)
+      this.#deps.writer.append(ev)
+      this.#deps.bus.emit(ev)
       this.#live(host, t.ts, t.values)
       if (t.processes) this.#deps.hosts.processes(host, t.ts, t.processes)
     }
@@ -68,11 +70,11 @@ export class Pipeline {
 
   /**
    * A batch of samples with their own times, all or nothing; the newest value of each series is streamed as one
-   * `metrics` event. Throws `unavailable` when storage fails: nothing is acknowledged that is not committed.
+   * `metrics` event. Rejects with `unavailable` when storage fails: nothing is acknowledged that is not committed.
    */
-  samples(host: string, samples: readonly NamedSample[]): void {
+  async samples(host: string, samples: readonly NamedSample[]): Promise<void> {
     try {
-      this.#deps.store.writeSamples(host, samples)
+      await this.#deps.store.writeSamples(host, samples)
     } catch (err) {
       throw new AppError('unavailable', `Could not store the samples: ${(err as Error).message}`)
     }

@@ -29,7 +29,7 @@ export interface MetricRouteDeps {
   allowAnonymous: boolean
   maxSeriesPerHost: number
   /** The hub's own figures (clients, events/s, storage…) for /metrics. */
-  selfMetrics(): PromSample[]
+  selfMetrics(): Promise<PromSample[]>
 }
 
 /** `POST /api/metrics` (custom-metric ingest) and `GET /metrics` (Prometheus exposition). */
@@ -37,10 +37,10 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
   const auth = authenticate(deps.tokens, deps.allowAnonymous)
 
-  app.get('/metrics', auth, requireRole(READ_ROLES, 'read metrics'), (c) => {
+  app.get('/metrics', auth, requireRole(READ_ROLES, 'read metrics'), async (c) => {
     const since = Date.now() - STALE_MS
-    const fresh = deps.store.latest().filter((s) => s.ts >= since)
-    return c.body(exposition([...seriesSamples(fresh), ...deps.selfMetrics()]), 200, {
+    const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
+    return c.body(exposition([...seriesSamples(fresh), ...(await deps.selfMetrics())]), 200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
     })
   })
@@ -54,7 +54,7 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
       onError: (c) => c.json(errorBody('payload_too_large', `Body over ${MAX_BODY} bytes`), 413),
     }),
     zValidator('json', MetricsBatch, invalidAs400),
-    (c) => {
+    async (c) => {
       const batch = c.req.valid('json')
       const host = batch.host ?? deps.host
       const now = Date.now()
@@ -77,13 +77,12 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
           return c.json(errorBody('invalid', msg), 400)
         }
       }
-      const fresh = new Set(samples.filter((s) => !deps.store.hasSeries(host, s.name)).map((s) => s.name))
-      const have = deps.store.seriesCount(host)
-      if (have + fresh.size > deps.maxSeriesPerHost) {
-        const msg = `Host ${host} has ${have} series; ${fresh.size} more would pass the limit of ${deps.maxSeriesPerHost}`
+      const { have, added } = await deps.store.countSeries(host, new Set(samples.map((s) => s.name)))
+      if (have + added > deps.maxSeriesPerHost) {
+        const msg = `Host ${host} has ${have} series; ${added} more would pass the limit of ${deps.maxSeriesPerHost}`
         return c.json(errorBody('cardinality_limit', msg), 429)
       }
-      deps.pipeline.samples(host, samples)
+      await deps.pipeline.samples(host, samples)
       return c.json({ accepted: samples.length, host })
     },
   )

@@ -18,17 +18,17 @@ function csvName(host: string, metric: string, from: number, to: number): string
 export function seriesRoutes(store: Store, defaultHost: string): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
 
-  app.get('/api/metrics/catalog', zValidator('query', CatalogQuery, invalidAs400), (c) => {
+  app.get('/api/metrics/catalog', zValidator('query', CatalogQuery, invalidAs400), async (c) => {
     const { host } = c.req.valid('query')
-    const series = store.metricNames().filter((m) => host === undefined || m.host === host)
+    const series = (await store.metricNames()).filter((m) => host === undefined || m.host === host)
     const names = [...new Set(series.map((m) => m.name))].sort()
     return c.json<CatalogEntry[]>(names.map(describeMetric))
   })
 
-  app.get('/api/series', zValidator('query', SeriesQuery, invalidAs400), (c) => {
+  app.get('/api/series', zValidator('query', SeriesQuery, invalidAs400), async (c) => {
     const q = c.req.valid('query')
     const host = q.host ?? defaultHost
-    const r = store.range(q.metric, host, q.from, q.to, q.points)
+    const r = await store.range(q.metric, host, q.from, q.to, q.points)
     if (!r.seriesFound) return refuse(c, 'not_found', `No series ${q.metric} on host ${host}`)
     if (q.format === 'csv') {
       const rows = r.points.map(([ts, avg, min, max]) => `${ts},${new Date(ts).toISOString()},${avg},${min},${max}`)

@@ -146,6 +146,8 @@ export const AGENT_CLOSE = {
   policy: 1008,
   tooBig: 1009,
   internal: 1011,
+  /** The hub cannot serve the agent now (its storage fails): the agent reconnects later. */
+  tryAgain: 1013,
   /** The same host connected again from the same machine; this older socket gives way. */
   replaced: 4001,
   /** The first message was not a valid `hello`. */

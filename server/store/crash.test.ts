@@ -51,23 +51,23 @@ describe('crash safety', () => {
 
     const store = openSqliteStore({ dataDir: dir, retentionMs: { raw: DAY, '1m': DAY, '1h': DAY }, replayMs: 1000 })
     try {
-      const host = store.metricNames().find((m) => m.name === 'crash.s0')?.host ?? ''
-      const read = (name: string) =>
-        new Map(store.range(name, host, t0, t0 + 99_999, 100_000).points.map((pt) => [pt[0], pt[1]]))
+      const host = (await store.metricNames()).find((m) => m.name === 'crash.s0')?.host ?? ''
+      const read = async (name: string) =>
+        new Map((await store.range(name, host, t0, t0 + 99_999, 100_000)).points.map((pt) => [pt[0], pt[1]]))
       expect(acked.size).toBe(SERIES)
       for (const [name, want] of acked) {
-        const got = read(name)
+        const got = await read(name)
         for (const [ts, value] of want) expect([name, ts, got.get(ts)]).toEqual([name, ts, value])
       }
       // Close every open hour into chunks and check they decode to the same samples
-      store.maintain(Date.now() + 3 * 3_600_000)
-      expect(store.storageStats().openSamples).toBe(0)
+      await store.maintain(Date.now() + 3 * 3_600_000)
+      expect((await store.storageStats()).openSamples).toBe(0)
       for (const [name, want] of acked) {
-        const got = read(name)
+        const got = await read(name)
         for (const [ts, value] of want) expect(got.get(ts)).toBe(value)
       }
     } finally {
-      store.close()
+      await store.close()
     }
     const raw = new Database(join(dir, 'vigil.db'), { readonly: true })
     const rows = raw.prepare('select data from chunks_raw').all() as { data: Buffer }[]

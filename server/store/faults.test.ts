@@ -36,7 +36,7 @@ describe('storage faults', () => {
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 10_000 }).toBe('degraded')
     const reason = (await healthOf(url)).reasons[0]
     expect(reason?.component).toBe('storage')
-    expect(reason?.message).toMatch(/^history writes failing \(SQLITE_BUSY\); \d+ ticks waiting, 0 dropped$/)
+    expect(reason?.message).toMatch(/^history writes failing \(SQLITE_BUSY\); \d+ writes waiting, 0 dropped$/)
 
     lock.exec('ROLLBACK')
     lock.close()

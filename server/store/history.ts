@@ -7,25 +7,19 @@ import { decodeChunk, encodeChunk } from './codec.ts'
 import { LateBuffer, type LateGroup } from './late.ts'
 import { OpenSeries } from './open.ts'
 import {
-  Accumulator,
+  type Accumulator,
   alignDown,
   type Buckets,
-  emptyBuckets,
+  LATE_MS,
   mergeBuckets,
-  pickTier,
+  planRange,
   rollup,
-  stepFor,
   TIERS,
   type TierSpec,
-  uncovered,
   WINDOW_MS,
 } from './tiers.ts'
+import { chunkSamples, encodeBuckets, rowBuckets, windowRows } from './window.ts'
 
-/**
- * How long after its hour ends a window stays open. A sample for a window already closed is late: it is kept
- * durably and merged into the window's chunk in a batch, with the window's rollups recomputed.
- */
-export const LATE_MS = 600_000
 const CLOSED_KEY = 'history.closed_up_to'
 const TABLES = [chunksRaw, chunks1m, chunks1h] as const
 
@@ -319,28 +313,9 @@ export class History {
   range(id: number, from: number, to: number, points: number) {
     // A read sees every acknowledged write: the series' late samples are merged first
     if (this.#late.groups > 0) this.#mergedOnRead += this.mergeLate((g) => g.seriesId === id)
-    const wanted = Math.max(1, Math.ceil((to - from + 1) / points))
-    const chosen = pickTier(wanted, from, to, points)
-    const res = (TIERS[chosen] as TierSpec).resMs
-    // Output buckets sit on the tier's grid, so a stored bucket never straddles two of them
-    const origin = alignDown(from, res)
-    const stepMs = stepFor(origin, to, points, res)
-    const acc = new Accumulator(origin, stepMs, Math.ceil((to - origin + 1) / stepMs))
-    const order = [chosen]
-    for (let t = chosen - 1; t >= 0; t--) order.push(t)
-    for (let t = chosen + 1; t < TIERS.length; t++) order.push(t)
-    const taken: [number, number][] = []
-    for (const t of order) {
-      const cover: [number, number] =
-        t === 0
-          ? [Math.min(this.#floors[0] as number, this.#closedUpTo), Number.POSITIVE_INFINITY]
-          : [Math.min(this.#floors[t] as number, this.#closedUpTo), this.#closedUpTo]
-      for (const [a, b] of uncovered(Math.max(from, cover[0]), Math.min(to + 1, cover[1]), taken)) {
-        this.#feed(t, id, a, b, acc)
-        taken.push([a, b])
-      }
-    }
-    return { stepMs, tier: (TIERS[chosen] as TierSpec).name, points: acc.points() }
+    const { stepMs, tier, acc, spans } = planRange(from, to, points, this.#closedUpTo, this.#floors)
+    for (const [t, a, b] of spans) this.#feed(t, id, a, b, acc)
+    return { stepMs, tier, points: acc.points() }
   }
 
   /** The time of the newest sample of a series, or null when it has none. */
@@ -474,24 +449,18 @@ export class History {
     const raw = this.#stmt.tier[0]
     if (!raw) return
     const prior = raw.one.get({ id, start: window })
-    const merged = new SampleBuffer()
-    if (prior) {
-      const old = decodeChunk(prior.data)
-      for (let k = 0; k < old.ts.length; k++) merged.add(old.ts[k] as number, old.cols[0]?.[k] as number)
-    }
+    const merged = chunkSamples(prior?.data ?? null)
     for (let k = 0; k < add.n; k++) merged.add(add.ts[k] as number, add.v[k] as number)
-    raw.insert.run({
-      id,
-      start: window,
-      count: merged.n,
-      data: asBuffer(encodeChunk(merged.ts, [merged.v], 0, merged.n)),
+    const priorCounts = TIERS.map(() => 0)
+    priorCounts[0] = prior?.count ?? 0
+    const rows = windowRows(window, merged, (t, start) => {
+      const row = this.#stmt.tier[t]?.one.get({ id, start })
+      priorCounts[t] = row?.count ?? 0
+      return row?.data ?? null
     })
-    this.#counts[0] = (this.#counts[0] as number) + merged.n - (prior?.count ?? 0)
-    for (let t = 1; t < TIERS.length; t++) {
-      const spec = TIERS[t] as TierSpec
-      // The row's buckets outside this window stay; the window's own are replaced by the fresh ones
-      const fresh = rollup(merged.ts, merged.v, 0, merged.n, spec.resMs)
-      this.#mergeRollup(t, id, alignDown(window, spec.groupMs), fresh, (at) => at < window || at >= window + WINDOW_MS)
+    for (const row of rows) {
+      this.#stmt.tier[row.tier]?.insert.run({ id, start: row.start, count: row.count, data: row.data })
+      this.#counts[row.tier] = (this.#counts[row.tier] as number) + row.count - (priorCounts[row.tier] as number)
     }
   }
 
@@ -510,33 +479,18 @@ export class History {
     }
   }
 
-  /** Merges `add` into a rollup row, keeping of its stored buckets those `keep` says (all, by default). */
-  #mergeRollup(t: number, id: number, start: number, add: Buckets, keep: (ts: number) => boolean = () => true): void {
+  /** Merges `add` into a rollup row. */
+  #mergeRollup(t: number, id: number, start: number, add: Buckets): void {
     const stmt = this.#stmt.tier[t]
     if (!stmt) return
     const prior = stmt.one.get({ id, start })
-    let b = add
-    if (prior) {
-      const { ts, cols } = decodeChunk(prior.data)
-      const [mn, mx, sm, ct] = cols as [Float64Array, Float64Array, Float64Array, Float64Array]
-      const kept = emptyBuckets()
-      for (let k = 0; k < ts.length; k++) {
-        const at = ts[k] as number
-        if (!keep(at)) continue
-        kept.ts.push(at)
-        kept.min.push(mn[k] as number)
-        kept.max.push(mx[k] as number)
-        kept.sum.push(sm[k] as number)
-        kept.count.push(ct[k] as number)
-      }
-      b = mergeBuckets(kept, add)
-    }
-    stmt.insert.run({
-      id,
-      start,
-      count: b.ts.length,
-      data: asBuffer(encodeChunk(b.ts, [b.min, b.max, b.sum, b.count])),
-    })
+    const b = prior
+      ? mergeBuckets(
+          rowBuckets(prior.data, () => true),
+          add,
+        )
+      : add
+    stmt.insert.run({ id, start, count: b.ts.length, data: encodeBuckets(b) })
     this.#counts[t] = (this.#counts[t] as number) + b.ts.length - (prior?.count ?? 0)
   }
 

@@ -26,9 +26,10 @@ export interface EventLog {
  * the full queue dropped (`lostThrough`) makes a resume from before it a `gap` reset instead.
  */
 export function eventLog(store: Store, writer: RetryingWriter, lastId: () => number): EventLog {
-  const resetReason = (afterId: number): ResetEvent['reason'] | null => {
+  const resetReason = async (afterId: number): Promise<ResetEvent['reason'] | null> => {
     if (afterId > lastId()) return 'unknown_id'
-    const oldest = store.oldestEventId() ?? writer.oldestEventId()
+    const queuedOldest = writer.oldestEventId()
+    const oldest = (await store.oldestEventId()) ?? queuedOldest
     if (oldest === null || afterId < oldest - 1) return 'too_old'
     // An event after `afterId` went live but was dropped before it could be stored: the replay would skip it
     if (afterId < writer.lostThrough) return 'gap'
@@ -36,10 +37,11 @@ export function eventLog(store: Store, writer: RetryingWriter, lastId: () => num
   }
   return {
     async replay(afterId, topics, limit) {
-      const reset = resetReason(afterId)
+      const reset = await resetReason(afterId)
       if (reset) return { reset }
-      const stored = store.eventsAfter(afterId, topics, limit)
+      // The queue is looked at first: an event it writes meanwhile is then in the read, or in both (sent once)
       const queued = writer.eventsAfter(afterId, topics)
+      const stored = await store.eventsAfter(afterId, topics, limit)
       if (queued.length === 0) return batch(afterId, stored, limit)
       const out: StoredEvent[] = []
       let i = 0
@@ -47,8 +49,9 @@ export function eventLog(store: Store, writer: RetryingWriter, lastId: () => num
       while (out.length < limit && (i < stored.length || j < queued.length)) {
         const a = stored[i]
         const b = queued[j]
-        if (b === undefined || (a !== undefined && a.id < b.id)) {
+        if (b === undefined || (a !== undefined && a.id <= b.id)) {
           out.push(a as StoredEvent)
+          if (b !== undefined && a?.id === b.id) j++
           i++
         } else {
           out.push(b)

@@ -2,10 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PG_MIGRATIONS_DIR } from '../paths.ts'
 import { type PrivatePostgres, startPostgres, withPgClient } from '../testing/services.ts'
-import { openDb, openPgDb, type PgDb } from './index.ts'
+import { openDb, openPgDb, openPgStore, type PgDb, type Store } from './index.ts'
+import { DEFAULT_RETENTION, type OpenStore, storeSuite } from './store.suite.ts'
 
 let server: PrivatePostgres
 beforeAll(async () => {
@@ -14,6 +15,48 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
 })
+
+const opened: { store: Store; db: PgDb }[] = []
+afterEach(async () => {
+  for (const o of opened.splice(0)) {
+    await o.store.close()
+    await o.db.close()
+  }
+})
+
+/** A store on a database of its own on the private server; storage figures are measured on every call. */
+const openPg: OpenStore = async ({ retentionMs = DEFAULT_RETENTION, replayMs = 900_000 } = {}) => {
+  const url = await server.createDatabase()
+  const start = async () => {
+    const db = await openPgDb(url, { maxConnections: 4 })
+    const store = await openPgStore({ pg: db, retentionMs, replayMs, statsTtlMs: 0 })
+    opened.push({ store, db })
+    return store
+  }
+  let current = await start()
+  return {
+    store: current,
+    async reopen() {
+      const at = opened.findIndex((o) => o.store === current)
+      const [was] = opened.splice(at, 1)
+      await was?.store.close()
+      await was?.db.close()
+      current = await start()
+      return current
+    },
+    async rows(table, seriesName) {
+      return withPgClient(url, async (c) => {
+        const r = await c.query<{ data: Buffer }>(
+          `SELECT c.data FROM ${table} c JOIN series s ON s.id = c.series_id WHERE s.name = $1 ORDER BY c.start_ts`,
+          [seriesName],
+        )
+        return r.rows.map((row) => row.data)
+      })
+    },
+  }
+}
+
+storeSuite('PostgreSQL', openPg)
 
 const journal = JSON.parse(readFileSync(join(PG_MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as {
   entries: { tag: string }[]
@@ -50,14 +93,23 @@ describe('PostgreSQL schema and migrations', () => {
     }
   })
 
-  it('has the same tables and columns as the SQLite schema, all but the legacy samples table', async () => {
+  it('has the same tables and columns as the SQLite schema, but for the open samples that every hub reads', async () => {
     const url = await server.createDatabase()
     await (await openPgDb(url)).close()
     const rows = await query<{ table_name: string; column_name: string }>(
       url,
       "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'",
     )
-    const onPg = rows.map((r) => `${r.table_name}.${r.column_name}`).sort()
+    const onPg = rows
+      .filter((r) => r.table_name !== 'open_samples')
+      .map((r) => `${r.table_name}.${r.column_name}`)
+      .sort()
+    expect(
+      rows
+        .filter((r) => r.table_name === 'open_samples')
+        .map((r) => r.column_name)
+        .sort(),
+    ).toEqual(['series_id', 'ts', 'value'])
 
     const dir = mkdtempSync(join(tmpdir(), 'vigil-schema-'))
     const lite = openDb(dir)
@@ -68,7 +120,8 @@ describe('PostgreSQL schema and migrations', () => {
         )
         .all() as { name: string }[]
       const onSqlite = tables
-        .filter((t) => t.name !== 'samples')
+        // The first versions' one-row-per-sample table, and what only the one process that writes them reads
+        .filter((t) => !['samples', 'head', 'late'].includes(t.name))
         .flatMap((t) =>
           (lite.sqlite.pragma(`table_info(${t.name})`) as { name: string }[]).map((c) => `${t.name}.${c.name}`),
         )

@@ -32,10 +32,6 @@ export class SeriesIndex {
     return this.#byHost.get(host)?.size ?? 0
   }
 
-  hosts(): string[] {
-    return [...this.#byHost.keys()]
-  }
-
   *entries(): IterableIterator<{ host: string; name: string; id: number }> {
     for (const [host, names] of this.#byHost) for (const [name, id] of names) yield { host, name, id }
   }

@@ -113,6 +113,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     insertEvent.run({ id: e.id, ts: e.ts, topic: e.topic, event: e.event, data: e.data })
     if (e.id > lastId) lastId = e.id
   }
+  const appendEvents = sqlite.transaction((batch: readonly StoredEvent[]) => {
+    for (const e of batch) appendEvent(e)
+  })
 
   /** Series made in a transaction that failed are forgotten again, so the id map never points at a missing row. */
   const created: [host: string, name: string][] = []
@@ -180,7 +183,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       }
     }
     history.commit()
-    for (const t of ticks) if (t.event) appendEvent(t.event)
     if (cursor) saveCursor.run({ stream: cursor.stream, through: cursor.through, at: Date.now() })
   })
 
@@ -283,37 +285,40 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
   }
 
+  // better-sqlite3 does the work before returning: each method runs synchronously and settles its promise
   return {
-    writeTick(host, ts, values, event) {
+    async writeTick(host, ts, values, event) {
       writeTick(host, ts, values, event)
       if (history.lateWaiting > 0) scheduleLate()
     },
-    appendEvent,
-    eventsAfter(afterId, topics, limit) {
+    async appendEvents(batch) {
+      appendEvents(batch)
+    },
+    async eventsAfter(afterId, topics, limit) {
       const family = topics.includes('metrics') ? 1 : 0
       return selectEventsAfter.all({ after: afterId, topics: JSON.stringify(topics), family, limit })
     },
-    oldestEventId() {
+    async oldestEventId() {
       return selectOldestEvent.get()?.id ?? null
     },
     lastEventId() {
       return lastId
     },
-    reserveEventIds(through) {
+    async reserveEventIds(through) {
       saveReserved.run({ value: String(through) })
     },
-    writeTicks(host, ticks, cursor) {
+    async writeTicks(host, ticks, cursor) {
       writeTicks(host, ticks, cursor)
       if (history.lateWaiting > 0) scheduleLate()
     },
-    cursor(stream) {
+    async cursor(stream) {
       return selectCursor.get({ stream })?.through ?? 0
     },
-    writeSamples(host, batch) {
+    async writeSamples(host, batch) {
       writeSamples(host, batch)
       if (history.lateWaiting > 0) scheduleLate()
     },
-    range(metric, host, fromArg, toArg, points): SeriesRange {
+    async range(metric, host, fromArg, toArg, points): Promise<SeriesRange> {
       const id = seriesIds.get(host, metric)
       const to = toArg ?? (id === undefined ? null : history.newest(id)) ?? Date.now()
       const from = fromArg ?? Math.max(0, to - DEFAULT_RANGE_MS)
@@ -323,16 +328,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       }
       return { seriesFound: true, from, to, ...history.range(id, from, to, points) }
     },
-    metricNames() {
+    async metricNames() {
       return [...seriesIds.entries()].map(({ host, name }) => ({ host, name }))
     },
-    seriesCount(host) {
-      return seriesIds.count(host)
+    async countSeries(host, names) {
+      let added = 0
+      for (const name of names) if (seriesIds.get(host, name) === undefined) added++
+      return { have: seriesIds.count(host), added }
     },
-    hasSeries(host, name) {
-      return seriesIds.get(host, name) !== undefined
-    },
-    latest() {
+    async latest() {
       const out: { host: string; name: string; ts: number; value: number }[] = []
       for (const { host, name, id } of seriesIds.entries()) {
         const l = latest.get(id)
@@ -340,10 +344,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       }
       return out
     },
-    hosts() {
-      return seriesIds.hosts()
-    },
-    maintain(now) {
+    async maintain(now) {
       const h = history.maintain(now)
       const ev = deleteOldEvents.run({ before: now - opts.replayMs }).changes
       if (h.removed.some((n) => n > 0)) forgetEmptySeries()
@@ -353,7 +354,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     acceptsFrom(now) {
       return now - opts.retentionMs.raw
     },
-    storageStats() {
+    async storageStats() {
       const m = measure(Date.now())
       const c = history.counts()
       return {
@@ -370,7 +371,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         events: { retained: m.retained, oldestId: selectOldestEvent.get()?.id ?? null, lastId },
       }
     },
-    close() {
+    async close() {
       if (lateTimer) clearTimeout(lateTimer)
       // What fails to merge now stays in the late table and is merged by the next process
       mergeLate(() => true)

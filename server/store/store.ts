@@ -28,11 +28,10 @@ export interface StorageStats extends StorageView {
   events: { retained: number; oldestId: number | null; lastId: number }
 }
 
-/** One tick of a batch: every value at `ts`, and the event it goes out as (null for history only, a replay). */
+/** One tick of a batch: every value at `ts`. */
 export interface TickIn {
   ts: number
   values: Readonly<Record<string, number>>
-  event: StoredEvent | null
 }
 
 /** Where an ingest stream (an agent's spool) stands: every sequence number up to `through` is stored. */
@@ -48,9 +47,18 @@ export interface NamedSample {
   value: number
 }
 
+/** A host's series and how many of a batch's names it does not have yet: for the ingest cardinality limit. */
+export interface SeriesCount {
+  /** Series the host has. */
+  have: number
+  /** Names of the batch that would be new series. */
+  added: number
+}
+
 /**
- * What the hub needs from history storage. SQLite implements it today; a later backend (PostgreSQL) slots in
- * behind the same methods.
+ * What the hub needs from history storage, on SQLite (the embedded default) or PostgreSQL. Every call that may touch
+ * storage returns a promise: better-sqlite3 does its work before returning, node-postgres over the network. A
+ * rejected write stored nothing of its batch.
  */
 export interface Store {
   /**
@@ -58,46 +66,56 @@ export interface Store {
    * second sample of a series at the same time replaces the first. Samples older than `acceptsFrom` are refused
    * and counted.
    */
-  writeTick(host: string, ts: number, values: Readonly<Record<string, number>>, event: StoredEvent | null): void
+  writeTick(
+    host: string,
+    ts: number,
+    values: Readonly<Record<string, number>>,
+    event: StoredEvent | null,
+  ): Promise<void>
   /**
    * Writes a host's ticks and, when given, moves its stream's cursor, in one transaction: a sequence number is
    * never acknowledged before its samples are committed.
    */
-  writeTicks(host: string, ticks: readonly TickIn[], cursor: Cursor | null): void
+  writeTicks(host: string, ticks: readonly TickIn[], cursor: Cursor | null): Promise<void>
   /** The stream's `through`: 0 for a stream never written. */
-  cursor(stream: string): number
+  cursor(stream: string): Promise<number>
   /** Writes a batch of samples with their own timestamps, all or nothing. */
-  writeSamples(host: string, samples: readonly NamedSample[]): void
-  appendEvent(event: StoredEvent): void
+  writeSamples(host: string, samples: readonly NamedSample[]): Promise<void>
+  /** Writes events that are not part of a tick, in one transaction. */
+  appendEvents(events: readonly StoredEvent[]): Promise<void>
   /** Events with id greater than `afterId` on any of `topics`, oldest first, at most `limit`. */
-  eventsAfter(afterId: number, topics: readonly string[], limit: number): StoredEvent[]
-  oldestEventId(): number | null
+  eventsAfter(afterId: number, topics: readonly string[], limit: number): Promise<StoredEvent[]>
+  oldestEventId(): Promise<number | null>
   /**
-   * The greatest event id ever written or reserved, 0 for a new store. Survives restarts and pruning: after a
-   * crash it is past every id the crashed process may have handed out, stored or not.
+   * The greatest event id ever written or reserved when the store opened (0 for a new store), or written since.
+   * Survives restarts and pruning: after a crash it is past every id the crashed process may have handed out.
    */
   lastEventId(): number
   /** Durably reserves event ids up to `through`, so no id up to it is issued again after a crash. */
-  reserveEventIds(through: number): void
+  reserveEventIds(through: number): Promise<void>
   /** At most `points` buckets of [ts, avg, min, max]; `to` defaults to the newest stored sample of the series. */
-  range(metric: string, host: string, from: number | undefined, to: number | undefined, points: number): SeriesRange
-  metricNames(): { host: string; name: string }[]
-  /** Number of series a host has, and whether it has this one: for the ingest API's cardinality limit. */
-  seriesCount(host: string): number
-  hasSeries(host: string, name: string): boolean
+  range(
+    metric: string,
+    host: string,
+    from: number | undefined,
+    to: number | undefined,
+    points: number,
+  ): Promise<SeriesRange>
+  metricNames(): Promise<{ host: string; name: string }[]>
+  /** How many series a host has, and how many of `names` would be new ones. */
+  countSeries(host: string, names: Iterable<string>): Promise<SeriesCount>
   /** The newest value of every series, for the Prometheus exposition. */
-  latest(): { host: string; name: string; ts: number; value: number }[]
-  hosts(): string[]
+  latest(): Promise<{ host: string; name: string; ts: number; value: number }[]>
   /**
    * Housekeeping, run about once a minute: closes finished hours into chunks and rollups, applies each tier's
    * retention, drops events older than the replay window.
    */
-  maintain(now: number): { closedRows: number; removed: number[]; events: number }
+  maintain(now: number): Promise<{ closedRows: number; removed: number[]; events: number }>
   /**
    * The earliest time a new sample may have: raw retention back from `now`. A sample for an hour already closed
    * is merged into it (in a batch, its rollups recomputed); an older one would have no chunk left to go to.
    */
   acceptsFrom(now: number): number
-  storageStats(): StorageStats
-  close(): void
+  storageStats(): Promise<StorageStats>
+  close(): Promise<void>
 }

@@ -18,6 +18,12 @@ export const TIERS: readonly TierSpec[] = [
   { name: '1h', resMs: 3_600_000, groupMs: 86_400_000 },
 ]
 
+/**
+ * How long after its hour ends a window stays open. A sample for a window already closed is late: it is kept
+ * durably and merged into the window's chunk in a batch, with the window's rollups recomputed.
+ */
+export const LATE_MS = 600_000
+
 export const alignDown = (t: number, unit: number): number => Math.floor(t / unit) * unit
 
 /** Buckets in time order, one array a field: the layout a rollup row is encoded from. */
@@ -166,4 +172,33 @@ export function uncovered(from: number, to: number, taken: readonly [number, num
   }
   if (at < to) out.push([at, to])
   return out
+}
+
+/**
+ * How a range read is answered: the output grid (`acc`, on the chosen tier's resolution), and which tier serves
+ * each span of [from, to]: the chosen one where it has data, finer tiers then coarser ones filling its gaps. The
+ * raw tier covers from its oldest row on, the open samples included; rollups cover up to `closedUpTo`.
+ */
+export function planRange(from: number, to: number, points: number, closedUpTo: number, floors: readonly number[]) {
+  const wanted = Math.max(1, Math.ceil((to - from + 1) / points))
+  const chosen = pickTier(wanted, from, to, points)
+  const res = (TIERS[chosen] as TierSpec).resMs
+  // Output buckets sit on the tier's grid, so a stored bucket never straddles two of them
+  const origin = alignDown(from, res)
+  const stepMs = stepFor(origin, to, points, res)
+  const acc = new Accumulator(origin, stepMs, Math.ceil((to - origin + 1) / stepMs))
+  const order = [chosen]
+  for (let t = chosen - 1; t >= 0; t--) order.push(t)
+  for (let t = chosen + 1; t < TIERS.length; t++) order.push(t)
+  const taken: [number, number][] = []
+  const spans: [tier: number, a: number, b: number][] = []
+  for (const t of order) {
+    const floor = Math.min(floors[t] ?? Number.POSITIVE_INFINITY, closedUpTo)
+    const cover: [number, number] = t === 0 ? [floor, Number.POSITIVE_INFINITY] : [floor, closedUpTo]
+    for (const [a, b] of uncovered(Math.max(from, cover[0]), Math.min(to + 1, cover[1]), taken)) {
+      spans.push([t, a, b])
+      taken.push([a, b])
+    }
+  }
+  return { stepMs, tier: (TIERS[chosen] as TierSpec).name, acc, spans }
 }

@@ -52,7 +52,7 @@ describe('resume across a storage fault', () => {
     try {
       await expect
         .poll(async () => (await healthOf(url)).reasons[0]?.message ?? '', { timeout: 20_000 })
-        .toMatch(/ticks waiting, [1-9]\d* dropped$/)
+        .toMatch(/writes waiting, [1-9]\d* dropped$/)
       const resumed = new Collector(`${url}/api/stream?topics=metrics&lastEventId=${resumeFrom}`, ['metrics', 'reset'])
       try {
         await resumed.waitFor((e) => e.some((r) => r.type === 'reset'))

@@ -8,9 +8,9 @@ import { type EventLog, eventLog, openSqliteStore, RetryingWriter, type Store } 
 import { Collector } from '../testing/hub.ts'
 import { Streams } from './index.ts'
 
-const cleanup: (() => void)[] = []
-afterEach(() => {
-  for (const f of cleanup.splice(0).reverse()) f()
+const cleanup: (() => unknown)[] = []
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f()
 })
 
 /**
@@ -25,7 +25,7 @@ async function rig(delayMs: number, clientBufferBytes = 1 << 20) {
     replayMs: 900_000,
   })
   const writer = new RetryingWriter(store, { maxPending: 100, onFault: () => {} })
-  const bus = new Bus(store)
+  const bus = new Bus(store, writer)
   const local = eventLog(store, writer, () => bus.lastId)
   const reads: number[] = []
   const slow: EventLog = {
