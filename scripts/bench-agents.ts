@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EventSource } from 'eventsource'
-import { Tokens } from '../server/auth/index.ts'
+import { sqliteTokenAdmin } from '../server/auth/index.ts'
 import { ROOT } from '../server/paths.ts'
 import type { FleetEvent, HostEntry, MetricsEvent, SeriesResponse, StatsResponse } from '../server/protocol/index.ts'
 import { openDb } from '../server/store/index.ts'
@@ -27,10 +27,10 @@ const NETDATA_CORES_PER_MSPS = 2
 const WATCHED = 5
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-agents-'))
-const db = openDb(join(dir, 'hub'))
-const tokens = new Tokens(db)
-const agentTokens = Array.from({ length: AGENTS + 1 }, (_, i) => tokens.create('agent', `bench-${i}`).token)
-db.sqlite.close()
+const tokens = sqliteTokenAdmin(openDb(join(dir, 'hub')))
+const agentTokens: string[] = []
+for (let i = 0; i <= AGENTS; i++) agentTokens.push((await tokens.create('agent', `bench-${i}`)).token)
+await tokens.close()
 const tokensFile = join(dir, 'tokens')
 writeFileSync(tokensFile, agentTokens.slice(0, AGENTS).join('\n'))
 

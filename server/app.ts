@@ -19,7 +19,7 @@ import { metricRoutes, type PromSample, seriesRoutes } from './metrics/index.ts'
 import { accessLog, identifyClients, securityHeaders, throttleAuthFailures } from './middleware.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import { type SelfStats, statsRoutes } from './stats.ts'
-import type { Store } from './store/index.ts'
+import { isStorageDown, type Store } from './store/index.ts'
 import { type Streams, streamRoutes } from './stream/index.ts'
 
 export interface AppDeps {
@@ -106,6 +106,9 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
         errorBody(err.status < 500 ? 'invalid' : 'internal', err.message),
         err.status as ContentfulStatusCode,
       )
+    }
+    if (isStorageDown(err)) {
+      return c.json(errorBody('unavailable', 'Storage is unavailable; try again shortly'), 503, { 'retry-after': '1' })
     }
     deps.log.error('request failed', { path: c.req.path, err })
     return c.json(errorBody('internal', 'Internal error'), 500)

@@ -19,6 +19,27 @@ function commaList<T extends z.ZodType<unknown, string[]>>(items: T) {
     .pipe(items)
 }
 
+/**
+ * PostgreSQL for everything durable (history, events, tokens and sessions, audit, settings, hosts, jobs and their
+ * logs) instead of the data dir's SQLite file: the hub and `vigil token` honour it.
+ */
+export const databaseUrlSetting = {
+  env: 'VIGIL_DATABASE_URL',
+  flag: 'database-url',
+  schema: z
+    .url({ protocol: /^postgres(ql)?$/, message: 'a postgres:// URL such as postgres://vigil@db.internal/vigil' })
+    .optional(),
+  shownDefault: 'none: SQLite in the data dir',
+} as const satisfies Setting
+
+/** Redis Streams as the bus, shared by every hub of a cluster; needs VIGIL_DATABASE_URL. */
+export const redisUrlSetting = {
+  env: 'VIGIL_REDIS_URL',
+  flag: 'redis-url',
+  schema: z.url({ protocol: /^rediss?$/, message: 'a redis:// URL such as redis://redis.internal:6379' }).optional(),
+  shownDefault: 'none: the bus is in the process',
+} as const satisfies Setting
+
 /** Each setting: its environment variable, its flag, and its schema. The one table both sources are read from. */
 const settings = {
   host: { env: 'VIGIL_HOST', flag: 'host', schema: z.string().min(1).default('127.0.0.1') },
@@ -157,6 +178,8 @@ const settings = {
     flag: 'max-series',
     schema: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   },
+  databaseUrl: databaseUrlSetting,
+  redisUrl: redisUrlSetting,
 } as const satisfies SettingsTable
 
 type Settings = typeof settings
@@ -240,14 +263,14 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError('VIGIL_TLS_CERT (--tls-cert) and VIGIL_TLS_KEY (--tls-key) go together: set both or neither')
   }
-  if (env.VIGIL_REDIS_URL && !env.VIGIL_DATABASE_URL) {
+  if (config.redisUrl !== undefined && config.databaseUrl === undefined) {
     throw new ConfigError(
-      'VIGIL_REDIS_URL needs VIGIL_DATABASE_URL: hubs that share a bus must share their history, jobs and tokens too',
+      'VIGIL_REDIS_URL (--redis-url) needs VIGIL_DATABASE_URL (--database-url): hubs that share a bus must share their history, jobs and tokens too',
     )
   }
-  if (env.VIGIL_DATABASE_URL || env.VIGIL_REDIS_URL) {
+  if (config.redisUrl !== undefined) {
     throw new ConfigError(
-      'the hub does not run on PostgreSQL and Redis yet (VIGIL_DATABASE_URL is honoured by `vigil token` only so far, VIGIL_REDIS_URL by nothing): unset them to run it on SQLite in the data dir',
+      'the hub does not run on Redis yet: unset VIGIL_REDIS_URL (--redis-url) to run one hub on PostgreSQL, with the bus in its process',
     )
   }
   if (config.selfSigned && config.tlsCert !== undefined) {
@@ -255,19 +278,6 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
   }
   return Object.freeze(config)
 }
-
-/**
- * PostgreSQL for everything durable instead of the data dir's SQLite file. `vigil token` honours it today; the
- * hub refuses it until it runs on PostgreSQL (see `loadConfig`).
- */
-export const databaseUrlSetting = {
-  env: 'VIGIL_DATABASE_URL',
-  flag: 'database-url',
-  schema: z
-    .url({ protocol: /^postgres(ql)?$/, message: 'a postgres:// URL such as postgres://vigil@db.internal/vigil' })
-    .optional(),
-  shownDefault: 'none: SQLite in the data dir',
-} as const satisfies Setting
 
 /**
  * Where `vigil token` keeps tokens: PostgreSQL when the flag or VIGIL_DATABASE_URL names one, else the data dir.

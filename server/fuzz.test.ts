@@ -15,7 +15,7 @@ beforeAll(async () => {
     VIGIL_WS_BURST: '100000',
     VIGIL_AUTH_FAILURES_PER_MIN: '100000',
   })
-  admin = t.hub.tokens.create('admin', 'fuzz').token
+  admin = (await t.hub.tokens.create('admin', 'fuzz')).token
 })
 afterAll(() => t.stop())
 

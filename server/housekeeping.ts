@@ -20,6 +20,8 @@ export interface HousekeepingDeps {
 }
 
 const MAINTAIN_EVERY_MS = 60_000
+/** A failed housekeeping run is tried again this soon. */
+const MAINTAIN_RETRY_MS = 5000
 /** How often the hub looks for tokens revoked by `vigil token revoke` in another process. */
 const REVOCATION_CHECK_MS = 500
 
@@ -31,18 +33,25 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
   const { store, tokens, jobs, hosts, health, log } = deps
   // One run at a time: a slow one (a large hour to close on a busy database) is not overtaken by the next
   let running = false
+  let retryTimer: NodeJS.Timeout | null = null
   const maintain = async () => {
     if (running) return
     running = true
     try {
       await store.maintain(Date.now())
-      tokens.prune(Date.now())
-      hosts.persistSeen()
+      await tokens.prune(Date.now())
+      await hosts.persistSeen()
       health.clear('maintenance')
     } catch (err) {
       deps.onError()
       health.report('maintenance', `history housekeeping failed: ${(err as Error).message}`)
       log.error('prune failed', { err })
+      // Tried again soon, not in a minute: the database may only have been restarting
+      retryTimer ??= setTimeout(() => {
+        retryTimer = null
+        void maintain()
+      }, MAINTAIN_RETRY_MS)
+      retryTimer.unref()
     } finally {
       running = false
     }
@@ -50,26 +59,23 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
   void maintain()
   const maintainTimer = setInterval(maintain, MAINTAIN_EVERY_MS)
 
-  let revoked = tokens.revokedIds()
   /** Ends what a newly revoked token holds open. */
-  const enforceRevocations = () => {
-    const now = tokens.revokedIds()
-    const fresh = new Set([...now].filter((id) => !revoked.has(id)))
-    revoked = now
-    if (fresh.size === 0) return
-    log.info('tokens revoked', { closed: deps.revocable.map((r) => r.closeFor(fresh)) })
+  const enforceRevocations = async () => {
+    try {
+      const fresh = await tokens.refreshRevoked()
+      if (fresh.size === 0) return
+      log.info('tokens revoked', { closed: deps.revocable.map((r) => r.closeFor(fresh)) })
+    } catch (err) {
+      log.error('revocation check failed', { err })
+    }
   }
   const revocationTimer = setInterval(() => {
-    if (tokens.changedElsewhere()) enforceRevocations()
+    if (tokens.changedElsewhere()) void enforceRevocations()
   }, REVOCATION_CHECK_MS)
 
   const lostTimer = setInterval(
     () => {
-      try {
-        jobs.checkLost(Date.now())
-      } catch (err) {
-        log.error('lost-job check failed', { err })
-      }
+      jobs.checkLost(Date.now()).catch((err: unknown) => log.error('lost-job check failed', { err }))
     },
     Math.min(5000, deps.jobLostMs / 2),
   )
@@ -77,6 +83,7 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
   return {
     stop() {
       clearInterval(maintainTimer)
+      if (retryTimer) clearTimeout(retryTimer)
       clearInterval(revocationTimer)
       clearInterval(lostTimer)
     },

@@ -104,7 +104,7 @@ describe('behind a reverse proxy', () => {
     expect(((await forwarded.json()) as { error: { code: string } }).error.code).toBe('unauthorized')
     expect((await get({ forwarded: 'for=198.51.100.4' })).status).toBe(401)
     // A token still works through the proxy
-    const viewer = t.hub.tokens.create('viewer', 'wall').token
+    const viewer = (await t.hub.tokens.create('viewer', 'wall')).token
     expect((await get({ 'x-forwarded-for': '198.51.100.4', authorization: `Bearer ${viewer}` })).status).toBe(200)
   })
 
@@ -115,7 +115,7 @@ describe('behind a reverse proxy', () => {
       VIGIL_MAX_CONN_PER_TOKEN: '10',
       VIGIL_TRUSTED_PROXIES: '127.0.0.1',
     })
-    const viewer = t.hub.tokens.create('viewer', 'wall').token
+    const viewer = (await t.hub.tokens.create('viewer', 'wall')).token
     const stream = async (client: string) => {
       const abort = new AbortController()
       open.push(abort)
@@ -144,7 +144,7 @@ describe('behind a reverse proxy', () => {
     expect((await get('198.51.100.4', 'vgl_wrong1')).status).toBe(401)
     expect((await get('198.51.100.4', 'vgl_wrong2')).status).toBe(401)
     expect((await get('198.51.100.4', 'vgl_wrong3')).status).toBe(429)
-    const good = t.hub.tokens.create('viewer', 'wall').token
+    const good = (await t.hub.tokens.create('viewer', 'wall')).token
     expect((await get('198.51.100.5', good)).status).toBe(200)
   })
 })

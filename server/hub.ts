@@ -1,10 +1,11 @@
 import { Agents } from './agents/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
-import { Tokens } from './auth/index.ts'
+import type { Tokens } from './auth/index.ts'
 import { Bus } from './bus/index.ts'
-import { type Config, ConfigError } from './config.ts'
+import type { Config } from './config.ts'
 import { Control, Sampling } from './control/index.ts'
+import { openData } from './data.ts'
 import { Health } from './health.ts'
 import { Fleet, Hosts } from './hosts/index.ts'
 import { startHousekeeping } from './housekeeping.ts'
@@ -18,7 +19,7 @@ import { selfSamples } from './metrics/index.ts'
 import { VERSION } from './paths.ts'
 import { defaultProbe, machineInfo, type Probe, readMachineId, type Sampler } from './sampler/index.ts'
 import { SelfStats } from './stats.ts'
-import { type Db, eventLog, openDb, openSqliteStore, RetryingWriter, type Store } from './store/index.ts'
+import { type Db, eventLog, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 import { loadTls } from './tls.ts'
 import { websocketServer } from './websocket.ts'
@@ -49,41 +50,24 @@ export interface Hub {
   readonly agents: Agents
   readonly jobs: Jobs
   readonly health: Health
-  /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). */
-  readonly db: Db
+  /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). Null on PostgreSQL. */
+  readonly db: Db | null
+  /** Where the data is: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly dataAt: string
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
   close(): Promise<void>
 }
 
-/** A lock held by another process (`vigil token …`) is waited for this long, on the event loop, then retried. */
-const BUSY_TIMEOUT_MS = 100
 /** Ticks held while storage fails: an hour at the default 1 s, then the oldest go. */
 const WRITE_QUEUE_TICKS = 3600
-const FIRST_LOGIN_TTL_MS = 24 * 3_600_000
 /** The largest WebSocket frame any route takes (an agent's replay batch); the control channel keeps its own 64 KiB. */
 const MAX_FRAME_BYTES = 1024 * 1024
 /** At most one `fleet` event this often, in all. */
 const FLEET_PERIOD_MS = 1000
 /** What an agent host runs before its agent has said (an agent's own defaults). */
 const AGENT_DEFAULTS = { fastMs: 1000, slowMs: 10_000, paused: false }
-
-/** Opens the data dir's database, refusing a bind beyond loopback with nothing to protect it, and mints the first admin. */
-function openData(config: Config): { db: Db; tokens: Tokens; firstLogin: string | null } {
-  const db = openDb(config.dataDir, { busyTimeoutMs: BUSY_TIMEOUT_MS })
-  const tokens = new Tokens(db)
-  if (!isLoopback(config.host) && tokens.activeCount() === 0) {
-    db.sqlite.close()
-    throw new ConfigError(
-      `VIGIL_HOST (--host)=${JSON.stringify(config.host)} is not a loopback address and no token exists, so nothing ` +
-        'would protect it. Create one first: vigil token create --role admin',
-    )
-  }
-  if (tokens.activeCount() > 0) return { db, tokens, firstLogin: null }
-  const admin = tokens.create('admin', tokens.freeName('admin'))
-  return { db, tokens, firstLogin: tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS) }
-}
 
 /**
  * Starts a hub on `config.host:config.port` (port 0 picks a free one). The composition root: it builds each part
@@ -96,18 +80,12 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const tls = loadTls(config)
   const startedAt = Date.now()
   const host = config.hostname
-  const { db, tokens, firstLogin } = openData(config)
-  const store = openSqliteStore({
-    db,
-    dataDir: config.dataDir,
-    retentionMs: {
-      raw: config.rawRetentionH * 3_600_000,
-      '1m': config.retention1mD * 86_400_000,
-      '1h': config.retention1hD * 86_400_000,
-    },
-    replayMs: config.replayS * 1000,
-  })
   const health = new Health()
+  const data = await openData(config, {
+    log,
+    onFault: (message) => (message === null ? health.clear('revocations') : health.report('revocations', message)),
+  })
+  const { sql, store, tokens, firstLogin } = data
   let errors = 0
   const countError = () => {
     errors++
@@ -127,7 +105,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   })
   const bus = new Bus(store, writer)
   await bus.start()
-  const hosts = new Hosts(db, bus, {
+  const hosts = await Hosts.open(sql, bus, {
     local: host,
     info: machineInfo(),
     machineId: readMachineId(),
@@ -138,7 +116,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const fleet = new Fleet(bus, store, hosts.list(), { periodMs: FLEET_PERIOD_MS, onError: countError })
   hosts.onChange((entry) => fleet.host(entry))
   const pipeline = new Pipeline({ store, bus, writer, hosts, fleet })
-  const jobs = new Jobs(db, bus, {
+  const jobs = new Jobs(sql, bus, {
     host,
     keepHead: 1000,
     keepTail: config.jobLogTail,
@@ -169,11 +147,11 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     log,
     ...(opts.clock ? { clock: opts.clock } : {}),
   })
-  const audit = new Audit(db, bus)
+  const audit = new Audit(sql, bus)
   // Settings reach a remote host through its agent's session, which needs the settings: bound once both exist
   let agents: Agents | null = null
-  const sampling = new Sampling(
-    { db, bus, audit, log },
+  const sampling = await Sampling.open(
+    { sql, bus, audit, log },
     {
       local: {
         host,
@@ -273,7 +251,8 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     agents,
     jobs,
     health,
-    db,
+    db: data.db,
+    dataAt: data.where,
     firstLoginUrl: firstLogin === null ? null : `${listener.url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {
@@ -290,7 +269,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         await listener.close()
         await writer.close()
         await bus.close()
-        await store.close()
+        await data.close()
       })()
       return closing
     },

@@ -28,7 +28,7 @@ describe('access log', () => {
       error: (msg, fields) => written.push(line('error', msg, fields)),
     }
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000', VIGIL_ACCESS_LOG: 'true' }, { log })
-    const viewer = t.hub.tokens.create('viewer', 'wall-screen')
+    const viewer = await t.hub.tokens.create('viewer', 'wall-screen')
     await fetch(`${t.hub.url}/api/config`, { headers: { authorization: `Bearer ${viewer.token}` } })
     await fetch(`${t.hub.url}/login?code=abcdef0123456789`, { redirect: 'manual' })
     await fetch(`${t.hub.url}/api/nope?token=${viewer.token}`)

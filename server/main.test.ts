@@ -57,18 +57,27 @@ describe('vigil CLI', () => {
     const dir = tempDir()
     const r = vigil(['serve', '--port', '0', '--data-dir', dir], { VIGIL_REDIS_URL: 'redis://127.0.0.1:6379' })
     expect(r.stderr).toBe(
-      'vigil: VIGIL_REDIS_URL needs VIGIL_DATABASE_URL: hubs that share a bus must share their history, jobs and tokens too\n',
+      'vigil: VIGIL_REDIS_URL (--redis-url) needs VIGIL_DATABASE_URL (--database-url): hubs that share a bus must share their history, jobs and tokens too\n',
     )
     expect(r.status).toBe(2)
   })
 
-  it('refuses to start on PostgreSQL, exit code 2, rather than ignore VIGIL_DATABASE_URL: the hub does not run on it yet', () => {
+  it('refuses to start on Redis, exit code 2, rather than ignore VIGIL_REDIS_URL: the hub does not run on it yet', () => {
     const dir = tempDir()
     const r = vigil(['serve', '--port', '0', '--data-dir', dir], {
       VIGIL_DATABASE_URL: 'postgres://vigil@127.0.0.1/vigil',
+      VIGIL_REDIS_URL: 'redis://127.0.0.1:6379',
     })
     expect(r.stderr).toBe(
-      'vigil: the hub does not run on PostgreSQL and Redis yet (VIGIL_DATABASE_URL is honoured by `vigil token` only so far, VIGIL_REDIS_URL by nothing): unset them to run it on SQLite in the data dir\n',
+      'vigil: the hub does not run on Redis yet: unset VIGIL_REDIS_URL (--redis-url) to run one hub on PostgreSQL, with the bus in its process\n',
+    )
+    expect(r.status).toBe(2)
+  })
+
+  it('refuses a database URL that is not postgres://, exit code 2, naming the variable', () => {
+    const r = vigil(['serve', '--port', '0'], { VIGIL_DATABASE_URL: 'mysql://db/vigil' })
+    expect(r.stderr).toMatch(
+      /^vigil: VIGIL_DATABASE_URL \(--database-url\)="mysql:\/\/db\/vigil" is invalid: a postgres:\/\/ URL/,
     )
     expect(r.status).toBe(2)
   })

@@ -37,7 +37,7 @@ export async function serve(args: string[]): Promise<number> {
     process.stderr.write(`vigil: ${err.message}\n`)
     return 2
   }
-  stderrLogger.info(`vigil ${VERSION} listening on ${hub.url}`, { dataDir: config.dataDir, sampleMs: config.sampleMs })
+  stderrLogger.info(`vigil ${VERSION} listening on ${hub.url}`, { data: hub.dataAt, sampleMs: config.sampleMs })
   process.stdout.write(`Vigil dashboard: ${hub.url}/\n`)
   if (hub.firstLoginUrl) {
     process.stdout.write(

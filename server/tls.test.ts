@@ -87,7 +87,7 @@ describe('HTTPS and HTTP/2', () => {
 
     const page = await h2(t.hub.url, '/api/health')
     expect(page.headers['strict-transport-security']).toBe('max-age=15552000')
-    const token = t.hub.tokens.create('viewer', 'wall').token
+    const token = (await t.hub.tokens.create('viewer', 'wall')).token
     const login = await h2(t.hub.url, '/api/session', { method: 'POST', body: JSON.stringify({ token }) })
     expect(login.headers[':status']).toBe(200)
     expect(String(login.headers['set-cookie'])).toMatch(
@@ -97,7 +97,7 @@ describe('HTTPS and HTTP/2', () => {
 
   it('keeps WebSocket commands working over HTTP/1.1 on the same TLS port', async () => {
     t = await startTestHub({ VIGIL_SELF_SIGNED: 'true', VIGIL_SAMPLE_MS: '60000' })
-    const token = t.hub.tokens.create('operator', 'ops').token
+    const token = (await t.hub.tokens.create('operator', 'ops')).token
     const client = new ControlClient(
       `${t.hub.url.replace('https', 'wss')}/api/control`,
       { authorization: `Bearer ${token}` },

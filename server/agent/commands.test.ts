@@ -35,12 +35,12 @@ describe('commands that reach agents', () => {
   it('acknowledges sampling.set for a host once its agent applied it, and only that host changes cadence', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000' })
     const url = t.hub.url
-    const a = agent(url, t.hub.tokens.create('agent', 'ag-a').token, 'edge-a')
-    const b = agent(url, t.hub.tokens.create('agent', 'ag-b').token, 'edge-b')
+    const a = agent(url, (await t.hub.tokens.create('agent', 'ag-a')).token, 'edge-a')
+    const b = agent(url, (await t.hub.tokens.create('agent', 'ag-b')).token, 'edge-b')
     await Promise.all([a.connected(), b.connected()])
     const live = new Collector(`${url}/api/stream?topics=metrics,config`, ['metrics', 'config'])
     const operator = new ControlClient(`${url.replace('http', 'ws')}/api/control`, {
-      authorization: `Bearer ${t.hub.tokens.create('operator', 'ops').token}`,
+      authorization: `Bearer ${(await t.hub.tokens.create('operator', 'ops')).token}`,
     })
     try {
       await operator.opened()
@@ -73,7 +73,7 @@ describe('commands that reach agents', () => {
   it('answers applied: false for an offline host, applies the setting when its agent reconnects, and reverts it after ttlMs', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_AGENT_HEARTBEAT_MS: '500' })
     const url = t.hub.url
-    const token = t.hub.tokens.create('agent', 'ag-c').token
+    const token = (await t.hub.tokens.create('agent', 'ag-c')).token
     const spool = spoolDir()
     const first = agent(url, token, 'edge-c', [], spool)
     await first.connected()
@@ -83,7 +83,7 @@ describe('commands that reach agents', () => {
       ((await (await fetch(`${url}/api/hosts`)).json()) as HostEntry[]).find((h) => h.host === 'edge-c')?.state
     await expect.poll(state).toBe('offline')
 
-    const admin = t.hub.tokens.create('admin', 'boss').token
+    const admin = (await t.hub.tokens.create('admin', 'boss')).token
     const operator = new ControlClient(`${url.replace('http', 'ws')}/api/control`, { authorization: `Bearer ${admin}` })
     const live = new Collector(`${url}/api/stream?topics=metrics:edge-c,config`, ['metrics', 'config'])
     try {
@@ -134,10 +134,10 @@ describe('commands that reach agents', () => {
   it('reverts a timed change of an agent host when it runs out, also when the hub restarted meanwhile', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000' })
     const port = String(t.hub.port)
-    const a = agent(t.hub.url, t.hub.tokens.create('agent', 'ag-r').token, 'edge-r')
+    const a = agent(t.hub.url, (await t.hub.tokens.create('agent', 'ag-r')).token, 'edge-r')
     await a.connected()
     const operator = new ControlClient(`${t.hub.url.replace('http', 'ws')}/api/control`, {
-      authorization: `Bearer ${t.hub.tokens.create('operator', 'ops-r').token}`,
+      authorization: `Bearer ${(await t.hub.tokens.create('operator', 'ops-r')).token}`,
     })
     await operator.opened()
     const timed = ok(
@@ -170,11 +170,11 @@ describe('commands that reach agents', () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_SELF_SIGNED: 'true' })
     expect(t.hub.url).toMatch(/^https:/)
     const ca = join(t.dir, 'tls', 'self-signed.crt')
-    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-tls', ['--hub-ca', ca])
+    const a = agent(t.hub.url, (await t.hub.tokens.create('agent')).token, 'edge-tls', ['--hub-ca', ca])
     await a.connected()
     expect(a.stderr()).toContain('wss://127.0.0.1:')
     // Without the CA the certificate is refused and the agent keeps trying
-    const untrusted = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-untrusted')
+    const untrusted = agent(t.hub.url, (await t.hub.tokens.create('agent')).token, 'edge-untrusted')
     await sleep(2000)
     expect(untrusted.stderr()).toMatch(/self[- ]signed certificate/)
     expect(untrusted.stderr()).not.toContain('connected to the hub')
@@ -193,7 +193,7 @@ describe('commands that reach agents', () => {
       spool.append({ ts: hour + i * 1000, intervalMs: 2000, values: { 'cpu.usage_pct': v } }, Date.now())
     }
     spool.close()
-    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-old', [], dir)
+    const a = agent(t.hub.url, (await t.hub.tokens.create('agent')).token, 'edge-old', [], dir)
     await a.connected()
     const host = async () =>
       ((await (await fetch(`${t.hub.url}/api/hosts`)).json()) as HostEntry[]).find((h) => h.host === 'edge-old')

@@ -4,7 +4,7 @@ import type { HostEntry, MetricsEvent, SeriesResponse } from '../protocol/index.
 import { openSqliteStore } from '../store/index.ts'
 import { useAgentProcesses } from '../testing/agents.ts'
 import { useChildHubs } from '../testing/child.ts'
-import { Collector, sleep, useTestHubs } from '../testing/hub.ts'
+import { Collector, sleep, sqliteOf, useTestHubs } from '../testing/hub.ts'
 
 const hubs = useTestHubs()
 const childHubs = useChildHubs()
@@ -37,8 +37,8 @@ function holes(times: number[], intervalMs = 1000): [number, number][] {
 
 /** A hub as a child process with an agent token made in its data dir, restartable on the same port. */
 async function childHub(tokens: string[]) {
-  const { dir, token } = childHubs.dataDir('admin', 'root')
-  const made = tokens.map((name) => childHubs.tokenIn(dir, 'agent', name))
+  const { dir, token } = await childHubs.dataDir('admin', 'root')
+  const made = await Promise.all(tokens.map((name) => childHubs.tokenIn(dir, 'agent', name)))
   const args = ['--data-dir', dir, '--sample-ms', '1000', '--agent-heartbeat-ms', '1000']
   const first = await childHubs.start([...args, '--port', '0'])
   const port = new URL(first.url).port
@@ -61,8 +61,8 @@ describe('a fleet of agents', () => {
   it('shows two agents with different host names online, and streams each host’s metrics under its own name', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_HOSTNAME: 'hub-1' })
     const url = t.hub.url
-    const a = agent(url, t.hub.tokens.create('agent', 'edge-a').token, 'edge-a')
-    const b = agent(url, t.hub.tokens.create('agent', 'edge-b').token, 'edge-b')
+    const a = agent(url, (await t.hub.tokens.create('agent', 'edge-a')).token, 'edge-a')
+    const b = agent(url, (await t.hub.tokens.create('agent', 'edge-b')).token, 'edge-b')
     await Promise.all([a.connected(), b.connected()])
 
     const all = new Collector(`${url}/api/stream?topics=metrics`, ['metrics'])
@@ -131,9 +131,9 @@ describe('a fleet of agents', () => {
     const env = { VIGIL_SAMPLE_MS: '60000', VIGIL_AGENT_HEARTBEAT_MS: '1000' }
     const a = await hubs.start({ ...env, VIGIL_HOSTNAME: 'hub-a' })
     const b = await hubs.start({ ...env, VIGIL_HOSTNAME: 'hub-b' })
-    const { token } = a.hub.tokens.create('agent', 'edge-m')
+    const { token } = await a.hub.tokens.create('agent', 'edge-m')
     // The same token on B, as hubs sharing one database have it
-    b.hub.db.sqlite
+    sqliteOf(b.hub)
       .prepare('INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)')
       .run('edge-m', 'agent', hashSecret(token), Date.now())
     const edge = agent(`${a.hub.url},${b.hub.url}`, token, 'edge-m')
@@ -198,7 +198,7 @@ describe('a fleet of agents', () => {
 
   it('marks a stopped agent (SIGSTOP) offline within two heartbeats, and online again after SIGCONT', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000', VIGIL_AGENT_HEARTBEAT_MS: '1000' })
-    const a = agent(t.hub.url, t.hub.tokens.create('agent').token, 'edge-s')
+    const a = agent(t.hub.url, (await t.hub.tokens.create('agent')).token, 'edge-s')
     await a.connected()
     const state = async () => (await hostsOf(t.hub.url)).find((h) => h.host === 'edge-s')?.state
     expect(await state()).toBe('online')
@@ -213,7 +213,7 @@ describe('a fleet of agents', () => {
   it('drops the oldest ticks of a spool made tiny while the hub is away, and reports the gap with its span and count', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '1000' })
     const port = String(t.hub.port)
-    const token = t.hub.tokens.create('agent').token
+    const token = (await t.hub.tokens.create('agent')).token
     const a = agent(t.hub.url, token, 'edge-t', ['--spool-max-bytes', '3000', '--slow-sample-ms', '600000'])
     await a.connected()
     await sleep(1500)

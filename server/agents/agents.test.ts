@@ -24,11 +24,11 @@ describe('the agent channel', () => {
   it('answers no token with 401, viewer and reporter tokens with 403, and an agent token speaking for a second host with 403, audited', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
     const { url, tokens } = { url: t.hub.url, tokens: t.hub.tokens }
-    const admin = tokens.create('admin', 'root').token
-    const agentToken = tokens.create('agent', 'edge').token
+    const admin = (await tokens.create('admin', 'root')).token
+    const agentToken = (await tokens.create('agent', 'edge')).token
     expect(await ControlClient.refusal(agentUrl(url), named('edge-1'))).toBe(401)
     for (const role of ['viewer', 'reporter', 'operator'] as const) {
-      const token = tokens.create(role).token
+      const token = (await tokens.create(role)).token
       expect([
         role,
         await ControlClient.refusal(agentUrl(url), { authorization: `Bearer ${token}`, ...named('edge-1') }),
@@ -56,7 +56,7 @@ describe('the agent channel', () => {
   it('refuses a second machine claiming an online host with 409, lets the same machine take over, and frees the name once it is offline', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
     const url = t.hub.url
-    const token = t.hub.tokens.create('agent', 'db').token
+    const token = (await t.hub.tokens.create('agent', 'db')).token
     const one = new SimAgent({ url, token, host: 'db-1', machineId: 'aaaa1111' })
     await one.hello()
     const elsewhere = { authorization: `Bearer ${token}`, ...named('db-1', 'bbbb2222') }
@@ -78,7 +78,7 @@ describe('the agent channel', () => {
 
   it('refuses a token as the hub’s own host with 409, and a bad host name or machine id with 400', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000', VIGIL_HOSTNAME: 'the-hub' })
-    const auth = { authorization: `Bearer ${t.hub.tokens.create('agent').token}` }
+    const auth = { authorization: `Bearer ${(await t.hub.tokens.create('agent')).token}` }
     expect(await ControlClient.refusal(agentUrl(t.hub.url), { ...auth, ...named('the-hub') })).toBe(409)
     expect(await ControlClient.refusal(agentUrl(t.hub.url), { ...auth, ...named('bad host!') })).toBe(400)
     expect(await ControlClient.refusal(agentUrl(t.hub.url), { ...auth, ...named('ok-host', 'x y') })).toBe(400)
@@ -87,7 +87,7 @@ describe('the agent channel', () => {
   it('acknowledges ticks once committed with the contiguous mark, and stores a replayed tick only once', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
     const url = t.hub.url
-    const a = new SimAgent({ url, token: t.hub.tokens.create('agent').token, host: 'web-1' })
+    const a = new SimAgent({ url, token: (await t.hub.tokens.create('agent')).token, host: 'web-1' })
     expect((await a.hello()).through).toBe(0)
     const t0 = Math.floor(Date.now() / 1000) * 1000 - 10_000
     a.ticks([1, 2, 3].map((s) => simTick(s, t0 + s * 1000)))
@@ -119,7 +119,7 @@ describe('the agent channel', () => {
 
   it('answers a malformed message with an error and keeps the socket; invalid ticks are refused by number and recorded as a gap', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
-    const a = new SimAgent({ url: t.hub.url, token: t.hub.tokens.create('agent').token, host: 'odd-1' })
+    const a = new SimAgent({ url: t.hub.url, token: (await t.hub.tokens.create('agent')).token, host: 'odd-1' })
     await a.hello()
     a.send('not json')
     expect(await a.next('error', 0)).toEqual({
@@ -150,7 +150,11 @@ describe('the agent channel', () => {
 
   it('closes the socket of a revoked agent token with 1008', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
-    const a = new SimAgent({ url: t.hub.url, token: t.hub.tokens.create('agent', 'gone').token, host: 'gone-1' })
+    const a = new SimAgent({
+      url: t.hub.url,
+      token: (await t.hub.tokens.create('agent', 'gone')).token,
+      host: 'gone-1',
+    })
     await a.hello()
     // Revoked by another process, as `vigil token revoke` does: the hub notices within half a second
     const other = (await import('../store/index.ts')).openDb(t.dir)
@@ -162,10 +166,10 @@ describe('the agent channel', () => {
   it('sends at most one fleet event a second, in all, while 50 simulated hosts tick ten times a second', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
     const url = t.hub.url
-    const sims = Array.from(
-      { length: 50 },
-      (_, i) => new SimAgent({ url, token: t.hub.tokens.create('agent').token, host: `sim-${i}` }),
-    )
+    const sims: SimAgent[] = []
+    for (let i = 0; i < 50; i++) {
+      sims.push(new SimAgent({ url, token: (await t.hub.tokens.create('agent')).token, host: `sim-${i}` }))
+    }
     await Promise.all(sims.map((a) => a.hello()))
     const fleet = new Collector(`${url}/api/stream?topics=fleet`, ['fleet'])
     try {

@@ -37,7 +37,7 @@ export class Agents {
   handlers(): [MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>, MiddlewareHandler<AuthEnv>] {
     const { tokens, hosts } = this.#opts
     const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
-      const r = resolveIdentity(tokens, false, c.req.header('authorization'), undefined)
+      const r = await resolveIdentity(tokens, false, c.req.header('authorization'), undefined)
       if ('status' in r || r.principal === null) {
         return refuse(c, 'unauthorized', 'status' in r ? r.message : 'An agent token is required')
       }
@@ -54,7 +54,7 @@ export class Agents {
           errorCode,
         })
       if (principal.role !== 'agent') {
-        audited('refused', {}, 'forbidden')
+        await audited('refused', {}, 'forbidden')
         return refuse(c, 'forbidden', `Role ${principal.role} may not connect as an agent; use a token of role agent`)
       }
       const host = HostName.safeParse(c.req.header(AGENT_HOST_HEADER))
@@ -63,12 +63,13 @@ export class Agents {
       if (!machine.success) return refuse(c, 'invalid', `${AGENT_MACHINE_HEADER}: ${issueMessage(machine.error)}`)
       const refusal = hosts.claim(host.data, principal.tokenId, machine.data)
       if (refusal) {
-        audited('refused', { host: host.data, machineId: machine.data }, refusal.code)
+        await audited('refused', { host: host.data, machineId: machine.data }, refusal.code)
         return refuse(c, refusal.code, refusal.message)
       }
       // Binding a token to a host (its first connection) is audited; reconnects are not
       const known = hosts.get(host.data)
-      if (!known || known.agentVersion === null) audited('accepted', { host: host.data, machineId: machine.data }, null)
+      if (!known || known.agentVersion === null)
+        await audited('accepted', { host: host.data, machineId: machine.data }, null)
       this.#pending.set(c.env.incoming, {
         host: host.data,
         machineId: machine.data,

@@ -132,7 +132,8 @@ export class AgentSession {
       for (const t of this.#timers) clearTimeout(t)
       for (const resolve of this.#pending.values()) resolve(false)
       this.#pending.clear()
-      if (this.#welcomed) this.onClose()
+      // Also before the welcome: a socket that closed while its hello was being stored leaves nothing behind
+      this.onClose()
     })
   }
 
@@ -222,13 +223,18 @@ export class AgentSession {
     if (this.#stopped || this.ws.readyState !== this.ws.OPEN) return
     this.#stream = stream
     this.#cursor = new SeqCursor(through)
-    this.#deps.hosts.connected(host, {
+    await this.#deps.hosts.connected(host, {
       tokenId: this.id.tokenId,
       machineId: this.id.machineId,
       agentVersion: m.agentVersion,
       info: m.info,
       spool: m.spool,
     })
+    if (this.ws.readyState !== this.ws.OPEN) {
+      // Closed while the host was being marked online: it is not
+      this.#deps.hosts.disconnected(host)
+      return
+    }
     const control = this.#deps.samplingFor(host)
     control?.reported(m.sampling)
     this.#welcomed = true
@@ -286,7 +292,7 @@ export class AgentSession {
   async #gap(m: Extract<AgentMessage, { type: 'gap' }>): Promise<void> {
     // Not recorded when the mark can't be stored: the agent reports the gap again on its next connection
     if (!(await this.#lose(m.fromSeq, m.toSeq))) return
-    this.#deps.hosts.gap(this.id.host, this.#stream, m)
+    await this.#deps.hosts.gap(this.id.host, this.#stream, m)
     this.#send({ type: 'gapAck', fromSeq: m.fromSeq })
   }
 
@@ -294,7 +300,7 @@ export class AgentSession {
   async #refuseTicks(r: SeqRange, code: 'invalid' | 'cardinality_limit', message: string): Promise<void> {
     const cursor = this.#cursor as SeqCursor
     if (await this.#lose(r.first, r.last)) {
-      this.#deps.hosts.gap(this.id.host, this.#stream, {
+      await this.#deps.hosts.gap(this.id.host, this.#stream, {
         fromSeq: r.first,
         toSeq: r.last,
         from: r.from,

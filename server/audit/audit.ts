@@ -1,8 +1,7 @@
 import { desc, lt } from 'drizzle-orm'
-import { audit } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
 import type { AuditEntry } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import type { Sql } from '../store/index.ts'
 
 const SECRET_KEY = /token|secret|password|authorization|cookie/i
 const MAX_ARGS_CHARS = 2000
@@ -21,19 +20,21 @@ export type NewAuditEntry = Omit<AuditEntry, 'id' | 'ts'>
 
 /** The append-only audit log: a row per command, and an `audit` event for live viewers. */
 export class Audit {
-  readonly #db: Db
+  readonly #sql: Sql
   readonly #bus: Bus
 
-  constructor(db: Db, bus: Bus) {
-    this.#db = db
+  constructor(sql: Sql, bus: Bus) {
+    this.#sql = sql
     this.#bus = bus
   }
 
-  record(entry: NewAuditEntry): AuditEntry {
+  /** Stores the entry, then streams it: it resolves once the row is committed. */
+  async record(entry: NewAuditEntry): Promise<AuditEntry> {
+    const { audit } = this.#sql.t
     let args = JSON.stringify(entry.args ?? {})
     if (args.length > MAX_ARGS_CHARS) args = JSON.stringify({ truncated: args.slice(0, MAX_ARGS_CHARS) })
     const ts = Date.now()
-    const row = this.#db.db
+    const [row] = await this.#sql.db
       .insert(audit)
       .values({
         ts,
@@ -46,21 +47,21 @@ export class Audit {
         errorCode: entry.errorCode,
       })
       .returning({ id: audit.id })
-      .get()
+    if (!row) throw new Error('the audit row was not written')
     const full: AuditEntry = { ...entry, args: JSON.parse(args), id: row.id, ts }
     this.#bus.publish('audit', 'audit', full)
     return full
   }
 
   /** Newest first, at most `limit`, older than the entry `before` when given. */
-  list(limit: number, before?: number): AuditEntry[] {
-    const rows = this.#db.db
+  async list(limit: number, before?: number): Promise<AuditEntry[]> {
+    const { audit } = this.#sql.t
+    const rows = await this.#sql.db
       .select()
       .from(audit)
       .where(before === undefined ? undefined : lt(audit.id, before))
       .orderBy(desc(audit.id))
       .limit(limit)
-      .all()
     return rows.map((r) => ({
       id: r.id,
       ts: r.ts,

@@ -12,9 +12,9 @@ export function auditRoutes(audit: Audit): Hono<AuthEnv> {
     '/api/audit',
     requireRole(COMMAND_ROLES, 'read the audit log'),
     zValidator('query', AuditQuery, invalidAs400),
-    (c) => {
+    async (c) => {
       const q = c.req.valid('query')
-      return c.json({ entries: audit.list(q.limit, q.before) })
+      return c.json({ entries: await audit.list(q.limit, q.before) })
     },
   )
   return app

@@ -11,7 +11,7 @@ import type { Identity } from '../protocol/index.ts'
 import { openDb } from '../store/index.ts'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
 import { describeTokenCli } from './token-cli.suite.ts'
-import { hashSecret, Tokens } from './tokens.ts'
+import { hashSecret, sqliteTokenAdmin } from './tokens.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -35,14 +35,14 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 describe('tokens', () => {
   it('stores only a SHA-256 of each secret and verifies the secret itself', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-    const created = t.hub.tokens.create('operator', 'deploy-bot')
+    const created = await t.hub.tokens.create('operator', 'deploy-bot')
     expect(created.token).toMatch(/^vgl_[A-Za-z0-9_-]{43}$/)
     const db = openDb(t.dir)
     const rows = db.sqlite.prepare('select name, role, hash from tokens where name = ?').all('deploy-bot')
     db.sqlite.close()
     expect(rows).toEqual([{ name: 'deploy-bot', role: 'operator', hash: hashSecret(created.token) }])
-    expect(t.hub.tokens.verify(created.token)).toMatchObject({ name: 'deploy-bot', role: 'operator' })
-    expect(t.hub.tokens.verify(`${created.token}x`)).toBeNull()
+    expect(await t.hub.tokens.verify(created.token)).toMatchObject({ name: 'deploy-bot', role: 'operator' })
+    expect(await t.hub.tokens.verify(`${created.token}x`)).toBeNull()
   })
 
   it('creates, lists and revokes tokens from the CLI against the data dir of a running hub, which stops honouring a revoked one at once', async () => {
@@ -126,7 +126,7 @@ describe('sessions and login', () => {
 
   it('logs in with a pasted token, and logs out', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-    const { token } = t.hub.tokens.create('operator', 'alice')
+    const { token } = await t.hub.tokens.create('operator', 'alice')
     const bad = await fetch(`${t.hub.url}/api/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -185,7 +185,7 @@ describe('roles on the HTTP API', () => {
 
   it('answers 403 forbidden to a reporter reading the dashboard and to a viewer asking for the audit topic', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-    const reporter = t.hub.tokens.create('reporter', 'ci').token
+    const reporter = (await t.hub.tokens.create('reporter', 'ci')).token
     const res = await fetch(`${t.hub.url}/api/metrics/catalog`, { headers: bearer(reporter) })
     expect(res.status).toBe(403)
     expect(await res.json()).toEqual({
@@ -207,9 +207,9 @@ describe('roles on the HTTP API', () => {
 describe('binding beyond loopback', () => {
   it('refuses to start on a non-loopback address while no token exists', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-    const db = openDb(t.dir)
-    new Tokens(db).revoke('admin')
-    db.sqlite.close()
+    const admin = sqliteTokenAdmin(openDb(t.dir))
+    await admin.revoke('admin')
+    await admin.close()
     await t.hub.close()
     const config = loadConfig({ VIGIL_HOST: '0.0.0.0', VIGIL_PORT: '0', VIGIL_DATA_DIR: t.dir })
     const start = startHub(config, { log: silentLogger })
@@ -222,7 +222,7 @@ describe('binding beyond loopback', () => {
 
   it('asks every visitor of a non-loopback hub for a token', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-    const { token } = t.hub.tokens.create('viewer', 'screen')
+    const { token } = await t.hub.tokens.create('viewer', 'screen')
     await t.hub.close()
     t.hub = await startHub(
       loadConfig({ VIGIL_HOST: '0.0.0.0', VIGIL_PORT: '0', VIGIL_DATA_DIR: t.dir, VIGIL_SAMPLE_MS: '60000' }),

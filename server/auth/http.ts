@@ -32,19 +32,19 @@ export type Resolved = { identity: Identity; principal: Principal | null } | { s
  * Resolves a request's credentials: `Authorization: Bearer`, else the session cookie, else the anonymous viewer
  * (only when the hub is bound to loopback). A bearer that does not verify is refused, never downgraded.
  */
-export function resolveIdentity(
+export async function resolveIdentity(
   tokens: Tokens,
   allowAnonymous: boolean,
   authorization: string | undefined,
   cookie: string | undefined,
-): Resolved {
+): Promise<Resolved> {
   if (authorization !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization)
-    const principal = m?.[1] ? tokens.verify(m[1]) : null
+    const principal = m?.[1] ? await tokens.verify(m[1]) : null
     if (!principal) return { status: 401, message: 'Invalid or revoked token' }
     return { identity: { name: principal.name, role: principal.role, anonymous: false }, principal }
   }
-  const principal = cookie ? tokens.session(cookie) : null
+  const principal = cookie ? await tokens.session(cookie) : null
   if (principal) return { identity: { name: principal.name, role: principal.role, anonymous: false }, principal }
   if (allowAnonymous) return { identity: { name: 'anonymous', role: 'viewer', anonymous: true }, principal: null }
   return { status: 401, message: 'Token required: send Authorization: Bearer <token> or log in at /login' }
@@ -55,7 +55,7 @@ export function authenticate(tokens: Tokens, allowAnonymous: boolean): Middlewar
   return async (c, next) => {
     // The anonymous viewer is for this machine only, not for whoever a proxy on it forwards
     const anonymous = allowAnonymous && clientOf(c).local
-    const r = resolveIdentity(tokens, anonymous, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
+    const r = await resolveIdentity(tokens, anonymous, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
     if ('status' in r) return c.json(errorBody('unauthorized', r.message), 401)
     c.set('identity', r.identity)
     c.set('principal', r.principal)
@@ -72,8 +72,8 @@ export function requireRole(roles: readonly Role[], what: string): MiddlewareHan
   }
 }
 
-function startSession(c: Context<AuthEnv>, tokens: Tokens, tokenId: number): void {
-  setCookie(c, SESSION_COOKIE, tokens.openSession(tokenId, SESSION_TTL_MS), {
+async function startSession(c: Context<AuthEnv>, tokens: Tokens, tokenId: number): Promise<void> {
+  setCookie(c, SESSION_COOKIE, await tokens.openSession(tokenId, SESSION_TTL_MS), {
     httpOnly: true,
     sameSite: 'Strict',
     // Under TLS the cookie never travels over plain HTTP
@@ -94,9 +94,9 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
   app.get('/login', async (c, next) => {
     const code = c.req.query('code')
     if (code !== undefined) {
-      const tokenId = code.length <= 100 ? tokens.redeemLoginCode(code) : null
+      const tokenId = code.length <= 100 ? await tokens.redeemLoginCode(code) : null
       if (tokenId === null) return c.redirect('/login?error=expired', 302)
-      startSession(c, tokens, tokenId)
+      await startSession(c, tokens, tokenId)
       return c.redirect('/', 302)
     }
     if (!existsSync(loginPage)) return c.text('The dashboard is not built yet: run `npm run build`.', 503)
@@ -107,18 +107,18 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
     maxSize: 4096,
     onError: (c) => c.json(errorBody('payload_too_large', 'A login body is at most 4 KiB'), 413),
   })
-  app.post('/api/session', smallBody, zValidator('json', LoginRequest, invalidAs400), (c) => {
-    const principal = tokens.verify(c.req.valid('json').token)
+  app.post('/api/session', smallBody, zValidator('json', LoginRequest, invalidAs400), async (c) => {
+    const principal = await tokens.verify(c.req.valid('json').token)
     if (!principal) return c.json(errorBody('unauthorized', 'Invalid or revoked token'), 401)
-    startSession(c, tokens, principal.tokenId)
+    await startSession(c, tokens, principal.tokenId)
     return c.json<Identity>({ name: principal.name, role: principal.role, anonymous: false })
   })
 
   app.get('/api/session', authenticate(tokens, allowAnonymous), (c) => c.json<Identity>(c.get('identity')))
 
-  app.delete('/api/session', (c) => {
+  app.delete('/api/session', async (c) => {
     const cookie = getCookie(c, SESSION_COOKIE)
-    if (cookie) tokens.closeSession(cookie)
+    if (cookie) await tokens.closeSession(cookie)
     deleteCookie(c, SESSION_COOKIE, { path: '/' })
     return c.body(null, 204)
   })

@@ -53,7 +53,7 @@ let remoteUrl = ''
 beforeAll(async () => {
   local = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_AUTH_FAILURES_PER_MIN: '100000' })
   for (const role of ['viewer', 'operator', 'admin', 'reporter', 'agent'] as const) {
-    tokens.set(role, local.hub.tokens.create(role, `matrix-${role}`).token)
+    tokens.set(role, (await local.hub.tokens.create(role, `matrix-${role}`)).token)
   }
   // The same data dir bound beyond loopback: the tokens carry over, anonymous visitors get 401
   const remote = await local.restart({ VIGIL_HOST: '0.0.0.0' })

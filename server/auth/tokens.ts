@@ -1,8 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { and, count, eq, gt, isNotNull, isNull, lt } from 'drizzle-orm'
-import { loginCodes, sessions, tokens } from '../../db/schema.ts'
 import type { Role } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import { type Db, isUniqueViolation, type Sql, sqliteSql } from '../store/index.ts'
 
 /** A token as `vigil token list` shows it: never the secret. */
 export interface TokenInfo {
@@ -74,11 +73,11 @@ export interface TokenAdmin {
 
 /** The SQLite tokens as a `TokenAdmin`; closing it closes the database. */
 export function sqliteTokenAdmin(db: Db): TokenAdmin {
-  const t = new Tokens(db)
+  const t = new Tokens(sqliteSql(db))
   return {
-    create: async (role, name) => t.create(role, name),
-    list: async () => t.list(),
-    revoke: async (name) => t.revoke(name),
+    create: (role, name) => t.create(role, name),
+    list: () => t.list(),
+    revoke: (name) => t.revoke(name),
     close: async () => {
       db.sqlite.close()
     },
@@ -86,160 +85,188 @@ export function sqliteTokenAdmin(db: Db): TokenAdmin {
 }
 
 /**
- * Tokens, browser sessions and one-time login codes, all stored hashed in SQLite. Works the same from the hub and
- * from `vigil token`, so either may change them while the other runs.
+ * Tokens, browser sessions and one-time login codes, all stored hashed, in SQLite or PostgreSQL. Works the same
+ * from the hub and from `vigil token`, so either may change them while the other runs.
  */
 export class Tokens {
-  readonly #db: Db
+  readonly #sql: Sql
   readonly #touched = new Map<number, number>()
+  /** Revoked token ids, as last read: what `isActive` answers from. */
+  #revoked = new Set<number>()
   #dataVersion: number
+  /** Set when a revocation was announced (PostgreSQL): the next `changedElsewhere` says so. */
+  #announced = false
 
-  constructor(db: Db) {
-    this.#db = db
+  constructor(sql: Sql) {
+    this.#sql = sql
     this.#dataVersion = this.#version()
   }
 
-  #version(): number {
-    return this.#db.sqlite.pragma('data_version', { simple: true }) as number
+  /** The tokens with the revoked ones read: call once before `isActive`. */
+  static async open(sql: Sql): Promise<Tokens> {
+    const t = new Tokens(sql)
+    await t.refreshRevoked()
+    return t
   }
 
-  /** True when another connection (a `vigil token` command) has written since the last call. */
+  #version(): number {
+    return (this.#sql.sqlite?.sqlite.pragma('data_version', { simple: true }) as number | undefined) ?? 0
+  }
+
+  /**
+   * True when another connection (a `vigil token` command) has written the SQLite file since the last call, or a
+   * revocation was announced since (on PostgreSQL, by `RevocationWatch`).
+   */
   changedElsewhere(): boolean {
+    const announced = this.#announced
+    this.#announced = false
     const v = this.#version()
-    if (v === this.#dataVersion) return false
+    if (v === this.#dataVersion) return announced
     this.#dataVersion = v
     return true
   }
 
+  /** A revocation made elsewhere was announced: `refreshRevoked` is due. */
+  announced(): void {
+    this.#announced = true
+  }
+
   /** Tokens not revoked. */
-  activeCount(): number {
-    return this.#db.db.select({ n: count() }).from(tokens).where(isNull(tokens.revokedAt)).get()?.n ?? 0
+  async activeCount(): Promise<number> {
+    const { tokens } = this.#sql.t
+    const [row] = await this.#sql.db.select({ n: count() }).from(tokens).where(isNull(tokens.revokedAt))
+    return Number(row?.n ?? 0)
   }
 
   /** Creates a token and returns its secret: the only time it is ever shown. */
-  create(role: Role, name?: string): CreatedToken {
+  async create(role: Role, name?: string): Promise<CreatedToken> {
+    const { tokens } = this.#sql.t
     const minted = mintToken(role, name)
     try {
-      const row = this.#db.db
+      const [row] = await this.#sql.db
         .insert(tokens)
         .values({ name: minted.name, role, hash: minted.hash, createdAt: Date.now() })
         .returning({ id: tokens.id })
-        .get()
+      if (!row) throw new Error('the token was not stored')
       return { name: minted.name, role, token: minted.token, id: row.id }
     } catch (err) {
-      if (String(err).includes('UNIQUE')) throw nameTaken(minted.name)
+      if (isUniqueViolation(err)) throw nameTaken(minted.name)
       throw err
     }
   }
 
   /** A name for a new token that no token has used yet: `base`, else `base-<hex>`. */
-  freeName(base: string): string {
-    const taken = this.#db.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.name, base)).get()
-    return taken ? `${base}-${randomBytes(3).toString('hex')}` : base
+  async freeName(base: string): Promise<string> {
+    const { tokens } = this.#sql.t
+    const taken = await this.#sql.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.name, base))
+    return taken.length > 0 ? `${base}-${randomBytes(3).toString('hex')}` : base
   }
 
-  list(): TokenInfo[] {
-    return this.#db.db.select(infoColumns(tokens)).from(tokens).orderBy(tokens.id).all()
+  async list(): Promise<TokenInfo[]> {
+    const { tokens } = this.#sql.t
+    return this.#sql.db.select(infoColumns(tokens)).from(tokens).orderBy(tokens.id)
   }
 
   /** Revokes by name; false when no active token has that name. Its sessions end with it. */
-  revoke(name: string): boolean {
-    const res = this.#db.db
+  async revoke(name: string): Promise<boolean> {
+    const { tokens } = this.#sql.t
+    const rows = await this.#sql.db
       .update(tokens)
       .set({ revokedAt: Date.now() })
       .where(and(eq(tokens.name, name), isNull(tokens.revokedAt)))
-      .run()
-    return res.changes > 0
+      .returning({ id: tokens.id })
+    for (const r of rows) this.#revoked.add(r.id)
+    return rows.length > 0
   }
 
-  /** Whether a token exists and is not revoked. */
+  /** Whether a token is not revoked, as of the last `refreshRevoked`. */
   isActive(id: number): boolean {
-    const row = this.#db.db.select({ revokedAt: tokens.revokedAt }).from(tokens).where(eq(tokens.id, id)).get()
-    return row !== undefined && row.revokedAt === null
+    return !this.#revoked.has(id)
   }
 
-  /** Ids of every revoked token. */
-  revokedIds(): Set<number> {
-    const rows = this.#db.db.select({ id: tokens.id }).from(tokens).where(isNotNull(tokens.revokedAt)).all()
-    return new Set(rows.map((r) => r.id))
+  /** Reads the revoked ids again; returns those revoked since the last read. */
+  async refreshRevoked(): Promise<Set<number>> {
+    const { tokens } = this.#sql.t
+    const rows = await this.#sql.db.select({ id: tokens.id }).from(tokens).where(isNotNull(tokens.revokedAt))
+    const now = new Set(rows.map((r) => r.id))
+    const fresh = new Set([...now].filter((id) => !this.#revoked.has(id)))
+    this.#revoked = now
+    return fresh
   }
 
   /**
    * The active token behind a secret, or null. The lookup is by the secret's SHA-256, so its timing depends on the
    * hash, which tells a guesser nothing about the secret; the match is then confirmed in constant time.
    */
-  verify(token: string): Principal | null {
+  async verify(token: string): Promise<Principal | null> {
+    const { tokens } = this.#sql.t
     const hash = hashSecret(token)
-    const row = this.#db.db
+    const [row] = await this.#sql.db
       .select({ tokenId: tokens.id, name: tokens.name, role: tokens.role, hash: tokens.hash })
       .from(tokens)
       .where(and(eq(tokens.hash, hash), isNull(tokens.revokedAt)))
-      .get()
     if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(hash, 'hex'))) return null
     this.#touch(row.tokenId)
     return { tokenId: row.tokenId, name: row.name, role: row.role }
   }
 
+  /** Notes when a token was last used, at most once a minute; nobody waits for it, and a failed write is let go. */
   #touch(id: number): void {
     const now = Date.now()
     if (now - (this.#touched.get(id) ?? 0) < LAST_USED_EVERY_MS) return
     this.#touched.set(id, now)
-    this.#db.db.update(tokens).set({ lastUsedAt: now }).where(eq(tokens.id, id)).run()
+    const { tokens } = this.#sql.t
+    Promise.resolve(this.#sql.db.update(tokens).set({ lastUsedAt: now }).where(eq(tokens.id, id))).catch(() => {})
   }
 
   /** Opens a browser session acting as `tokenId`; returns the cookie's secret. */
-  openSession(tokenId: number, ttlMs: number): string {
+  async openSession(tokenId: number, ttlMs: number): Promise<string> {
+    const { sessions } = this.#sql.t
     const s = secret('')
     const now = Date.now()
-    this.#db.db
-      .insert(sessions)
-      .values({ hash: hashSecret(s), tokenId, createdAt: now, expiresAt: now + ttlMs })
-      .run()
+    await this.#sql.db.insert(sessions).values({ hash: hashSecret(s), tokenId, createdAt: now, expiresAt: now + ttlMs })
     return s
   }
 
   /** The active token behind a session cookie, or null when expired, unknown or its token is revoked. */
-  session(cookie: string): Principal | null {
-    const row = this.#db.db
+  async session(cookie: string): Promise<Principal | null> {
+    const { sessions, tokens } = this.#sql.t
+    const [row] = await this.#sql.db
       .select({ tokenId: tokens.id, name: tokens.name, role: tokens.role })
       .from(sessions)
       .innerJoin(tokens, eq(tokens.id, sessions.tokenId))
       .where(and(eq(sessions.hash, hashSecret(cookie)), gt(sessions.expiresAt, Date.now()), isNull(tokens.revokedAt)))
-      .get()
     if (row) this.#touch(row.tokenId)
     return row ?? null
   }
 
-  closeSession(cookie: string): void {
-    this.#db.db
-      .delete(sessions)
-      .where(eq(sessions.hash, hashSecret(cookie)))
-      .run()
+  async closeSession(cookie: string): Promise<void> {
+    const { sessions } = this.#sql.t
+    await this.#sql.db.delete(sessions).where(eq(sessions.hash, hashSecret(cookie)))
   }
 
   /** A one-time code that opens a session as `tokenId`, for the login link printed at first start. */
-  createLoginCode(tokenId: number, ttlMs: number): string {
+  async createLoginCode(tokenId: number, ttlMs: number): Promise<string> {
+    const { loginCodes } = this.#sql.t
     const code = secret('')
-    this.#db.db
-      .insert(loginCodes)
-      .values({ hash: hashSecret(code), tokenId, expiresAt: Date.now() + ttlMs })
-      .run()
+    await this.#sql.db.insert(loginCodes).values({ hash: hashSecret(code), tokenId, expiresAt: Date.now() + ttlMs })
     return code
   }
 
   /** Uses up a login code: the token id it was for, or null if unknown, used or expired. */
-  redeemLoginCode(code: string): number | null {
-    const row = this.#db.db
+  async redeemLoginCode(code: string): Promise<number | null> {
+    const { loginCodes } = this.#sql.t
+    const [row] = await this.#sql.db
       .delete(loginCodes)
       .where(and(eq(loginCodes.hash, hashSecret(code)), gt(loginCodes.expiresAt, Date.now())))
       .returning({ tokenId: loginCodes.tokenId })
-      .get()
     return row?.tokenId ?? null
   }
 
   /** Drops expired sessions and login codes. */
-  prune(now: number): void {
-    this.#db.db.delete(sessions).where(lt(sessions.expiresAt, now)).run()
-    this.#db.db.delete(loginCodes).where(lt(loginCodes.expiresAt, now)).run()
+  async prune(now: number): Promise<void> {
+    const { sessions, loginCodes } = this.#sql.t
+    await this.#sql.db.delete(sessions).where(lt(sessions.expiresAt, now))
+    await this.#sql.db.delete(loginCodes).where(lt(loginCodes.expiresAt, now))
   }
 }

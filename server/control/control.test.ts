@@ -27,8 +27,8 @@ afterEach(async () => {
 async function hub(env: Record<string, string> = {}) {
   t = await startTestHub({ VIGIL_SAMPLE_MS: '1000', ...env })
   const url = `ws://127.0.0.1:${t.hub.port}/api/control`
-  const operator = t.hub.tokens.create('operator', 'ops').token
-  const viewer = t.hub.tokens.create('viewer', 'wall').token
+  const operator = (await t.hub.tokens.create('operator', 'ops')).token
+  const viewer = (await t.hub.tokens.create('viewer', 'wall')).token
   return { hub: t.hub, url, operator, viewer }
 }
 

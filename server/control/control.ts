@@ -3,7 +3,7 @@ import { upgradeWebSocket } from '@hono/node-server'
 import type { MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import type { RawData, WebSocket } from 'ws'
-import type { Audit } from '../audit/index.ts'
+import type { Audit, NewAuditEntry } from '../audit/index.ts'
 import { redact } from '../audit/index.ts'
 import {
   type AuthEnv,
@@ -120,7 +120,7 @@ export class Control {
     const { tokens } = this.#opts
     const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
       // The control channel always needs a token or a session, even on loopback
-      const r = resolveIdentity(tokens, false, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
+      const r = await resolveIdentity(tokens, false, c.req.header('authorization'), getCookie(c, SESSION_COOKIE))
       if ('status' in r || r.principal === null) {
         return c.json(errorBody('unauthorized', 'status' in r ? r.message : 'Token required'), 401)
       }
@@ -187,19 +187,25 @@ export class Control {
     return true
   }
 
-  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
-    const { audit } = this.#opts
-    const refuse = (id: RequestId | null, command: string, args: unknown, code: ControlErrorCode, message: string) => {
-      audit.record({
+  /** Audits a command, committed before its reply goes out; a failed audit write is logged, the reply still sent. */
+  async #audited(peer: Peer, entry: Omit<NewAuditEntry, 'actor' | 'role' | 'remote'>, reply: Reply): Promise<void> {
+    try {
+      await this.#opts.audit.record({
         actor: peer.identity.name,
         role: peer.identity.role,
         remote: peer.remote,
-        command,
-        args,
-        outcome: code === 'internal' || code === 'not_found' || code === 'conflict' ? 'failed' : 'refused',
-        errorCode: code,
+        ...entry,
       })
-      this.#send(peer, { id, ok: false, error: { code, message } })
+    } catch (err) {
+      this.#opts.log.error('audit write failed', { err, command: entry.command })
+    }
+    this.#send(peer, reply)
+  }
+
+  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+    // Refusals queue behind the commands before them, so replies keep the order of the messages
+    const refuse = (id: RequestId | null, command: string, args: unknown, code: ControlErrorCode, message: string) => {
+      peer.queue = peer.queue.then(() => this.#refusal(peer, id, command, args, code, message))
     }
 
     if (!this.#takeToken(peer)) {
@@ -256,7 +262,19 @@ export class Control {
     // The audit names the host a sampling command acted on, the hub's own when it named none
     if (cmd.type.startsWith('sampling.')) args.host = ('host' in cmd && cmd.host) || this.#opts.host
     // Replies go out in the order the commands came, even when one waits for a remote host's agent
-    peer.queue = peer.queue.then(() => this.#run(peer, id, type, args, cmd, refuse))
+    peer.queue = peer.queue.then(() => this.#run(peer, id, type, args, cmd))
+  }
+
+  #refusal(
+    peer: Peer,
+    id: RequestId | null,
+    command: string,
+    args: unknown,
+    code: ControlErrorCode,
+    message: string,
+  ): Promise<void> {
+    const outcome = code === 'internal' || code === 'not_found' || code === 'conflict' ? 'failed' : 'refused'
+    return this.#audited(peer, { command, args, outcome, errorCode: code }, { id, ok: false, error: { code, message } })
   }
 
   /** Dispatches a valid command; replies (and audits) once it has taken effect, which for a remote host takes a round trip. */
@@ -266,7 +284,6 @@ export class Control {
     type: string,
     args: Record<string, unknown>,
     cmd: Exclude<Command, { type: 'ping' }>,
-    refuse: (id: RequestId | null, command: string, args: unknown, code: ControlErrorCode, message: string) => void,
   ): Promise<void> {
     let result: unknown
     try {
@@ -277,24 +294,11 @@ export class Control {
         host: this.#opts.host,
       })
     } catch (err) {
-      if (err instanceof AppError) {
-        refuse(id, type, args, err.controlCode, err.message)
-        return
-      }
+      if (err instanceof AppError) return this.#refusal(peer, id, type, args, err.controlCode, err.message)
       this.#opts.log.error('command failed', { type, err })
-      refuse(id, type, args, 'internal', 'Internal error')
-      return
+      return this.#refusal(peer, id, type, args, 'internal', 'Internal error')
     }
-    this.#opts.audit.record({
-      actor: peer.identity.name,
-      role: peer.identity.role,
-      remote: peer.remote,
-      command: type,
-      args,
-      outcome: 'accepted',
-      errorCode: null,
-    })
-    this.#send(peer, { id, ok: true, result })
+    await this.#audited(peer, { command: type, args, outcome: 'accepted', errorCode: null }, { id, ok: true, result })
   }
 
   /** Closes the sockets of revoked tokens with 1008. */

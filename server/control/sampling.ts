@@ -1,10 +1,9 @@
-import { eq, like } from 'drizzle-orm'
-import { settings } from '../../db/schema.ts'
+import { like } from 'drizzle-orm'
 import type { Audit } from '../audit/index.ts'
 import type { Bus } from '../bus/index.ts'
 import type { Logger } from '../log.ts'
 import type { ConfigEvent, SamplingResult, SamplingSettings } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import type { Sql } from '../store/index.ts'
 
 /** The hub's own host keeps the key it always had; an agent host's is `sampling:<host>`. */
 const LOCAL_KEY = 'sampling'
@@ -27,8 +26,14 @@ export interface SamplingTarget {
   configure(s: SamplingSettings): Promise<boolean>
 }
 
+/** A stored settings row: what was set, and its version. */
+interface Row {
+  value: string
+  version: number
+}
+
 export interface SamplingDeps {
-  db: Db
+  sql: Sql
   bus: Bus
   audit: Audit
   log: Logger
@@ -47,6 +52,7 @@ export class SamplingControl {
   #state: Stored
   #version: number
   #revertTimer: NodeJS.Timeout | null = null
+  #storing: Promise<unknown> = Promise.resolve()
 
   constructor(
     deps: SamplingDeps,
@@ -55,12 +61,12 @@ export class SamplingControl {
     target: SamplingTarget,
     /** What the host runs when no operator has set anything: the config, or what the agent reported. */
     defaults: SamplingSettings,
+    row: Row | undefined,
   ) {
     this.#deps = deps
     this.host = host
     this.#key = keyOf(host, local)
     this.#target = target
-    const row = deps.db.db.select().from(settings).where(eq(settings.key, this.#key)).get()
     this.#state = row ? (JSON.parse(row.value) as Stored) : { sampling: defaults, changedBy: 'config', at: Date.now() }
     this.#version = row?.version ?? 0
   }
@@ -132,20 +138,35 @@ export class SamplingControl {
 
   /** Stores the change, announces it, then waits for the host to run it: the answer says whether it does. */
   async #commit(next: Stored): Promise<SamplingResult> {
+    const event = await this.#store(next)
+    const applied = await this.#target.configure(next.sampling)
+    return { ...event, applied }
+  }
+
+  /** Stores the change and announces it, once committed; changes are stored one at a time, each a new version. */
+  #store(next: Stored): Promise<ConfigEvent> {
+    const run = this.#storing.then(
+      () => this.#write(next),
+      () => this.#write(next),
+    )
+    this.#storing = run.catch(() => {})
+    return run
+  }
+
+  async #write(next: Stored): Promise<ConfigEvent> {
     const version = this.#version + 1
     const row = { value: JSON.stringify(next), version, updatedAt: next.at }
-    this.#deps.db.db
+    const { settings } = this.#deps.sql.t
+    await this.#deps.sql.db
       .insert(settings)
       .values({ key: this.#key, ...row })
       .onConflictDoUpdate({ target: settings.key, set: row })
-      .run()
     this.#state = next
     this.#version = version
     this.#scheduleRevert()
     const event = this.current()
     this.#deps.bus.publish('config', 'config', event)
-    const applied = await this.#target.configure(next.sampling)
-    return { ...event, applied }
+    return event
   }
 
   #scheduleRevert(): void {
@@ -160,9 +181,9 @@ export class SamplingControl {
     const { revertTo, sampling } = this.#state
     if (!revertTo) return
     try {
-      const pending = this.#commit({ sampling: { ...sampling, ...revertTo }, changedBy: 'system', at: Date.now() })
-      const event = this.current()
-      this.#deps.audit.record({
+      const next = { sampling: { ...sampling, ...revertTo }, changedBy: 'system', at: Date.now() }
+      const event = await this.#store(next)
+      await this.#deps.audit.record({
         actor: 'system',
         role: 'system',
         remote: null,
@@ -171,7 +192,7 @@ export class SamplingControl {
         outcome: 'accepted',
         errorCode: null,
       })
-      await pending
+      await this.#target.configure(next.sampling)
     } catch (err) {
       this.#deps.log.error('sampling revert failed', { err, host: this.host })
     }
@@ -200,23 +221,34 @@ export class Sampling {
   readonly #deps: SamplingDeps
   readonly #opts: SamplingHosts
   readonly #hosts = new Map<string, SamplingControl>()
+  /** Every stored row when the hub started, by key: a host's control is made from its row when first needed. */
+  readonly #rows: Map<string, Row>
 
-  constructor(deps: SamplingDeps, opts: SamplingHosts) {
+  private constructor(deps: SamplingDeps, opts: SamplingHosts, rows: Map<string, Row>) {
     this.#deps = deps
     this.#opts = opts
-    this.local = new SamplingControl(deps, opts.local.host, true, opts.local.target, opts.local.defaults)
+    this.#rows = rows
+    const key = keyOf(opts.local.host, true)
+    this.local = new SamplingControl(deps, opts.local.host, true, opts.local.target, opts.local.defaults, rows.get(key))
     this.#hosts.set(opts.local.host, this.local)
+  }
+
+  /** Reads every host's stored settings, then makes the controls. */
+  static async open(deps: SamplingDeps, opts: SamplingHosts): Promise<Sampling> {
+    const { settings } = deps.sql.t
+    const rows = await deps.sql.db
+      .select({ key: settings.key, value: settings.value, version: settings.version })
+      .from(settings)
+      .where(like(settings.key, `${LOCAL_KEY}%`))
+    return new Sampling(deps, opts, new Map(rows.map((r) => [r.key, { value: r.value, version: r.version }])))
   }
 
   /** Starts the local sampler and arms the pending reverts of every host that has stored settings. */
   start(): void {
     this.local.start()
-    const rows = this.#deps.db.db
-      .select({ key: settings.key })
-      .from(settings)
-      .where(like(settings.key, `${LOCAL_KEY}:%`))
-      .all()
-    for (const { key } of rows) this.for(key.slice(LOCAL_KEY.length + 1))?.start()
+    for (const key of this.#rows.keys()) {
+      if (key.startsWith(`${LOCAL_KEY}:`)) this.for(key.slice(LOCAL_KEY.length + 1))?.start()
+    }
   }
 
   /**
@@ -226,10 +258,9 @@ export class Sampling {
   for(host: string): SamplingControl | undefined {
     let c = this.#hosts.get(host)
     if (c) return c
-    const key = keyOf(host, false)
-    const stored = this.#deps.db.db.select({ key: settings.key }).from(settings).where(eq(settings.key, key)).get()
-    if (!stored && !this.#opts.known(host)) return undefined
-    c = new SamplingControl(this.#deps, host, false, this.#opts.targetFor(host), this.#opts.fallback)
+    const row = this.#rows.get(keyOf(host, false))
+    if (!row && !this.#opts.known(host)) return undefined
+    c = new SamplingControl(this.#deps, host, false, this.#opts.targetFor(host), this.#opts.fallback, row)
     this.#hosts.set(host, c)
     return c
   }

@@ -1,8 +1,7 @@
-import { and, desc, eq, gte } from 'drizzle-orm'
-import { hostGaps, hosts } from '../../db/schema.ts'
+import { desc, eq, gte } from 'drizzle-orm'
 import type { Bus } from '../bus/index.ts'
 import type { HostEntry, HostGap, HostInfo, Processes, SpoolStatus } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import type { Sql, Tables } from '../store/index.ts'
 
 /** Why an agent may not speak as a host: the token belongs to another (`forbidden`), or another machine is it (`conflict`). */
 export interface ClaimRefusal {
@@ -32,7 +31,7 @@ interface HostState {
 /** Gaps listed per host, newest first. */
 const GAPS_LISTED = 20
 
-type Row = typeof hosts.$inferSelect
+type Row = Tables['hosts']['$inferSelect']
 
 const parse = <T>(json: string | null): T | null => (json === null ? null : (JSON.parse(json) as T))
 
@@ -41,20 +40,26 @@ const parse = <T>(json: string | null): T | null => (json === null ? null : (JSO
  * last reported. Every change is a `host` event on the `hosts` topic, with the whole entry.
  */
 export class Hosts {
-  readonly #db: Db
+  readonly #sql: Sql
   readonly #bus: Bus
   readonly #opts: HostsOptions
   readonly #hosts = new Map<string, HostState>()
   readonly #listeners: ((entry: HostEntry) => void)[] = []
 
-  constructor(db: Db, bus: Bus, opts: HostsOptions) {
-    this.#db = db
+  private constructor(sql: Sql, bus: Bus, opts: HostsOptions) {
+    this.#sql = sql
     this.#bus = bus
     this.#opts = opts
+  }
+
+  /** Marks the hub's own host, then reads every known host with its recent gaps. */
+  static async open(sql: Sql, bus: Bus, opts: HostsOptions): Promise<Hosts> {
+    const h = new Hosts(sql, bus, opts)
+    const { hosts, hostGaps } = sql.t
     const now = Date.now()
     // A host that was local under another name (VIGIL_HOSTNAME changed) is just a host that went quiet
-    db.db.update(hosts).set({ local: false }).where(eq(hosts.local, true)).run()
-    db.db
+    await sql.db.update(hosts).set({ local: false }).where(eq(hosts.local, true))
+    await sql.db
       .insert(hosts)
       .values({
         name: opts.local,
@@ -67,20 +72,22 @@ export class Hosts {
         target: hosts.name,
         set: { local: true, machineId: opts.machineId, info: JSON.stringify(opts.info), lastSeenAt: now },
       })
-      .run()
-    for (const row of db.db.select().from(hosts).all()) this.#hosts.set(row.name, this.#fromRow(row, now))
-  }
-
-  #fromRow(row: Row, now: number): HostState {
-    const since = now - this.#opts.gapsKeptMs
-    const gaps: HostGap[] = this.#db.db
+    const gaps = await sql.db
       .select()
       .from(hostGaps)
-      .where(and(eq(hostGaps.host, row.name), gte(hostGaps.toTs, since)))
+      .where(gte(hostGaps.toTs, now - opts.gapsKeptMs))
       .orderBy(desc(hostGaps.toTs))
-      .limit(GAPS_LISTED)
-      .all()
-      .map((g) => ({ from: g.fromTs, to: g.toTs, ticks: g.ticks, reportedAt: g.reportedAt }))
+    for (const row of await sql.db.select().from(hosts)) {
+      const listed = gaps
+        .filter((g) => g.host === row.name)
+        .slice(0, GAPS_LISTED)
+        .map((g) => ({ from: g.fromTs, to: g.toTs, ticks: g.ticks, reportedAt: g.reportedAt }))
+      h.#hosts.set(row.name, h.#fromRow(row, listed, now))
+    }
+    return h
+  }
+
+  #fromRow(row: Row, gaps: HostGap[], now: number): HostState {
     return {
       tokenId: row.tokenId,
       machineId: row.machineId,
@@ -99,6 +106,11 @@ export class Hosts {
         backfill: parse<HostEntry['backfill']>(row.backfill),
       },
     }
+  }
+
+  /** A write that no caller waits for (a status figure): a failure is counted, the entry changed all the same. */
+  #persist(write: PromiseLike<unknown>): void {
+    Promise.resolve(write).catch((err: unknown) => this.#opts.onError(err))
   }
 
   /** Called with the entry after every change. */
@@ -155,10 +167,11 @@ export class Hosts {
   }
 
   /** An agent's socket for `name` is open and introduced itself: the host is online, bound to its token. */
-  connected(
+  async connected(
     name: string,
     agent: { tokenId: number; machineId: string; agentVersion: string; info: HostInfo; spool: SpoolStatus },
-  ): HostEntry {
+  ): Promise<HostEntry> {
+    const { hosts } = this.#sql.t
     const now = Date.now()
     const set = {
       local: false,
@@ -169,12 +182,11 @@ export class Hosts {
       spool: JSON.stringify(agent.spool),
       lastSeenAt: now,
     }
-    this.#db.db
+    await this.#sql.db
       .insert(hosts)
       .values({ name, firstSeenAt: now, ...set })
       .onConflictDoUpdate({ target: hosts.name, set })
-      .run()
-    const h = this.#hosts.get(name) ?? this.#fromRow({ name, backfill: null, firstSeenAt: now, ...set }, now)
+    const h = this.#hosts.get(name) ?? this.#fromRow({ name, backfill: null, firstSeenAt: now, ...set }, [], now)
     this.#hosts.set(name, h)
     h.tokenId = agent.tokenId
     h.machineId = agent.machineId
@@ -192,7 +204,8 @@ export class Hosts {
     const h = this.#hosts.get(name)
     if (!h || h.entry.local) return
     const lastSeenAt = h.entry.lastSeenAt ?? Date.now()
-    this.#db.db.update(hosts).set({ lastSeenAt }).where(eq(hosts.name, name)).run()
+    const { hosts } = this.#sql.t
+    this.#persist(this.#sql.db.update(hosts).set({ lastSeenAt }).where(eq(hosts.name, name)))
     this.#change(h, { state: 'offline' })
   }
 
@@ -214,20 +227,27 @@ export class Hosts {
     h.entry.spool = spool
     // The figures move with every tick; announced when something an operator acts on changes
     if (was && was.droppedTicks === spool.droppedTicks && (was.ticks === 0) === (spool.ticks === 0)) return
-    this.#db.db
-      .update(hosts)
-      .set({ spool: JSON.stringify(spool) })
-      .where(eq(hosts.name, name))
-      .run()
+    const { hosts } = this.#sql.t
+    this.#persist(
+      this.#sql.db
+        .update(hosts)
+        .set({ spool: JSON.stringify(spool) })
+        .where(eq(hosts.name, name)),
+    )
     this.#change(h, {})
   }
 
   /** Records a gap the agent reported, once per spool and first sequence number. */
-  gap(name: string, spoolId: string, g: { fromSeq: number; toSeq: number; from: number; to: number; ticks: number }) {
+  async gap(
+    name: string,
+    spoolId: string,
+    g: { fromSeq: number; toSeq: number; from: number; to: number; ticks: number },
+  ): Promise<void> {
     const h = this.#hosts.get(name)
     if (!h) return
     const reportedAt = Date.now()
-    const inserted = this.#db.db
+    const { hostGaps } = this.#sql.t
+    const inserted = await this.#sql.db
       .insert(hostGaps)
       .values({
         host: name,
@@ -240,8 +260,8 @@ export class Hosts {
         reportedAt,
       })
       .onConflictDoNothing()
-      .run().changes
-    if (inserted === 0) return
+      .returning({ host: hostGaps.host })
+    if (inserted.length === 0) return
     const gaps = [{ from: g.from, to: g.to, ticks: g.ticks, reportedAt }, ...h.entry.gaps].slice(0, GAPS_LISTED)
     this.#change(h, { gaps })
   }
@@ -251,11 +271,13 @@ export class Hosts {
     const h = this.#hosts.get(name)
     if (!h) return
     const backfill = { ...b, at: Date.now() }
-    this.#db.db
-      .update(hosts)
-      .set({ backfill: JSON.stringify(backfill) })
-      .where(eq(hosts.name, name))
-      .run()
+    const { hosts } = this.#sql.t
+    this.#persist(
+      this.#sql.db
+        .update(hosts)
+        .set({ backfill: JSON.stringify(backfill) })
+        .where(eq(hosts.name, name)),
+    )
     this.#change(h, { backfill })
   }
 
@@ -269,10 +291,11 @@ export class Hosts {
   }
 
   /** Writes every host's last-seen time, so a restart shows it; run by housekeeping. */
-  persistSeen(): void {
+  async persistSeen(): Promise<void> {
+    const { hosts } = this.#sql.t
     for (const h of this.#hosts.values()) {
       if (h.entry.lastSeenAt === null) continue
-      this.#db.db.update(hosts).set({ lastSeenAt: h.entry.lastSeenAt }).where(eq(hosts.name, h.entry.host)).run()
+      await this.#sql.db.update(hosts).set({ lastSeenAt: h.entry.lastSeenAt }).where(eq(hosts.name, h.entry.host))
     }
   }
 

@@ -63,7 +63,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     if (c.get('identity').role !== 'reporter') return next()
     const id = c.req.param('id') ?? ''
     // An unknown job throws not_found, answered 404 like every refusal
-    if (jobs.ownerOf(id) !== c.get('principal')?.tokenId) {
+    if ((await jobs.ownerOf(id)) !== c.get('principal')?.tokenId) {
       return refuse(c, 'forbidden', 'This token may only touch the jobs it created')
     }
     await next()
@@ -71,8 +71,8 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
   const ingest = requireRole(INGEST_ROLES, 'report jobs')
   const read = requireRole(JOB_READ_ROLES, 'read jobs')
 
-  app.post('/api/jobs', ingest, limit(MAX_BODY), zValidator('json', NewJob, invalidAs400), (c) =>
-    c.json(jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
+  app.post('/api/jobs', ingest, limit(MAX_BODY), zValidator('json', NewJob, invalidAs400), async (c) =>
+    c.json(await jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
   )
   app.post(
     '/api/jobs/:id/progress',
@@ -80,7 +80,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     ownJob,
     limit(MAX_BODY),
     zValidator('json', ProgressUpdate, invalidAs400),
-    (c) => c.json(jobs.progress(c.req.param('id'), c.req.valid('json'))),
+    async (c) => c.json(await jobs.progress(c.req.param('id'), c.req.valid('json'))),
   )
   app.post(
     '/api/jobs/:id/logs',
@@ -91,7 +91,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     async (c) => {
       const body = await readLines(c)
       if ('error' in body) return refuse(c, 'invalid', body.error)
-      return c.json(jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
+      return c.json(await jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
     },
   )
   app.post('/api/jobs/:id/heartbeat', ingest, ownJob, limit(MAX_BODY), async (c) => {
@@ -105,19 +105,24 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
     }
     const parsed = HeartbeatBody.safeParse(body)
     if (!parsed.success) return refuse(c, 'invalid', issueMessage(parsed.error))
-    return c.json(jobs.heartbeat(c.req.param('id'), parsed.data))
+    return c.json(await jobs.heartbeat(c.req.param('id'), parsed.data))
   })
-  app.post('/api/jobs/:id/finish', ingest, ownJob, limit(MAX_BODY), zValidator('json', FinishJob, invalidAs400), (c) =>
-    c.json(jobs.finish(c.req.param('id'), c.req.valid('json'))),
+  app.post(
+    '/api/jobs/:id/finish',
+    ingest,
+    ownJob,
+    limit(MAX_BODY),
+    zValidator('json', FinishJob, invalidAs400),
+    async (c) => c.json(await jobs.finish(c.req.param('id'), c.req.valid('json'))),
   )
 
-  app.get('/api/jobs', read, zValidator('query', JobsQuery, invalidAs400), (c) =>
-    c.json({ jobs: jobs.list(c.req.valid('query')) }),
+  app.get('/api/jobs', read, zValidator('query', JobsQuery, invalidAs400), async (c) =>
+    c.json({ jobs: await jobs.list(c.req.valid('query')) }),
   )
-  app.get('/api/jobs/:id', read, ownJob, (c) => c.json(jobs.get(c.req.param('id'))))
-  app.get('/api/jobs/:id/logs', read, ownJob, zValidator('query', LogsQuery, invalidAs400), (c) => {
+  app.get('/api/jobs/:id', read, ownJob, async (c) => c.json(await jobs.get(c.req.param('id'))))
+  app.get('/api/jobs/:id/logs', read, ownJob, zValidator('query', LogsQuery, invalidAs400), async (c) => {
     const q = c.req.valid('query')
-    return c.json(jobs.logs(c.req.param('id'), q.after, q.limit))
+    return c.json(await jobs.logs(c.req.param('id'), q.after, q.limit))
   })
   return app
 }

@@ -15,7 +15,7 @@ afterEach(async () => {
 async function setup(env: Record<string, string> = {}) {
   t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', ...env })
   const h = t.hub
-  const reporter = h.tokens.create('reporter', 'ci').token
+  const reporter = (await h.tokens.create('reporter', 'ci')).token
   const api =
     (token: string) =>
     async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -185,9 +185,9 @@ describe('job ingest API and streams', () => {
 describe('who may touch a job, and bad input', () => {
   it('lets a reporter token touch only its own jobs, and keeps viewers to reading', async () => {
     const { h, reporter, as } = await setup()
-    const other = h.tokens.create('reporter', 'other').token
-    const viewer = h.tokens.create('viewer', 'wall').token
-    const operator = h.tokens.create('operator', 'ops').token
+    const other = (await h.tokens.create('reporter', 'other')).token
+    const viewer = (await h.tokens.create('viewer', 'wall')).token
+    const operator = (await h.tokens.create('operator', 'ops')).token
     const id = (await as(reporter)('POST', '/api/jobs', { name: 'mine' })).body.id as string
     const denied = await as(other)('POST', `/api/jobs/${id}/progress`, { percent: 5 })
     expect(denied).toEqual({
@@ -225,7 +225,7 @@ describe('who may touch a job, and bad input', () => {
     })
     const unknown = await as(reporter)('POST', '/api/jobs/jnope/heartbeat')
     expect(unknown).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'No job jnope' } } })
-    const operatorToken = t?.hub.tokens.create('operator', 'ops').token as string
+    const operatorToken = (await t?.hub.tokens.create('operator', 'ops'))?.token as string
     expect((await as(operatorToken)('GET', '/api/jobs/jnope')).status).toBe(404)
     const huge = await api('POST', `/api/jobs/${id}/logs?batch=0`, [{ text: 'x'.repeat(10 * 1024 * 1024) }])
     expect(huge).toEqual({
@@ -249,7 +249,7 @@ describe('cancel and lost jobs', () => {
     const { h, reporter, as } = await setup()
     const api = as(reporter)
     const id = (await api('POST', '/api/jobs', { name: 'sleep 300' })).body.id as string
-    const operator = h.tokens.create('operator', 'alice').token
+    const operator = (await h.tokens.create('operator', 'alice')).token
     const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, { authorization: `Bearer ${operator}` })
     closers.push(ws)
     await ws.opened()
@@ -286,7 +286,7 @@ describe('cancel and lost jobs', () => {
     const api = as(reporter)
     const id = (await api('POST', '/api/jobs', { name: 'reported', command: ['true'] })).body.id as string
     const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, {
-      authorization: `Bearer ${h.tokens.create('operator', 'o').token}`,
+      authorization: `Bearer ${(await h.tokens.create('operator', 'o')).token}`,
     })
     closers.push(ws)
     await ws.opened()

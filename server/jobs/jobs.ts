@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { and, desc, eq, inArray, like, sql } from 'drizzle-orm'
-import { jobs } from '../../db/schema.ts'
 import type { Bus } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
 import {
@@ -16,7 +15,7 @@ import {
   type Progress,
   type ProgressUpdate,
 } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import type { Sql, Tables } from '../store/index.ts'
 import { type EtaState, nextEta } from './eta.ts'
 import { JobLogs } from './logs.ts'
 
@@ -36,7 +35,7 @@ export interface JobsOptions {
   record(host: string, ts: number, values: Record<string, number>): void
 }
 
-type Row = typeof jobs.$inferSelect
+type Row = Tables['jobs']['$inferSelect']
 
 const EMPTY_PROGRESS: Progress = {
   percent: null,
@@ -76,7 +75,7 @@ function toJob(r: Row): Job {
  * sequence numbers with batch de-duplication and head+tail retention, and the `jobs` / `job:<id>` events.
  */
 export class Jobs {
-  readonly #db: Db
+  readonly #sql: Sql
   readonly #bus: Bus
   readonly #opts: JobsOptions
   readonly #eta = new Map<string, EtaState>()
@@ -84,70 +83,87 @@ export class Jobs {
   readonly #summaryTimers = new Map<string, NodeJS.Timeout>()
 
   readonly #logs: JobLogs
+  /** Each job's changes, one after another: every change reads the row, then writes it. */
+  readonly #serial = new Map<string, Promise<unknown>>()
 
-  constructor(db: Db, bus: Bus, opts: JobsOptions) {
-    this.#db = db
+  constructor(sql: Sql, bus: Bus, opts: JobsOptions) {
+    this.#sql = sql
     this.#bus = bus
     this.#opts = opts
-    this.#logs = new JobLogs(db, opts)
+    this.#logs = new JobLogs(sql, opts)
   }
 
-  #row(id: string): Row {
-    const row = this.#db.db.select().from(jobs).where(eq(jobs.id, id)).get()
+  /** Runs a change of job `id` after the ones before it. */
+  #change<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#serial.get(id) ?? Promise.resolve()).then(fn, fn)
+    const settled = run.catch(() => {})
+    this.#serial.set(id, settled)
+    void settled.then(() => {
+      if (this.#serial.get(id) === settled) this.#serial.delete(id)
+    })
+    return run
+  }
+
+  async #find(id: string): Promise<Row | undefined> {
+    const { jobs } = this.#sql.t
+    const [row] = await this.#sql.db.select().from(jobs).where(eq(jobs.id, id))
+    return row
+  }
+
+  async #row(id: string): Promise<Row> {
+    const row = await this.#find(id)
     if (!row) throw new AppError('not_found', `No job ${id}`)
     return row
   }
 
-  get(id: string): Job {
-    return toJob(this.#row(id))
+  async #set(id: string, set: Partial<Row>): Promise<void> {
+    const { jobs } = this.#sql.t
+    await this.#sql.db.update(jobs).set(set).where(eq(jobs.id, id))
+  }
+
+  async get(id: string): Promise<Job> {
+    return toJob(await this.#row(id))
   }
 
   /** The token that created a job, for the owner-only rule. */
-  ownerOf(id: string): number | null {
-    return this.#row(id).ownerTokenId
+  async ownerOf(id: string): Promise<number | null> {
+    return (await this.#row(id)).ownerTokenId
   }
 
-  list(filter: { state?: JobState; name?: string; limit: number }): Job[] {
+  async list(filter: { state?: JobState; name?: string; limit: number }): Promise<Job[]> {
+    const { jobs } = this.#sql.t
     const where = and(
       filter.state ? eq(jobs.state, filter.state) : undefined,
       filter.name ? like(jobs.name, `%${filter.name.replace(/[%_\\]/g, (c) => `\\${c}`)}%`) : undefined,
     )
-    return this.#db.db
-      .select()
-      .from(jobs)
-      .where(where)
-      .orderBy(desc(jobs.createdAt))
-      .limit(filter.limit)
-      .all()
-      .map(toJob)
+    const rows = await this.#sql.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt)).limit(filter.limit)
+    return rows.map(toJob)
   }
 
-  create(input: NewJob, ownerTokenId: number | null): Job {
+  async create(input: NewJob, ownerTokenId: number | null): Promise<Job> {
+    const { jobs } = this.#sql.t
     const now = Date.now()
     const id = `j${randomBytes(6).toString('hex')}`
     let attempt = 1
-    if (input.retryOf) attempt = this.#row(input.retryOf).attempt + 1
-    this.#db.db
-      .insert(jobs)
-      .values({
-        id,
-        name: input.name,
-        labels: JSON.stringify(input.labels),
-        host: input.host ?? this.#opts.host,
-        attempt,
-        retryOf: input.retryOf ?? null,
-        state: input.queued ? 'queued' : 'running',
-        progress: JSON.stringify(EMPTY_PROGRESS),
-        ownerTokenId,
-        command: input.command ? JSON.stringify(input.command) : null,
-        createdAt: now,
-        startedAt: input.queued ? null : now,
-        heartbeatAt: now,
-        logLines: 0,
-        logDropped: 0,
-        lastBatch: -1,
-      })
-      .run()
+    if (input.retryOf) attempt = (await this.#row(input.retryOf)).attempt + 1
+    await this.#sql.db.insert(jobs).values({
+      id,
+      name: input.name,
+      labels: JSON.stringify(input.labels),
+      host: input.host ?? this.#opts.host,
+      attempt,
+      retryOf: input.retryOf ?? null,
+      state: input.queued ? 'queued' : 'running',
+      progress: JSON.stringify(EMPTY_PROGRESS),
+      ownerTokenId,
+      command: input.command ? JSON.stringify(input.command) : null,
+      createdAt: now,
+      startedAt: input.queued ? null : now,
+      heartbeatAt: now,
+      logLines: 0,
+      logDropped: 0,
+      lastBatch: -1,
+    })
     return this.#changed(id, true)
   }
 
@@ -155,8 +171,12 @@ export class Jobs {
     if (FINAL_JOB_STATES.includes(row.state)) throw new AppError('conflict', `Job ${row.id} is ${row.state} already`)
   }
 
-  progress(id: string, update: ProgressUpdate): Job {
-    const row = this.#row(id)
+  progress(id: string, update: ProgressUpdate): Promise<Job> {
+    return this.#change(id, () => this.#progress(id, update))
+  }
+
+  async #progress(id: string, update: ProgressUpdate): Promise<Job> {
+    const row = await this.#row(id)
     this.#assertNotFinal(row)
     const prev = JSON.parse(row.progress) as Progress
     const now = Date.now()
@@ -181,40 +201,47 @@ export class Jobs {
       etaMs: eta.etaMs,
     }
     const state: JobState = row.state === 'queued' ? 'running' : row.state
-    this.#db.db
-      .update(jobs)
-      .set({ progress: JSON.stringify(progress), state, startedAt: row.startedAt ?? now, heartbeatAt: now })
-      .where(eq(jobs.id, id))
-      .run()
+    await this.#set(id, {
+      progress: JSON.stringify(progress),
+      state,
+      startedAt: row.startedAt ?? now,
+      heartbeatAt: now,
+    })
     return this.#changed(id, state !== row.state)
   }
 
   /**
    * Appends one client batch of lines (see JobLogs.append) and sends them to the job's stream as one `log` event.
    */
-  appendLogs(id: string, batch: number, input: LogLineIn[]): { duplicate: boolean; lines: number; lastSeq: number } {
-    const r = this.#logs.append(this.#row(id), batch, input)
-    if (r.lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines: r.lines } satisfies LogEvent)
-    return { duplicate: r.duplicate, lines: r.lines.length, lastSeq: r.lastSeq }
+  appendLogs(
+    id: string,
+    batch: number,
+    input: LogLineIn[],
+  ): Promise<{ duplicate: boolean; lines: number; lastSeq: number }> {
+    return this.#change(id, async () => {
+      const r = await this.#logs.append(await this.#row(id), batch, input)
+      if (r.lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines: r.lines } satisfies LogEvent)
+      return { duplicate: r.duplicate, lines: r.lines.length, lastSeq: r.lastSeq }
+    })
   }
 
   /** Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for. */
-  logs(id: string, after: number, limit: number): ReturnType<JobLogs['read']> {
-    return this.#logs.read(this.#row(id), after, limit)
+  async logs(id: string, after: number, limit: number): Promise<Awaited<ReturnType<JobLogs['read']>>> {
+    return this.#logs.read(await this.#row(id), after, limit)
   }
 
   /** The last `n` lines, for a `job:<id>` stream that opens without resuming. */
-  tail(id: string, n: number): LogLine[] {
+  tail(id: string, n: number): Promise<LogLine[]> {
     return this.#logs.tail(id, n)
   }
 
   /** What a fresh `job:<id>` stream opens with: the job as it is, then its last `tail` lines. */
-  snapshot(topic: string, tail: number): { event: string; data: unknown }[] {
+  async snapshot(topic: string, tail: number): Promise<{ event: string; data: unknown }[]> {
     if (!topic.startsWith('job:')) return []
     const id = topic.slice(4)
-    const row = this.#db.db.select().from(jobs).where(eq(jobs.id, id)).get()
+    const row = await this.#find(id)
     if (!row) return []
-    const lines = tail > 0 ? this.tail(id, tail) : []
+    const lines = tail > 0 ? await this.tail(id, tail) : []
     return [
       { event: 'job', data: toJob(row) },
       { event: 'log', data: { jobId: id, lines } satisfies LogEvent },
@@ -225,25 +252,25 @@ export class Jobs {
    * Records a heartbeat, with the process tree's resources when the runner measured them; answers whether
    * someone asked the job to stop.
    */
-  heartbeat(id: string, body: HeartbeatBody = {}): HeartbeatReply {
-    const row = this.#row(id)
+  heartbeat(id: string, body: HeartbeatBody = {}): Promise<HeartbeatReply> {
+    return this.#change(id, () => this.#heartbeat(id, body))
+  }
+
+  async #heartbeat(id: string, body: HeartbeatBody): Promise<HeartbeatReply> {
+    const row = await this.#row(id)
     const now = Date.now()
     const { cpuPct, rssBytes } = body
     const resources =
       cpuPct !== undefined && rssBytes !== undefined && !FINAL_JOB_STATES.includes(row.state)
         ? { cpuPct, rssBytes, at: now }
         : null
-    this.#db.db
-      .update(jobs)
-      .set({ heartbeatAt: now, ...(resources ? { resources: JSON.stringify(resources) } : {}) })
-      .where(eq(jobs.id, id))
-      .run()
+    await this.#set(id, { heartbeatAt: now, ...(resources ? { resources: JSON.stringify(resources) } : {}) })
     if (resources) {
       this.#opts.record(row.host, now, {
         [`job.${id}.cpu_pct`]: resources.cpuPct,
         [`job.${id}.rss_bytes`]: resources.rssBytes,
       })
-      this.#changed(id, false)
+      await this.#changed(id, false)
     }
     return {
       cancelRequested: row.cancelRequested ? JSON.parse(row.cancelRequested) : null,
@@ -255,8 +282,12 @@ export class Jobs {
    * Retries a finished job run by `vigil run` whose runner still waits (heartbeats after the end): a new queued
    * job, attempt + 1, with the same command and owner, which that runner picks up from its next heartbeat.
    */
-  retry(id: string): Job {
-    const row = this.#row(id)
+  retry(id: string): Promise<Job> {
+    return this.#change(id, () => this.#retry(id))
+  }
+
+  async #retry(id: string): Promise<Job> {
+    const row = await this.#row(id)
     if (!FINAL_JOB_STATES.includes(row.state)) {
       throw new AppError('conflict', `Job ${id} is ${row.state}: only a finished job can be retried`)
     }
@@ -268,7 +299,7 @@ export class Jobs {
         `No runner is waiting to retry job ${id}: start vigil run with --wait-retry, or run it again`,
       )
     }
-    const next = this.create(
+    const next = await this.create(
       {
         name: row.name,
         labels: JSON.parse(row.labels),
@@ -279,53 +310,54 @@ export class Jobs {
       },
       row.ownerTokenId,
     )
-    this.#db.db.update(jobs).set({ retriedAs: next.id }).where(eq(jobs.id, id)).run()
-    this.#changed(id, false)
+    await this.#set(id, { retriedAs: next.id })
+    await this.#changed(id, false)
     return next
   }
 
-  finish(id: string, outcome: { state: 'succeeded' | 'failed' | 'cancelled'; exitCode?: number; error?: string }): Job {
-    const row = this.#row(id)
-    this.#assertNotFinal(row)
-    const now = Date.now()
-    this.#db.db
-      .update(jobs)
-      .set({
+  finish(
+    id: string,
+    outcome: { state: 'succeeded' | 'failed' | 'cancelled'; exitCode?: number; error?: string },
+  ): Promise<Job> {
+    return this.#change(id, async () => {
+      this.#assertNotFinal(await this.#row(id))
+      const now = Date.now()
+      await this.#set(id, {
         state: outcome.state,
         exitCode: outcome.exitCode ?? null,
         error: outcome.error ?? null,
         finishedAt: now,
         heartbeatAt: now,
       })
-      .where(eq(jobs.id, id))
-      .run()
-    this.#eta.delete(id)
-    return this.#changed(id, true)
+      this.#eta.delete(id)
+      return this.#changed(id, true)
+    })
   }
 
   /** A cancel request from an operator: `cancelling` until the runner confirms with `cancelled`. */
-  cancel(id: string, by: string, reason: string | null): Job {
-    const row = this.#row(id)
+  cancel(id: string, by: string, reason: string | null): Promise<Job> {
+    return this.#change(id, () => this.#cancel(id, by, reason))
+  }
+
+  async #cancel(id: string, by: string, reason: string | null): Promise<Job> {
+    const row = await this.#row(id)
     this.#assertNotFinal(row)
     if (row.state === 'cancelling') throw new AppError('conflict', `Job ${id} is being cancelled already`)
     const request = { by, at: Date.now(), reason }
     // A queued job has no runner yet: nothing needs to confirm, it is cancelled now
     const state: JobState = row.state === 'queued' ? 'cancelled' : 'cancelling'
-    this.#db.db
-      .update(jobs)
-      .set({
-        state,
-        cancelRequested: JSON.stringify(request),
-        ...(state === 'cancelled' ? { finishedAt: request.at } : {}),
-      })
-      .where(eq(jobs.id, id))
-      .run()
+    await this.#set(id, {
+      state,
+      cancelRequested: JSON.stringify(request),
+      ...(state === 'cancelled' ? { finishedAt: request.at } : {}),
+    })
     return this.#changed(id, true)
   }
 
   /** Marks running jobs whose heartbeat stopped as `lost`. */
-  checkLost(now: number): number {
-    const stale = this.#db.db
+  async checkLost(now: number): Promise<number> {
+    const { jobs } = this.#sql.t
+    const stale = await this.#sql.db
       .select({ id: jobs.id })
       .from(jobs)
       .where(
@@ -334,20 +366,28 @@ export class Jobs {
           sql`${jobs.heartbeatAt} < ${now - this.#opts.heartbeatTimeoutMs}`,
         ),
       )
-      .all()
+    let lost = 0
     for (const { id } of stale) {
-      this.#db.db.update(jobs).set({ state: 'lost', finishedAt: now }).where(eq(jobs.id, id)).run()
-      this.#changed(id, true)
+      // Looked at again in turn with the job's other changes: a heartbeat may have come in meanwhile
+      const marked = await this.#change(id, async () => {
+        const row = await this.#find(id)
+        if (!row || !['running', 'cancelling'].includes(row.state)) return false
+        if ((row.heartbeatAt ?? 0) >= now - this.#opts.heartbeatTimeoutMs) return false
+        await this.#set(id, { state: 'lost', finishedAt: now })
+        await this.#changed(id, true)
+        return true
+      })
+      if (marked) lost++
     }
-    return stale.length
+    return lost
   }
 
   /**
    * Announces a change: the full job on `job:<id>` every time, a summary on `jobs` at once for state changes and
    * at most four times a second per job for progress (the last one always goes out).
    */
-  #changed(id: string, stateChanged: boolean): Job {
-    const job = this.get(id)
+  async #changed(id: string, stateChanged: boolean): Promise<Job> {
+    const job = await this.get(id)
     this.#bus.publish(`job:${id}`, 'job', job)
     const now = Date.now()
     const last = this.#summaryAt.get(id) ?? 0
@@ -364,7 +404,10 @@ export class Jobs {
           () => {
             this.#summaryTimers.delete(id)
             this.#summaryAt.set(id, Date.now())
-            this.#bus.publish('jobs', 'job', this.get(id))
+            this.get(id).then(
+              (latest) => this.#bus.publish('jobs', 'job', latest),
+              () => {},
+            )
           },
           SUMMARY_EVERY_MS - (now - last),
         ),

@@ -1,20 +1,34 @@
-import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lte, sql as q } from 'drizzle-orm'
 import { jobLogs, jobs } from '../../db/schema.ts'
 import type { LogLine, LogLineIn } from '../protocol/index.ts'
-import type { Db } from '../store/index.ts'
+import type { Sql } from '../store/index.ts'
 
 /** A line longer than this is cut and marked. */
 export const MAX_LINE_BYTES = 16 * 1024
 
 /** A log line as the API returns it: every column but the job id. */
-const LINE_COLUMNS = {
-  seq: jobLogs.seq,
-  ts: jobLogs.ts,
-  stream: jobLogs.stream,
-  level: jobLogs.level,
-  text: jobLogs.text,
-  cut: jobLogs.cut,
-}
+const lineColumns = (t: Sql['t']['jobLogs']) => ({
+  seq: t.seq,
+  ts: t.ts,
+  stream: t.stream,
+  level: t.level,
+  text: t.text,
+  cut: t.cut,
+})
+
+/**
+ * One batch on PostgreSQL in one statement: its lines, the middle of the log dropped past the head and tail kept,
+ * the job's counters; answers how many lines went.
+ */
+const PG_APPEND = `WITH ins AS (
+    INSERT INTO job_logs (job_id, seq, ts, stream, level, text, cut)
+    SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+  ), del AS (
+    DELETE FROM job_logs WHERE job_id = $1 AND seq > $8 AND seq <= $9 RETURNING 1
+  ), upd AS (
+    UPDATE jobs SET log_lines = $10, log_dropped = $11 + (SELECT count(*) FROM del), last_batch = $12,
+      heartbeat_at = $13 WHERE id = $1
+  ) SELECT count(*)::int AS dropped FROM del`
 
 /** Splits raw text into real lines (LF, CRLF or CR), cutting any over 16 KiB. */
 export function splitLines(text: string): { text: string; cut: boolean }[] {
@@ -38,26 +52,26 @@ interface LogState {
 
 /** Job log storage: seq numbers, batch de-duplication, head + tail retention. */
 export class JobLogs {
-  readonly #db: Db
+  readonly #sql: Sql
   readonly #keepHead: number
   readonly #keepTail: number
   readonly #insertLine
 
-  constructor(db: Db, opts: { keepHead: number; keepTail: number }) {
-    this.#db = db
+  constructor(sql: Sql, opts: { keepHead: number; keepTail: number }) {
+    this.#sql = sql
     this.#keepHead = opts.keepHead
     this.#keepTail = opts.keepTail
-    // The ingest hot path: one prepared statement, run once per line inside the batch's transaction
-    this.#insertLine = db.db
+    // The ingest hot path on SQLite: one prepared statement, run once per line inside the batch's transaction
+    this.#insertLine = sql.sqlite?.db
       .insert(jobLogs)
       .values({
-        jobId: sql.placeholder('jobId'),
-        seq: sql.placeholder('seq'),
-        ts: sql.placeholder('ts'),
-        stream: sql.placeholder('stream'),
-        level: sql.placeholder('level'),
-        text: sql.placeholder('text'),
-        cut: sql.placeholder('cut'),
+        jobId: q.placeholder('jobId'),
+        seq: q.placeholder('seq'),
+        ts: q.placeholder('ts'),
+        stream: q.placeholder('stream'),
+        level: q.placeholder('level'),
+        text: q.placeholder('text'),
+        cut: q.placeholder('cut'),
       })
       .prepare()
   }
@@ -66,7 +80,11 @@ export class JobLogs {
    * Stores one client batch. A batch number not above the last one seen is a retry: acknowledged, not stored
    * again. Lines get the job's next seq numbers; the middle of an over-long log is dropped and counted.
    */
-  append(job: LogState, batch: number, input: LogLineIn[]): { duplicate: boolean; lines: LogLine[]; lastSeq: number } {
+  async append(
+    job: LogState,
+    batch: number,
+    input: LogLineIn[],
+  ): Promise<{ duplicate: boolean; lines: LogLine[]; lastSeq: number }> {
     if (batch <= job.lastBatch) return { duplicate: true, lines: [], lastSeq: job.logLines }
     const now = Date.now()
     const lines: LogLine[] = []
@@ -83,19 +101,42 @@ export class JobLogs {
         })
       }
     }
+    // Keep the first keepHead lines and the last keepTail: drop what falls between
+    const dropTo = seq - this.#keepTail
+    const { sqlite, pg } = this.#sql
+    if (pg) {
+      await pg.pool.query({
+        name: 'vigil_log_append',
+        text: PG_APPEND,
+        values: [
+          job.id,
+          lines.map((l) => l.seq),
+          lines.map((l) => l.ts),
+          lines.map((l) => l.stream),
+          lines.map((l) => l.level),
+          lines.map((l) => l.text),
+          lines.map((l) => l.cut),
+          this.#keepHead,
+          dropTo > this.#keepHead ? dropTo : this.#keepHead,
+          seq,
+          job.logDropped,
+          batch,
+          now,
+        ],
+      })
+      return { duplicate: false, lines, lastSeq: seq }
+    }
     let dropped = job.logDropped
-    this.#db.sqlite.transaction(() => {
-      for (const l of lines) this.#insertLine.run({ jobId: job.id, ...l })
-      // Keep the first keepHead lines and the last keepTail: drop what falls between
-      const dropTo = seq - this.#keepTail
+    sqlite?.sqlite.transaction(() => {
+      for (const l of lines) this.#insertLine?.run({ jobId: job.id, ...l })
       if (dropTo > this.#keepHead) {
-        const res = this.#db.db
+        const res = sqlite.db
           .delete(jobLogs)
           .where(and(eq(jobLogs.jobId, job.id), gt(jobLogs.seq, this.#keepHead), lte(jobLogs.seq, dropTo)))
           .run()
         dropped += res.changes
       }
-      this.#db.db
+      sqlite.db
         .update(jobs)
         .set({ logLines: seq, logDropped: dropped, lastBatch: batch, heartbeatAt: now })
         .where(eq(jobs.id, job.id))
@@ -105,32 +146,32 @@ export class JobLogs {
   }
 
   /** Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for. */
-  read(
+  async read(
     job: LogState,
     after: number,
     limit: number,
-  ): { lines: LogLine[]; dropped: { after: number; count: number } | null } {
-    const lines = this.#db.db
-      .select(LINE_COLUMNS)
-      .from(jobLogs)
-      .where(and(eq(jobLogs.jobId, job.id), gt(jobLogs.seq, after)))
-      .orderBy(asc(jobLogs.seq))
+  ): Promise<{ lines: LogLine[]; dropped: { after: number; count: number } | null }> {
+    const { jobLogs: t } = this.#sql.t
+    const lines = await this.#sql.db
+      .select(lineColumns(t))
+      .from(t)
+      .where(and(eq(t.jobId, job.id), gt(t.seq, after)))
+      .orderBy(asc(t.seq))
       .limit(limit)
-      .all()
     const first = lines[0]?.seq
     const gap = job.logDropped > 0 && first !== undefined && first > after + 1
     return { lines, dropped: gap ? { after: first - 1 - job.logDropped, count: job.logDropped } : null }
   }
 
   /** The last `n` lines, oldest first. */
-  tail(jobId: string, n: number): LogLine[] {
-    return this.#db.db
-      .select(LINE_COLUMNS)
-      .from(jobLogs)
-      .where(eq(jobLogs.jobId, jobId))
-      .orderBy(desc(jobLogs.seq))
+  async tail(jobId: string, n: number): Promise<LogLine[]> {
+    const { jobLogs: t } = this.#sql.t
+    const rows = await this.#sql.db
+      .select(lineColumns(t))
+      .from(t)
+      .where(eq(t.jobId, jobId))
+      .orderBy(desc(t.seq))
       .limit(n)
-      .all()
-      .reverse()
+    return rows.reverse()
   }
 }

@@ -72,8 +72,8 @@ describe('connection caps', () => {
 
   it('caps streams per token, leaving other tokens their own slots', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_MAX_CONN_PER_IP: '10', VIGIL_MAX_CONN_PER_TOKEN: '2' })
-    const a = t.hub.tokens.create('viewer', 'wall-a').token
-    const b = t.hub.tokens.create('viewer', 'wall-b').token
+    const a = (await t.hub.tokens.create('viewer', 'wall-a')).token
+    const b = (await t.hub.tokens.create('viewer', 'wall-b')).token
     expect((await stream(t.hub.url, a)).status).toBe(200)
     expect((await stream(t.hub.url, a)).status).toBe(200)
     const over = await stream(t.hub.url, a)
@@ -87,7 +87,7 @@ describe('connection caps', () => {
 
   it('answers the control socket past the per-token cap with 429 and Retry-After, and frees the slot on close', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_MAX_CONN_PER_TOKEN: '1' })
-    const token = t.hub.tokens.create('operator', 'ops').token
+    const token = (await t.hub.tokens.create('operator', 'ops')).token
     const url = `${t.hub.url.replace('http', 'ws')}/api/control`
     const first = new ControlClient(url, { authorization: `Bearer ${token}` })
     await first.opened()
@@ -124,7 +124,7 @@ describe('failed credential throttle', () => {
 
   it('answers 429 rate_limited with Retry-After once an address has spent its failures, even for a right token', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_AUTH_FAILURES_PER_MIN: '3' })
-    const good = t.hub.tokens.create('viewer', 'wall').token
+    const good = (await t.hub.tokens.create('viewer', 'wall')).token
     const get = (token: string) => fetch(`${t?.hub.url}/api/config`, { headers: { authorization: `Bearer ${token}` } })
     for (let i = 0; i < 3; i++) expect((await get(`vgl_wrong${i}`)).status).toBe(401)
     const limited = await get(`vgl_wrong3`)

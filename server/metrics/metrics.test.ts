@@ -19,7 +19,7 @@ const json = (token: string, body: unknown) => ({
 async function hubWith(env: Record<string, string> = {}) {
   t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', ...env })
   const url = t.hub.url
-  const reporter = t.hub.tokens.create('reporter', 'etl').token
+  const reporter = (await t.hub.tokens.create('reporter', 'etl')).token
   const post = (body: unknown, token = reporter) => fetch(`${url}/api/metrics`, json(token, body))
   return { hub: t.hub, url, reporter, post }
 }
@@ -137,7 +137,7 @@ describe('custom metric ingest', () => {
     const { url, post, hub } = await hubWith()
     const body = { host: 'edge-1', samples: [{ name: 'cpu.usage_pct', value: 12.5 }] }
     for (const role of ['viewer', 'operator'] as const) {
-      const res = await post(body, hub.tokens.create(role).token)
+      const res = await post(body, (await hub.tokens.create(role)).token)
       expect([role, res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([
         role,
         403,
@@ -146,14 +146,14 @@ describe('custom metric ingest', () => {
     }
     const anon = await fetch(`${url}/api/metrics`, { method: 'POST', body: JSON.stringify(body) })
     expect(anon.status).toBe(403)
-    const agent = await post(body, hub.tokens.create('agent').token)
+    const agent = await post(body, (await hub.tokens.create('agent')).token)
     expect(agent.status).toBe(200)
     expect(await hub.store.countSeries('edge-1', ['cpu.usage_pct'])).toEqual({ have: expect.any(Number), added: 0 })
   })
 
   it('lets an agent token post only for the host it is bound to, never for another agent’s or the hub’s', async () => {
     const { post, hub } = await hubWith()
-    const bound = hub.tokens.create('agent', 'edge-a-token').token
+    const bound = (await hub.tokens.create('agent', 'edge-a-token')).token
     const a = new SimAgent({ url: hub.url, token: bound, host: 'edge-a' })
     await a.hello()
     a.close()
@@ -167,7 +167,7 @@ describe('custom metric ingest', () => {
       403,
       'This token speaks for host edge-a only, not edge-b',
     ])
-    const other = hub.tokens.create('agent').token
+    const other = (await hub.tokens.create('agent')).token
     expect(await answer(await post(sample('edge-a'), other))).toEqual([
       403,
       'Host edge-a is bound to another agent token',
@@ -216,7 +216,7 @@ describe('Prometheus exposition and CSV export', () => {
       )
     }
     const reporter = await fetch(`${url}/metrics`, {
-      headers: { authorization: `Bearer ${hub.tokens.create('reporter').token}` },
+      headers: { authorization: `Bearer ${(await hub.tokens.create('reporter')).token}` },
     })
     expect(reporter.status).toBe(403)
   })

@@ -42,7 +42,7 @@ function vigilRun(url: string, token: string, args: string[], command: string[],
 
 async function setup() {
   t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-  const reporter = t.hub.tokens.create('reporter', 'runner').token
+  const reporter = (await t.hub.tokens.create('reporter', 'runner')).token
   return { h: t.hub, reporter }
 }
 
@@ -133,7 +133,7 @@ describe('vigil run', () => {
     await stream.waitFor(() => linesOf(stream).length >= 1)
     const pids = linesOf(stream).map((l) => Number(l.text))
     expect(pids.every(alive)).toBe(true)
-    const operator = h.tokens.create('operator', 'alice').token
+    const operator = (await h.tokens.create('operator', 'alice')).token
     const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, { authorization: `Bearer ${operator}` })
     closers.push(ws)
     await ws.opened()
@@ -171,7 +171,7 @@ describe('vigil run', () => {
     const stream = jobStream(h.url, id)
     await stream.waitFor(() => linesOf(stream).length >= 2)
     const pids = linesOf(stream).map((l) => Number(l.text))
-    const operator = h.tokens.create('operator', 'bob').token
+    const operator = (await h.tokens.create('operator', 'bob')).token
     const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, { authorization: `Bearer ${operator}` })
     closers.push(ws)
     await ws.opened()
@@ -215,7 +215,7 @@ describe('vigil run', () => {
       if (job.state === 'failed' && (job.heartbeatAt ?? 0) > (job.finishedAt ?? 0)) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    const operator = h.tokens.create('operator', 'carol').token
+    const operator = (await h.tokens.create('operator', 'carol')).token
     const ws = new ControlClient(`ws://127.0.0.1:${h.port}/api/control`, { authorization: `Bearer ${operator}` })
     closers.push(ws)
     await ws.opened()

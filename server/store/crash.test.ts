@@ -12,7 +12,7 @@ const DAY = 86_400_000
 
 describe('crash safety', () => {
   it('keeps every acknowledged sample, decodable and in a file that passes integrity_check, after kill -9 mid-ingest', async () => {
-    const { dir, token } = hubs.dataDir('reporter', 'loader')
+    const { dir, token } = await hubs.dataDir('reporter', 'loader')
     const p = await hubs.start(['--port', '0', '--data-dir', dir, '--sample-ms', '100'])
     const acked = new Map<string, Map<number, number>>()
     const t0 = Date.now()

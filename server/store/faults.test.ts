@@ -3,7 +3,7 @@ import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import type { MetricsEvent, SeriesResponse } from '../protocol/index.ts'
 import { healthOf } from '../testing/child.ts'
-import { type Collector, useTestHubs } from '../testing/hub.ts'
+import { type Collector, sqliteOf, useTestHubs } from '../testing/hub.ts'
 
 const hubs = useTestHubs()
 
@@ -52,7 +52,7 @@ describe('storage faults', () => {
     const live = hubs.metrics(url)
     await live.waitFor((e) => e.length >= 2)
 
-    const sqlite = t.hub.db.sqlite
+    const sqlite = sqliteOf(t.hub)
     sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true }))}`)
     const fullAt = Date.now()
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('degraded')

@@ -13,7 +13,7 @@ const hubs = useChildHubs()
 describe('crash and resume', () => {
   it(`resumes ${CLIENTS} clients by Last-Event-ID after kill -9 with no duplicate and no missing stored id, and keeps every acknowledged log line and command`, async () => {
     // An admin may both report the job and send commands
-    const { dir, token } = hubs.dataDir('admin', 'loader')
+    const { dir, token } = await hubs.dataDir('admin', 'loader')
     const args = [
       ...['--data-dir', dir, '--sample-ms', '100', '--sse-retry-ms', '300', '--replay-s', '3600'],
       ...['--ws-rate', '10000', '--ws-burst', '10000'],
@@ -136,7 +136,7 @@ describe('crash and resume', () => {
   })
 
   it('never issues an id twice when the hub is killed -9 while storage fails, so a resume across the crash stays exact (write lock held by a second connection)', async () => {
-    const { dir } = hubs.dataDir('admin', 'owner')
+    const { dir } = await hubs.dataDir('admin', 'owner')
     const args = ['--data-dir', dir, '--sample-ms', '100', '--sse-retry-ms', '300']
     let server = await hubs.start([...args, '--port', '0'])
     const port = new URL(server.url).port

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ResetEvent } from '../protocol/index.ts'
 import { healthOf } from '../testing/child.ts'
-import { Collector, useTestHubs } from '../testing/hub.ts'
+import { Collector, sqliteOf, useTestHubs } from '../testing/hub.ts'
 
 const hubs = useTestHubs()
 
@@ -19,7 +19,7 @@ describe('resume across a storage fault', () => {
     await reference.waitFor((e) => e.length >= 3)
     const resumeFrom = Number(reference.events[2]?.id)
 
-    const restore = fillDisk(t.hub.db.sqlite)
+    const restore = fillDisk(sqliteOf(t.hub))
     await expect.poll(async () => (await healthOf(url)).status, { timeout: 20_000 }).toBe('degraded')
     // Ticks are queued, not stored, from here on: a resume must still get them
     const queuedFrom = reference.events.length
@@ -48,7 +48,7 @@ describe('resume across a storage fault', () => {
     await reference.waitFor((e) => e.length >= 2)
     const resumeFrom = Number(reference.events[1]?.id)
 
-    const restore = fillDisk(t.hub.db.sqlite)
+    const restore = fillDisk(sqliteOf(t.hub))
     try {
       await expect
         .poll(async () => (await healthOf(url)).reasons[0]?.message ?? '', { timeout: 20_000 })

@@ -13,7 +13,7 @@ const hubs = useChildHubs()
 
 describe('overload', () => {
   it(`cuts off 1 client that never reads while ${NORMAL} others keep every sampler tick, with hub RSS under 256 MiB`, async () => {
-    const { dir, token } = hubs.dataDir('reporter', 'flood')
+    const { dir, token } = await hubs.dataDir('reporter', 'flood')
     const server = await hubs.start([
       '--port',
       '0',

@@ -219,7 +219,7 @@ describe('GET /api/stream', () => {
   it('cuts off a client that never reads once its buffer is full, while a reading client receives every event', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_SSE_BUFFER_BYTES: '65536' })
     const hub = t.hub
-    const { token } = hub.tokens.create('operator', 'ops')
+    const { token } = await hub.tokens.create('operator', 'ops')
     const reader = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], { authorization: `Bearer ${token}` })
     await new Promise<void>((resolve) => reader.es.addEventListener('open', () => resolve()))
     // A raw socket that sends the request and then never reads a byte
@@ -259,7 +259,7 @@ describe('GET /api/stream', () => {
     const big = 'y'.repeat(4000)
     const published: number[] = []
     for (let i = 0; i < 1000; i++) published.push(hub.bus.publish('audit', 'audit', { i, big }).id)
-    const { token } = hub.tokens.create('operator', 'ops')
+    const { token } = await hub.tokens.create('operator', 'ops')
     const c = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], {
       'Last-Event-ID': String(start),
       authorization: `Bearer ${token}`,

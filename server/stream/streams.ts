@@ -15,8 +15,11 @@ export interface StreamOptions {
    * Events a fresh (not resuming) stream opens with for a topic, such as a job's state and its last log lines.
    * They carry no id: the stream's position stays the opening id, so a later resume neither repeats nor skips.
    */
-  snapshot?(topic: string, tail: number): { event: string; data: unknown }[]
+  snapshot?(topic: string, tail: number): Snapshot | Promise<Snapshot>
 }
+
+/** What a fresh stream opens with for one topic. */
+export type Snapshot = { event: string; data: unknown }[]
 
 export interface OpenRequest {
   topics: readonly string[]
@@ -192,11 +195,14 @@ export class Streams {
     const from = req.lastEventId
     client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
 
-    if (from === null) {
-      for (const topic of topics) {
-        for (const s of this.#opts.snapshot?.(topic, req.tail) ?? [])
-          client.write(encodeFrame(null, s.event, JSON.stringify(s.data)))
-      }
+    if (from === null && this.#opts.snapshot) {
+      // Events up to `at` were stored before the snapshot is read, so it has them; later ones are held, then sent
+      const at = this.#bus.lastId
+      this.#snapshot(client, topics, req.tail)
+        // Held events let go while the snapshot was read are in the log: read from there, as on a resume
+        .then(() => (client.takeOverflow() ? this.#replay(client, at, topics) : client.goLive(at)))
+        .catch(() => this.#end(client))
+      return
     }
     if (from === null || from === this.#bus.lastId) {
       client.live = true
@@ -204,6 +210,15 @@ export class Streams {
     }
     // A log that cannot be read ends the stream: the client comes back with its Last-Event-ID, as after a restart
     this.#replay(client, from, topics).catch(() => this.#end(client))
+  }
+
+  async #snapshot(client: SseClient, topics: readonly string[], tail: number): Promise<void> {
+    for (const topic of topics) {
+      for (const s of (await this.#opts.snapshot?.(topic, tail)) ?? []) {
+        if (client.closed) return
+        client.write(encodeFrame(null, s.event, JSON.stringify(s.data)))
+      }
+    }
   }
 
   /**

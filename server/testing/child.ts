@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
-import { Tokens } from '../auth/index.ts'
+import { sqliteTokenAdmin } from '../auth/index.ts'
 import type { HealthResponse, Role } from '../protocol/index.ts'
 import { openDb } from '../store/index.ts'
 import { type ServeProcess, spawnServe } from './process.ts'
@@ -20,27 +20,23 @@ export function useChildHubs() {
     current = null
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
   })
+  /** Another token made in a data dir before (or between) the hubs that run there. */
+  async function tokenIn(dir: string, role: Role, name: string): Promise<string> {
+    const admin = sqliteTokenAdmin(openDb(dir))
+    try {
+      return (await admin.create(role, name)).token
+    } finally {
+      await admin.close()
+    }
+  }
   return {
     /** A fresh data dir with a token of `role` made in it before any hub runs there. */
-    dataDir(role: Role, name: string): { dir: string; token: string } {
+    async dataDir(role: Role, name: string): Promise<{ dir: string; token: string }> {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-child-'))
       dirs.push(dir)
-      const db = openDb(dir)
-      try {
-        return { dir, token: new Tokens(db).create(role, name).token }
-      } finally {
-        db.sqlite.close()
-      }
+      return { dir, token: await tokenIn(dir, role, name) }
     },
-    /** Another token made in a data dir before (or between) the hubs that run there. */
-    tokenIn(dir: string, role: Role, name: string): string {
-      const db = openDb(dir)
-      try {
-        return new Tokens(db).create(role, name).token
-      } finally {
-        db.sqlite.close()
-      }
-    },
+    tokenIn,
     async start(args: string[]): Promise<ServeProcess> {
       current = await spawnServe(args)
       return current

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type Database from 'better-sqlite3'
 import { EventSource } from 'eventsource'
 import { afterEach } from 'vitest'
 import { loadConfig } from '../config.ts'
@@ -84,6 +85,12 @@ export class Collector {
   close(): void {
     this.es.close()
   }
+}
+
+/** The SQLite connection of a hub on the data dir, for faking what the machine can't give (a full disk). */
+export function sqliteOf(hub: Hub): Database.Database {
+  if (!hub.db) throw new Error('this hub runs on PostgreSQL, not on a SQLite file')
+  return hub.db.sqlite
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Tokens } from '../../server/auth/index.ts'
+import { sqliteTokenAdmin } from '../../server/auth/index.ts'
 import { openDb } from '../../server/store/index.ts'
 import { SimAgent, simTick } from '../../server/testing/sim-agent.ts'
 import { useE2eHub } from './harness.ts'
@@ -23,13 +23,12 @@ async function open(path: string): Promise<Page> {
 describe('the overview at fleet scale in Chromium', () => {
   it('lists 200 simulated hosts live, filters and sorts them, and counts them online', async () => {
     // 200 tokens made at once through the data dir, as `vigil token create` does one at a time
-    const db = openDb(hub.dataDir)
-    const tokens = new Tokens(db)
+    const tokens = sqliteTokenAdmin(openDb(hub.dataDir))
     for (let i = 0; i < 200; i++) {
       const host = `node-${String(i).padStart(3, '0')}`
-      sims.push(new SimAgent({ url: hub.server.url, token: tokens.create('agent', `sim-${host}`).token, host }))
+      sims.push(new SimAgent({ url: hub.server.url, token: (await tokens.create('agent', `sim-${host}`)).token, host }))
     }
-    db.sqlite.close()
+    await tokens.close()
     await Promise.all(sims.map((a) => a.hello()))
     const page = await open('/')
     let seq = 0

@@ -1,0 +1,71 @@
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
+import * as sqliteTables from '../../db/schema.ts'
+import type { Db } from './db.ts'
+import type { PgDb } from './pg-db.ts'
+
+/** The features' tables: tokens, sessions, audit, settings, hosts, jobs and their logs. */
+export type Tables = typeof sqliteTables
+
+/**
+ * The database the features keep their own rows in (tokens, audit, settings, hosts, jobs), on either backend.
+ * Their queries are written once with drizzle's query builder and awaited: it has the same shape on both dialects,
+ * and `pg.cluster.test.ts` proves the two schemas have the same tables and columns, so the PostgreSQL tables are
+ * typed as their SQLite twins. What differs (a batch in one transaction, a unique violation) is asked of `kind`.
+ * Results are awaited arrays: never SQLite's `.get()`, `.all()` or `.run()`, which PostgreSQL does not have.
+ */
+export interface Sql {
+  readonly kind: 'sqlite' | 'postgres'
+  readonly db: BetterSQLite3Database
+  readonly t: Tables
+  /** The SQLite connection, for what only SQLite does (a batch in one synchronous transaction); null on PostgreSQL. */
+  readonly sqlite: Db | null
+  /** The PostgreSQL pool, for what only PostgreSQL does (a batch in one statement); null on SQLite. */
+  readonly pg: PgDb | null
+}
+
+export function sqliteSql(db: Db): Sql {
+  return { kind: 'sqlite', db: db.db, t: sqliteTables, sqlite: db, pg: null }
+}
+
+/** Loaded with the pool (see `openPgDb`): the pg-core tables cost nothing to the embedded default. */
+export async function pgSql(pg: PgDb): Promise<Sql> {
+  const pgTables = await import('../../db/schema.pg.ts')
+  return {
+    kind: 'postgres',
+    db: pg.db as unknown as BetterSQLite3Database,
+    t: pgTables as unknown as Tables,
+    sqlite: null,
+    pg,
+  }
+}
+
+/** Whether an error is a unique-constraint violation, on either backend. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } }
+  const code = e.code ?? e.cause?.code
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || String(err).includes('UNIQUE constraint failed')
+}
+
+/** Error codes of a database that is not there: refused or dropped connections, a server shutting down. */
+const DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08001',
+])
+
+/**
+ * Whether an error means the database cannot be reached now (PostgreSQL down or restarting), not that the
+ * request was wrong: answered 503 `unavailable`, to be tried again.
+ */
+export function isStorageDown(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string }; message?: string }
+  const code = e.code ?? e.cause?.code
+  if (code !== undefined && DOWN_CODES.has(code)) return true
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(e.message ?? '')
+}
