@@ -268,11 +268,6 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
       'VIGIL_REDIS_URL (--redis-url) needs VIGIL_DATABASE_URL (--database-url): hubs that share a bus must share their history, jobs and tokens too',
     )
   }
-  if (config.redisUrl !== undefined) {
-    throw new ConfigError(
-      'the hub does not run on Redis yet: unset VIGIL_REDIS_URL (--redis-url) to run one hub on PostgreSQL, with the bus in its process',
-    )
-  }
   if (config.selfSigned && config.tlsCert !== undefined) {
     throw new ConfigError('--self-signed makes its own certificate: drop it, or drop VIGIL_TLS_CERT and VIGIL_TLS_KEY')
   }

@@ -1,4 +1,4 @@
-import { Tokens, watchRevocations } from './auth/index.ts'
+import { TokenError, Tokens, watchRevocations } from './auth/index.ts'
 import { type Config, ConfigError } from './config.ts'
 import { isLoopback } from './http.ts'
 import type { Logger } from './log.ts'
@@ -32,6 +32,12 @@ export interface Data {
   readonly firstLogin: string | null
   /** Where the data is, for the start line: the SQLite file, or the database URL without its password. */
   readonly where: string
+  /**
+   * Whether this hub does the work that must run once for all hubs on the data (closing hours, retention, lost
+   * jobs): always on SQLite; on PostgreSQL while it holds the cluster's lease, which another hub takes over within
+   * seconds of this one dying.
+   */
+  readonly singleton: { readonly held: boolean }
   /** Closes the store, then the database. */
   close(): Promise<void>
 }
@@ -59,7 +65,15 @@ export async function openData(config: Config, opts: DataOptions): Promise<Data>
     const db = openDb(config.dataDir, { busyTimeoutMs: BUSY_TIMEOUT_MS })
     const sql = sqliteSql(db)
     const store = openSqliteStore({ db, dataDir: config.dataDir, retentionMs, replayMs })
-    data = { sql, store, tokens: await Tokens.open(sql), db, where: db.file, close: () => store.close() }
+    data = {
+      sql,
+      store,
+      tokens: await Tokens.open(sql),
+      db,
+      where: db.file,
+      singleton: { held: true },
+      close: () => store.close(),
+    }
   } else {
     data = await openPostgres(config.databaseUrl, retentionMs, replayMs, opts)
   }
@@ -72,8 +86,14 @@ export async function openData(config: Config, opts: DataOptions): Promise<Data>
     )
   }
   if (active > 0) return { ...data, firstLogin: null }
-  const admin = await data.tokens.create('admin', await data.tokens.freeName('admin'))
-  return { ...data, firstLogin: await data.tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS) }
+  try {
+    const admin = await data.tokens.create('admin', await data.tokens.freeName('admin'))
+    return { ...data, firstLogin: await data.tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS) }
+  } catch (err) {
+    // Another hub starting on the same empty database minted it first: that hub prints the login link
+    if (err instanceof TokenError && (await data.tokens.activeCount()) > 0) return { ...data, firstLogin: null }
+    throw err
+  }
 }
 
 async function openPostgres(
@@ -100,13 +120,22 @@ async function openPostgres(
     onRevoked: () => tokens.announced(),
     onFault: opts.onFault,
   })
+  const { Lease } = await import('./cluster/index.ts')
+  const lease = new Lease({
+    url,
+    onChange: (held) => opts.log.info(held ? 'took the singleton lease' : 'lost the singleton lease'),
+    onError: (err) => opts.log.warn('singleton lease check failed', { err: err.message }),
+  })
+  lease.start()
   return {
     sql,
     store,
     tokens,
     db: null,
     where: pg.where,
+    singleton: lease,
     async close() {
+      await lease.close()
       await watch.close()
       await store.close()
       await pg.close()

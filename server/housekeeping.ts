@@ -7,6 +7,8 @@ import type { Store } from './store/index.ts'
 
 export interface HousekeepingDeps {
   store: Store
+  /** Whether this hub does the work that must run once for all hubs on the data. */
+  singleton: { readonly held: boolean }
   tokens: Tokens
   jobs: Jobs
   hosts: Hosts
@@ -38,8 +40,10 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
     if (running) return
     running = true
     try {
-      await store.maintain(Date.now())
-      await tokens.prune(Date.now())
+      if (deps.singleton.held) {
+        await store.maintain(Date.now())
+        await tokens.prune(Date.now())
+      }
       await hosts.persistSeen()
       health.clear('maintenance')
     } catch (err) {
@@ -75,6 +79,7 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
 
   const lostTimer = setInterval(
     () => {
+      if (!deps.singleton.held) return
       jobs.checkLost(Date.now()).catch((err: unknown) => log.error('lost-job check failed', { err }))
     },
     Math.min(5000, deps.jobLostMs / 2),

@@ -2,7 +2,7 @@ import { Agents } from './agents/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
-import { Bus } from './bus/index.ts'
+import { Bus, type HubBus, openSharedBus } from './bus/index.ts'
 import type { Config } from './config.ts'
 import { Control, Sampling } from './control/index.ts'
 import { openData } from './data.ts'
@@ -19,7 +19,7 @@ import { selfSamples } from './metrics/index.ts'
 import { VERSION } from './paths.ts'
 import { defaultProbe, machineInfo, type Probe, readMachineId, type Sampler } from './sampler/index.ts'
 import { SelfStats } from './stats.ts'
-import { type Db, eventLog, RetryingWriter, type Store } from './store/index.ts'
+import { type Db, type EventLog, eventLog, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 import { loadTls } from './tls.ts'
 import { websocketServer } from './websocket.ts'
@@ -39,7 +39,7 @@ export interface Hub {
   readonly port: number
   readonly url: string
   readonly host: string
-  readonly bus: Bus
+  readonly bus: HubBus
   readonly store: Store
   readonly streams: Streams
   readonly sampler: Sampler
@@ -54,6 +54,8 @@ export interface Hub {
   readonly db: Db | null
   /** Where the data is: the SQLite file, or the PostgreSQL URL without its password. */
   readonly dataAt: string
+  /** Whether this hub does the cluster's singleton work now (always, alone on SQLite). */
+  readonly singletonHeld: boolean
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
@@ -103,8 +105,29 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       health.report('storage', message)
     },
   })
-  const bus = new Bus(store, writer)
-  await bus.start()
+  // Ends live streams that missed events (Redis lost or trimmed them first): bound once the streams exist
+  let streamsGap = () => {}
+  let bus: HubBus
+  let events: EventLog
+  if (config.redisUrl === undefined) {
+    const local = new Bus(store, writer)
+    await local.start()
+    bus = local
+    events = eventLog(store, writer, () => local.lastId)
+  } else {
+    const shared = await openSharedBus({
+      url: config.redisUrl,
+      windowMs: config.replayS * 1000,
+      onFault(message) {
+        if (message === null) health.clear('bus')
+        else health.report('bus', message)
+      },
+      onGap: () => streamsGap(),
+      onError: countError,
+    })
+    bus = shared
+    events = shared.log()
+  }
   const hosts = await Hosts.open(sql, bus, {
     local: host,
     info: machineInfo(),
@@ -123,19 +146,20 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     heartbeatTimeoutMs: config.jobLostMs,
     record: (jobHost, ts, values) => pipeline.history(jobHost, ts, values),
   })
-  const streams = new Streams(
-    bus,
-    eventLog(store, writer, () => bus.lastId),
-    {
-      heartbeatMs: config.heartbeatMs,
-      retryMs: config.retryMs,
-      clientBufferBytes: config.clientBufferBytes,
-      snapshot: (topic, tail) =>
-        topic === 'fleet'
-          ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
-          : jobs.snapshot(topic, tail),
-    },
-  )
+  const streams = new Streams(bus, events, {
+    heartbeatMs: config.heartbeatMs,
+    retryMs: config.retryMs,
+    clientBufferBytes: config.clientBufferBytes,
+    snapshot: (topic, tail) =>
+      topic === 'fleet'
+        ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
+        : jobs.snapshot(topic, tail),
+  })
+  streamsGap = () => {
+    log.warn('the bus lost events before this hub read them: live streams end and resume', {
+      ended: streams.endAll(),
+    })
+  }
   const sampler = localAgent({
     host,
     sampleMs: config.sampleMs,
@@ -196,6 +220,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const stats = new SelfStats({ bus, streams, control, sampler, store, writer, startedAt, errors: () => errors })
   const housekeeping = startHousekeeping({
     store,
+    singleton: data.singleton,
     tokens,
     jobs,
     hosts,
@@ -253,6 +278,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     health,
     db: data.db,
     dataAt: data.where,
+    get singletonHeld() {
+      return data.singleton.held
+    },
     firstLoginUrl: firstLogin === null ? null : `${listener.url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {

@@ -62,18 +62,6 @@ describe('vigil CLI', () => {
     expect(r.status).toBe(2)
   })
 
-  it('refuses to start on Redis, exit code 2, rather than ignore VIGIL_REDIS_URL: the hub does not run on it yet', () => {
-    const dir = tempDir()
-    const r = vigil(['serve', '--port', '0', '--data-dir', dir], {
-      VIGIL_DATABASE_URL: 'postgres://vigil@127.0.0.1/vigil',
-      VIGIL_REDIS_URL: 'redis://127.0.0.1:6379',
-    })
-    expect(r.stderr).toBe(
-      'vigil: the hub does not run on Redis yet: unset VIGIL_REDIS_URL (--redis-url) to run one hub on PostgreSQL, with the bus in its process\n',
-    )
-    expect(r.status).toBe(2)
-  })
-
   it('refuses a database URL that is not postgres://, exit code 2, naming the variable', () => {
     const r = vigil(['serve', '--port', '0'], { VIGIL_DATABASE_URL: 'mysql://db/vigil' })
     expect(r.stderr).toMatch(

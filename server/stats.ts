@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Hono } from 'hono'
 import type { AuthEnv } from './auth/index.ts'
-import type { Bus } from './bus/index.ts'
+import type { HubBus } from './bus/index.ts'
 import type { Control } from './control/index.ts'
 import type { StatsResponse } from './protocol/index.ts'
 import type { Sampler } from './sampler/index.ts'
@@ -30,7 +30,7 @@ function rateMeter(read: () => number): { perS(): number; stop(): void } {
 }
 
 export interface StatsSources {
-  bus: Bus
+  bus: HubBus
   streams: Streams
   control: Control
   sampler: Sampler

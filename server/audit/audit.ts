@@ -1,5 +1,5 @@
 import { desc, lt } from 'drizzle-orm'
-import type { Bus } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import type { AuditEntry } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
 
@@ -21,9 +21,9 @@ export type NewAuditEntry = Omit<AuditEntry, 'id' | 'ts'>
 /** The append-only audit log: a row per command, and an `audit` event for live viewers. */
 export class Audit {
   readonly #sql: Sql
-  readonly #bus: Bus
+  readonly #bus: HubBus
 
-  constructor(sql: Sql, bus: Bus) {
+  constructor(sql: Sql, bus: HubBus) {
     this.#sql = sql
     this.#bus = bus
   }

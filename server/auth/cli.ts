@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
 import { tokenStoreFrom } from '../config.ts'
 import { Role } from '../protocol/index.ts'
-import { openDb, openPgDb } from '../store/index.ts'
-import { sqliteTokenAdmin, type TokenAdmin, TokenError } from './tokens.ts'
+import { openDb, openPgDb, pgSql } from '../store/index.ts'
+import { sqliteTokenAdmin, type TokenAdmin, TokenError, Tokens, tokenAdmin } from './tokens.ts'
 
 const TOKEN_HELP = `Usage:
   vigil token create --role <viewer|operator|admin|reporter|agent> [--name N] [--data-dir D | --database-url U]
@@ -22,9 +22,8 @@ function formatTime(ms: number | null): string {
 /** Opens where the tokens live: PostgreSQL (migrated first) or the data dir's SQLite file. */
 async function openTokenAdmin(store: ReturnType<typeof tokenStoreFrom>): Promise<TokenAdmin> {
   if ('databaseUrl' in store) {
-    // Loaded only here: the SQLite path never pays for the pg dialect
-    const { pgTokenAdmin } = await import('./tokens-pg.ts')
-    return pgTokenAdmin(await openPgDb(store.databaseUrl, { maxConnections: 1 }))
+    const db = await openPgDb(store.databaseUrl, { maxConnections: 1 })
+    return tokenAdmin(new Tokens(await pgSql(db)), () => db.close())
   }
   return sqliteTokenAdmin(openDb(store.dataDir))
 }

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { TOKENS_CHANNEL } from './tokens-pg.ts'
+import { TOKENS_CHANNEL } from './tokens.ts'
 
 export interface RevocationWatchOptions {
   url: string

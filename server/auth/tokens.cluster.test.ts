@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PrivatePostgres, startPostgres, withPgClient } from '../testing/services.ts'
 import { RevocationWatch } from './revocations-pg.ts'
 import { describeTokenCli, vigilToken } from './token-cli.suite.ts'
-import { TOKENS_CHANNEL } from './tokens-pg.ts'
+import { TOKENS_CHANNEL } from './tokens.ts'
 
 let server: PrivatePostgres
 beforeAll(async () => {

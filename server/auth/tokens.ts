@@ -34,6 +34,12 @@ export function hashSecret(s: string): string {
   return createHash('sha256').update(s).digest('hex')
 }
 
+/**
+ * The PostgreSQL channel a revocation is announced on, with the token's id as the payload. The notification is
+ * sent by the revoking statement, so a listener hears it only once the revocation is committed.
+ */
+export const TOKENS_CHANNEL = 'vigil_tokens'
+
 /** A token just made: its secret is in `token`, shown this once and stored only as a hash. */
 export interface CreatedToken {
   name: string
@@ -71,17 +77,21 @@ export interface TokenAdmin {
   close(): Promise<void>
 }
 
-/** The SQLite tokens as a `TokenAdmin`; closing it closes the database. */
-export function sqliteTokenAdmin(db: Db): TokenAdmin {
-  const t = new Tokens(sqliteSql(db))
+/** Tokens as `vigil token` uses them; `close` closes the database. */
+export function tokenAdmin(t: Tokens, close: () => Promise<void>): TokenAdmin {
   return {
     create: (role, name) => t.create(role, name),
     list: () => t.list(),
     revoke: (name) => t.revoke(name),
-    close: async () => {
-      db.sqlite.close()
-    },
+    close,
   }
+}
+
+/** The SQLite tokens as a `TokenAdmin`; closing it closes the database. */
+export function sqliteTokenAdmin(db: Db): TokenAdmin {
+  return tokenAdmin(new Tokens(sqliteSql(db)), async () => {
+    db.sqlite.close()
+  })
 }
 
 /**
@@ -170,11 +180,21 @@ export class Tokens {
   /** Revokes by name; false when no active token has that name. Its sessions end with it. */
   async revoke(name: string): Promise<boolean> {
     const { tokens } = this.#sql.t
-    const rows = await this.#sql.db
-      .update(tokens)
-      .set({ revokedAt: Date.now() })
-      .where(and(eq(tokens.name, name), isNull(tokens.revokedAt)))
-      .returning({ id: tokens.id })
+    const { pg } = this.#sql
+    const rows = pg
+      ? // One statement: the announcement goes out with the commit, and only then, to every hub listening
+        (
+          await pg.pool.query<{ id: string }>(
+            `WITH r AS (UPDATE tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL RETURNING id)
+             SELECT id, pg_notify($3, id::text) FROM r`,
+            [name, Date.now(), TOKENS_CHANNEL],
+          )
+        ).rows.map((r) => ({ id: Number(r.id) }))
+      : await this.#sql.db
+          .update(tokens)
+          .set({ revokedAt: Date.now() })
+          .where(and(eq(tokens.name, name), isNull(tokens.revokedAt)))
+          .returning({ id: tokens.id })
     for (const r of rows) this.#revoked.add(r.id)
     return rows.length > 0
   }

@@ -1,6 +1,6 @@
 import type { RetryingWriter, Store } from '../store/index.ts'
 import { encodeFrame } from './frame.ts'
-import { type BusEvent, type Fanout, type Subscriber, Topics } from './topics.ts'
+import { type BusEvent, type HubBus, type Subscriber, Topics } from './topics.ts'
 
 /** Ids reserved ahead of use at a time: one durable write per this many events. */
 const ID_BLOCK = 10_000
@@ -9,7 +9,7 @@ const ID_BLOCK = 10_000
  * Assigns ids that increase for the hub's whole life (the store persists them), logs every event for resume,
  * and fans each one out to the subscribers of its topic.
  */
-export class Bus implements Fanout {
+export class Bus implements HubBus {
   readonly #topics = new Topics()
   readonly #ids: Pick<Store, 'lastEventId' | 'reserveEventIds'>
   readonly #log: Pick<RetryingWriter, 'append'>
@@ -91,11 +91,18 @@ export class Bus implements Fanout {
    * Creates, logs and emits in one call, for events that are not part of a larger write. The event goes out at
    * once and is stored after the writes queued before it; until then a resume replays it from the queue.
    */
-  publish(topic: string, event: string, payload: unknown): BusEvent {
-    const ev = this.create(topic, event, payload)
+  publish(topic: string, event: string, payload: unknown, ts = Date.now()): BusEvent {
+    const ev = this.create(topic, event, payload, ts)
     this.#log.append(ev)
     this.emit(ev)
     return ev
+  }
+
+  /** The event is created first and stored by `write` with the samples, in one transaction, then emitted. */
+  withSamples(topic: string, event: string, payload: unknown, ts: number, write: (event: BusEvent) => void): void {
+    const ev = this.create(topic, event, payload, ts)
+    write(ev)
+    this.emit(ev)
   }
 
   /** Subscribes to each topic; returns the unsubscribe function. Give each event once: see `distinctTopics`. */

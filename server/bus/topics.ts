@@ -18,6 +18,25 @@ export interface Fanout {
 }
 
 /**
+ * What the hub's parts need of the bus: the in-process `Bus`, or the `SharedBus` several hubs share through Redis.
+ */
+export interface HubBus extends Fanout {
+  /** Events fanned out to this hub's subscribers since start, for rate figures. */
+  readonly emitted: number
+  /**
+   * Logs an event and sends it to every subscriber (of every hub, when shared). Never throws and never waits: a
+   * failure (Redis away) is reported to the bus's error handler.
+   */
+  publish(topic: string, event: string, payload: unknown, ts?: number): void
+  /**
+   * An event that goes with samples the caller writes: `write` gets the event to store in the same transaction
+   * (in-process, where the samples' store is also the event log), or null (shared, where Redis logs it).
+   */
+  withSamples(topic: string, event: string, payload: unknown, ts: number, write: (event: BusEvent | null) => void): void
+  close(): Promise<void>
+}
+
+/**
  * Subscribers by topic, and the delivery of an event to those of its topic and of its family (`metrics` for
  * `metrics:<host>`). Never waits on a subscriber.
  */

@@ -1,6 +1,6 @@
 import { like } from 'drizzle-orm'
 import type { Audit } from '../audit/index.ts'
-import type { Bus } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import type { Logger } from '../log.ts'
 import type { ConfigEvent, SamplingResult, SamplingSettings } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
@@ -34,7 +34,7 @@ interface Row {
 
 export interface SamplingDeps {
   sql: Sql
-  bus: Bus
+  bus: HubBus
   audit: Audit
   log: Logger
 }

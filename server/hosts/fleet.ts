@@ -1,4 +1,4 @@
-import type { Bus } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import {
   FLEET_SPARK_POINTS,
   FLEET_SPARK_STEP_MS,
@@ -62,7 +62,7 @@ function newRow(entry: HostEntry): Row {
 export class Fleet {
   readonly #rows = new Map<string, Row>()
   readonly #changed = new Set<string>()
-  readonly #bus: Bus
+  readonly #bus: HubBus
   readonly #store: Store
   #timer: NodeJS.Timeout | null = null
   #flushedSlot = -1
@@ -70,7 +70,7 @@ export class Fleet {
   readonly #onError: (err: unknown) => void
 
   constructor(
-    bus: Bus,
+    bus: HubBus,
     store: Store,
     hosts: readonly HostEntry[],
     opts: { periodMs: number; onError(err: unknown): void },

@@ -1,5 +1,5 @@
 import { desc, eq, gte } from 'drizzle-orm'
-import type { Bus } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import type { HostEntry, HostGap, HostInfo, Processes, SpoolStatus } from '../protocol/index.ts'
 import type { Sql, Tables } from '../store/index.ts'
 
@@ -41,19 +41,19 @@ const parse = <T>(json: string | null): T | null => (json === null ? null : (JSO
  */
 export class Hosts {
   readonly #sql: Sql
-  readonly #bus: Bus
+  readonly #bus: HubBus
   readonly #opts: HostsOptions
   readonly #hosts = new Map<string, HostState>()
   readonly #listeners: ((entry: HostEntry) => void)[] = []
 
-  private constructor(sql: Sql, bus: Bus, opts: HostsOptions) {
+  private constructor(sql: Sql, bus: HubBus, opts: HostsOptions) {
     this.#sql = sql
     this.#bus = bus
     this.#opts = opts
   }
 
   /** Marks the hub's own host, then reads every known host with its recent gaps. */
-  static async open(sql: Sql, bus: Bus, opts: HostsOptions): Promise<Hosts> {
+  static async open(sql: Sql, bus: HubBus, opts: HostsOptions): Promise<Hosts> {
     const h = new Hosts(sql, bus, opts)
     const { hosts, hostGaps } = sql.t
     const now = Date.now()

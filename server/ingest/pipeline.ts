@@ -1,4 +1,4 @@
-import type { Bus, BusEvent } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
 import type { Fleet, Hosts } from '../hosts/index.ts'
 import { type AgentTick, type MetricsEvent, metricsTopic } from '../protocol/index.ts'
@@ -6,7 +6,7 @@ import type { Cursor, NamedSample, RetryingWriter, Store, TickIn } from '../stor
 
 export interface PipelineDeps {
   store: Store
-  bus: Bus
+  bus: HubBus
   /** The hub's own ticks go through it, so its live data keeps flowing while storage fails. */
   writer: RetryingWriter
   hosts: Hosts
@@ -30,10 +30,10 @@ export class Pipeline {
    * lives in the hub's process has no spool of its own), then streamed.
    */
   tick(host: string, ts: number, intervalMs: number, values: Record<string, number>): void {
-    const { bus, writer } = this.#deps
-    const ev = this.#event(host, ts, intervalMs, values)
-    writer.write(host, ts, values, ev)
-    bus.emit(ev)
+    const payload: MetricsEvent = { host, ts, intervalMs, values }
+    this.#deps.bus.withSamples(metricsTopic(host), 'metrics', payload, ts, (ev) =>
+      this.#deps.writer.write(host, ts, values, ev),
+    )
     this.#live(host, ts, values)
   }
 
@@ -60,9 +60,8 @@ export class Pipeline {
     }
     if (!live) return
     for (const t of ticks) {
-      const ev = this.#event(host, t.ts, t.intervalMs, t.values)
-      this.#deps.writer.append(ev)
-      this.#deps.bus.emit(ev)
+      const payload: MetricsEvent = { host, ts: t.ts, intervalMs: t.intervalMs, values: t.values }
+      this.#deps.bus.publish(metricsTopic(host), 'metrics', payload, t.ts)
       this.#live(host, t.ts, t.values)
       if (t.processes) this.#deps.hosts.processes(host, t.ts, t.processes)
     }
@@ -89,11 +88,6 @@ export class Pipeline {
     for (const [name, v] of newest) values[name] = v.value
     const payload: MetricsEvent = { host, ts, intervalMs: 0, values }
     this.#deps.bus.publish(metricsTopic(host), 'metrics', payload)
-  }
-
-  #event(host: string, ts: number, intervalMs: number, values: Readonly<Record<string, number>>): BusEvent {
-    const payload: MetricsEvent = { host, ts, intervalMs, values: values as Record<string, number> }
-    return this.#deps.bus.create(metricsTopic(host), 'metrics', payload, ts)
   }
 
   #live(host: string, ts: number, values: Readonly<Record<string, number>>): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { and, desc, eq, inArray, like, sql } from 'drizzle-orm'
-import type { Bus } from '../bus/index.ts'
+import type { HubBus } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
 import {
   FINAL_JOB_STATES,
@@ -76,7 +76,7 @@ function toJob(r: Row): Job {
  */
 export class Jobs {
   readonly #sql: Sql
-  readonly #bus: Bus
+  readonly #bus: HubBus
   readonly #opts: JobsOptions
   readonly #eta = new Map<string, EtaState>()
   readonly #summaryAt = new Map<string, number>()
@@ -86,7 +86,7 @@ export class Jobs {
   /** Each job's changes, one after another: every change reads the row, then writes it. */
   readonly #serial = new Map<string, Promise<unknown>>()
 
-  constructor(sql: Sql, bus: Bus, opts: JobsOptions) {
+  constructor(sql: Sql, bus: HubBus, opts: JobsOptions) {
     this.#sql = sql
     this.#bus = bus
     this.#opts = opts

@@ -1,7 +1,14 @@
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { Hub } from '../hub.ts'
 import type { MetricsEvent, ResetEvent } from '../protocol/index.ts'
 import { Collector, sleep, startTestHub, type TestHub } from '../testing/hub.ts'
+
+/** Publishes on an in-process bus, whose id is then its last one. */
+function publishedId(hub: Hub, topic: string, event: string, payload: unknown): number {
+  hub.bus.publish(topic, event, payload)
+  return hub.bus.lastId
+}
 
 let t: TestHub | null = null
 const collectors: Collector[] = []
@@ -237,7 +244,7 @@ describe('GET /api/stream', () => {
     const big = 'x'.repeat(16_000)
     const published: number[] = []
     for (let i = 0; i < 2000; i++) {
-      published.push(hub.bus.publish('audit', 'audit', { i, big }).id)
+      published.push(publishedId(hub, 'audit', 'audit', { i, big }))
       // One event per turn of the event loop, so a client that reads keeps up as it would with real traffic
       await new Promise((resolve) => setImmediate(resolve))
     }
@@ -255,17 +262,17 @@ describe('GET /api/stream', () => {
   it('replays a backlog larger than the client buffer by waiting for it to drain, not by cutting it off', async () => {
     t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', VIGIL_SSE_BUFFER_BYTES: '65536' })
     const hub = t.hub
-    const start = hub.bus.publish('audit', 'audit', { i: -1 }).id
+    const start = publishedId(hub, 'audit', 'audit', { i: -1 })
     const big = 'y'.repeat(4000)
     const published: number[] = []
-    for (let i = 0; i < 1000; i++) published.push(hub.bus.publish('audit', 'audit', { i, big }).id)
+    for (let i = 0; i < 1000; i++) published.push(publishedId(hub, 'audit', 'audit', { i, big }))
     const { token } = await hub.tokens.create('operator', 'ops')
     const c = collect(`${hub.url}/api/stream?topics=audit`, ['audit'], {
       'Last-Event-ID': String(start),
       authorization: `Bearer ${token}`,
     })
     await c.waitFor((e) => e.length >= published.length, 30_000)
-    const live = hub.bus.publish('audit', 'audit', { i: 'live' }).id
+    const live = publishedId(hub, 'audit', 'audit', { i: 'live' })
     await c.waitFor((e) => e.length === published.length + 1)
     expect(c.ids()).toEqual([...published, live])
     expect(hub.streams.dropped).toBe(0)

@@ -273,8 +273,15 @@ export class Streams {
   }
 
   /** Ends every stream so clients reconnect (and resume) against the next process. */
+  /** Ends every stream: each client resumes by its Last-Event-ID, from the log (or gets a reset). */
+  endAll(): number {
+    const n = this.#clients.size
+    for (const client of this.#clients) this.#end(client)
+    return n
+  }
+
   close(): void {
     clearInterval(this.#heartbeat)
-    for (const client of this.#clients) this.#end(client)
+    this.endAll()
   }
 }

@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from './config.ts'
+import { type Hub, startHub } from './hub.ts'
+import { silentLogger } from './log.ts'
+import type { HealthResponse, Job, LogEvent, MetricsEvent, SeriesResponse } from './protocol/index.ts'
+import { ControlClient } from './testing/control.ts'
+import { Collector, sleep } from './testing/hub.ts'
+import { type PrivatePostgres, type PrivateRedis, startPostgres, startRedis } from './testing/services.ts'
+
+let pg: PrivatePostgres
+let redis: PrivateRedis
+beforeAll(async () => {
+  ;[pg, redis] = await Promise.all([startPostgres(), startRedis()])
+})
+afterAll(async () => {
+  await Promise.all([pg?.stop(), redis?.stop()])
+})
+
+const cleanup: (() => unknown)[] = []
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f()
+})
+
+let clusters = 0
+
+/** Hubs sharing one database and one Redis, each with its own port, data dir and host name. */
+async function cluster(n: number, env: Record<string, string> = {}): Promise<Hub[]> {
+  const url = await pg.createDatabase()
+  // Each cluster its own Redis database too, so one test's stream never reaches another's hubs
+  const db = ++clusters
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-hubs-'))
+      cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+      const hub = await startHub(
+        loadConfig({
+          VIGIL_PORT: '0',
+          VIGIL_DATA_DIR: dir,
+          VIGIL_DATABASE_URL: url,
+          VIGIL_REDIS_URL: `${redis.url}/${db}`,
+          VIGIL_SAMPLE_MS: '60000',
+          VIGIL_HOSTNAME: `hub-${i}`,
+          ...env,
+        }),
+        { log: silentLogger },
+      )
+      cleanup.push(() => hub.close())
+      return hub
+    }),
+  )
+}
+
+const auth = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' })
+
+async function post(hub: Hub, token: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${hub.url}${path}`, { method: 'POST', headers: auth(token), body: JSON.stringify(body) })
+}
+
+describe('several hubs on one Redis and one PostgreSQL', () => {
+  it('streams a custom metric posted at hub A to an SSE client on hub B, which also has it in /api/series', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    const reporter = (await a.tokens.create('reporter', 'ci')).token
+    const viewer = (await a.tokens.create('viewer', 'wall')).token
+    const onB = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], { authorization: `Bearer ${viewer}` })
+    cleanup.push(() => onB.close())
+    await sleep(300)
+    const ts = Date.now()
+    expect(
+      (await post(a, reporter, '/api/metrics', { host: 'edge-x', samples: [{ name: 'app.depth', ts, value: 42 }] }))
+        .status,
+    ).toBe(200)
+    await onB.waitFor((e) => e.some((x) => (x.data as MetricsEvent).host === 'edge-x'))
+    const ev = onB.events.find((x) => (x.data as MetricsEvent).host === 'edge-x')
+    expect(ev?.data).toEqual({ host: 'edge-x', ts, intervalMs: 0, values: { 'app.depth': 42 } })
+    const series = (await (
+      await fetch(`${b.url}/api/series?metric=app.depth&host=edge-x&from=${ts - 1}&to=${ts + 1}`, {
+        headers: auth(viewer),
+      })
+    ).json()) as SeriesResponse
+    expect(series.points).toEqual([[ts, 42, 42, 42]])
+  })
+
+  it('resumes a client on hub B from the Last-Event-ID hub A gave it, with no gap and no duplicate, under a steady publish rate', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    const reporter = (await a.tokens.create('reporter', 'ci')).token
+    const viewer = (await a.tokens.create('viewer', 'wall')).token
+    let n = 0
+    let publishing = true
+    const publisher = (async () => {
+      while (publishing) {
+        const hub = n % 2 === 0 ? a : b
+        await post(hub, reporter, '/api/metrics', { host: 'edge-r', samples: [{ name: 'app.n', value: n++ }] })
+        await sleep(20)
+      }
+    })()
+    cleanup.push(async () => {
+      publishing = false
+      await publisher
+    })
+    const first = new Collector(`${a.url}/api/stream?topics=metrics`, ['metrics'], {
+      authorization: `Bearer ${viewer}`,
+    })
+    await first.waitFor((e) => e.length >= 20)
+    first.close()
+    const last = first.events.at(-1)?.id as string
+    await sleep(500)
+    const second = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], {
+      authorization: `Bearer ${viewer}`,
+      'last-event-id': last,
+    })
+    cleanup.push(() => second.close())
+    await second.waitFor((e) => e.length >= 40)
+    publishing = false
+    await publisher
+    const values = [...first.events, ...second.events].map((e) => (e.data as MetricsEvent).values['app.n'])
+    // Every value the publisher sent from the first one seen on, once each, in order
+    const from = values[0] as number
+    expect(values).toEqual(Array.from({ length: values.length }, (_, i) => from + i))
+    const ids = [...first.events, ...second.events].map((e) => Number(e.id))
+    expect(ids.every((id, i) => i === 0 || id > (ids[i - 1] as number))).toBe(true)
+  })
+
+  it('lets a job created and logged through hub A be tailed on hub B, and resumes its log on B exactly', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    const reporter = (await a.tokens.create('reporter', 'ci')).token
+    const viewer = (await a.tokens.create('viewer', 'wall')).token
+    const job = (await (await post(a, reporter, '/api/jobs', { name: 'build' })).json()) as Job
+    const topic = `job:${job.id}`
+    const tail = new Collector(`${b.url}/api/stream?topics=${topic}&tail=10`, ['log'], {
+      authorization: `Bearer ${viewer}`,
+    })
+    cleanup.push(() => tail.close())
+    await sleep(300)
+    for (let batch = 0; batch < 3; batch++) {
+      const lines = [{ text: `line ${batch * 2 + 1}\nline ${batch * 2 + 2}`, stream: 'stdout' }]
+      expect((await post(a, reporter, `/api/jobs/${job.id}/logs?batch=${batch}`, lines)).status).toBe(200)
+    }
+    await tail.waitFor((e) => e.flatMap((x) => (x.data as LogEvent).lines).length >= 6)
+    const seen = tail.events.flatMap((x) => (x.data as LogEvent).lines.map((l) => l.text))
+    expect(seen).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6'])
+    // Resumed on B from the id of the second batch's event: exactly the third batch follows
+    const second = tail.events.filter((e) => (e.data as LogEvent).lines.length > 0)[1]?.id as string
+    tail.close()
+    const resumed = new Collector(`${b.url}/api/stream?topics=${topic}`, ['log'], {
+      authorization: `Bearer ${viewer}`,
+      'last-event-id': second,
+    })
+    cleanup.push(() => resumed.close())
+    await resumed.waitFor((e) => e.length >= 1)
+    await sleep(300)
+    expect(resumed.events.flatMap((x) => (x.data as LogEvent).lines.map((l) => [l.seq, l.text]))).toEqual([
+      [5, 'line 5'],
+      [6, 'line 6'],
+    ])
+  })
+
+  it('closes a control socket on hub A within a second of its token being revoked at hub B', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    await b.tokens.create('operator', 'ops-1')
+    const token = (await a.tokens.create('operator', 'ops-2')).token
+    const control = new ControlClient(`${a.url.replace('http', 'ws')}/api/control`, {
+      authorization: `Bearer ${token}`,
+    })
+    cleanup.push(() => control.close())
+    await control.opened()
+    expect(await control.request({ id: 1, type: 'ping' })).toEqual({ id: 1, type: 'pong' })
+    const revokedAt = Date.now()
+    expect(await b.tokens.revoke('ops-2')).toBe(true)
+    expect(await control.closed).toEqual({ code: 1008, reason: 'token revoked' })
+    expect(Date.now() - revokedAt).toBeLessThan(1000)
+    expect((await fetch(`${a.url}/api/session`, { headers: auth(token) })).status).toBe(401)
+  })
+
+  it('gives the singleton work to exactly one of three hubs that started at once on an empty database', async () => {
+    const hubs = await cluster(3)
+    await expect.poll(() => hubs.filter((h) => h.singletonHeld).length, { timeout: 10_000 }).toBe(1)
+    await sleep(2500)
+    expect(hubs.filter((h) => h.singletonHeld)).toHaveLength(1)
+    // One of them minted the first admin; the others found it there
+    expect(hubs.filter((h) => h.firstLoginUrl !== null)).toHaveLength(1)
+  })
+
+  it('reports the bus degraded on every hub while Redis is down, keeps them up, and streams across hubs again once it is back', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    const reporter = (await a.tokens.create('reporter', 'ci')).token
+    const viewer = (await a.tokens.create('viewer', 'wall')).token
+    await redis.kill()
+    try {
+      for (const hub of [a, b]) {
+        await expect
+          .poll(
+            async () =>
+              ((await (await fetch(`${hub.url}/api/health`)).json()) as HealthResponse).reasons.map((r) => r.component),
+            {
+              timeout: 15_000,
+            },
+          )
+          .toContain('bus')
+      }
+      // History still takes the samples: PostgreSQL is up
+      expect(
+        (await post(a, reporter, '/api/metrics', { host: 'edge-d', samples: [{ name: 'app.d', value: 1 }] })).status,
+      ).toBe(200)
+    } finally {
+      await redis.start()
+    }
+    for (const hub of [a, b]) {
+      await expect
+        .poll(async () => ((await (await fetch(`${hub.url}/api/health`)).json()) as HealthResponse).reasons, {
+          timeout: 30_000,
+        })
+        .toEqual([])
+    }
+    const onB = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], { authorization: `Bearer ${viewer}` })
+    cleanup.push(() => onB.close())
+    await sleep(300)
+    expect(
+      (await post(a, reporter, '/api/metrics', { host: 'edge-d', samples: [{ name: 'app.d', value: 2 }] })).status,
+    ).toBe(200)
+    await onB.waitFor((e) => e.some((x) => (x.data as MetricsEvent).values['app.d'] === 2))
+  })
+})
