@@ -3,9 +3,11 @@ import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
 import { Bus, type HubBus, openSharedBus } from './bus/index.ts'
-import type { Config } from './config.ts'
-import { Control, Sampling } from './control/index.ts'
+import type { ClusterLink } from './cluster/index.ts'
+import { type Config, ConfigError } from './config.ts'
+import { Control, type RelayedCommand, Sampling } from './control/index.ts'
 import { openData } from './data.ts'
+import { AppError } from './errors.ts'
 import { Health } from './health.ts'
 import { Fleet, Hosts } from './hosts/index.ts'
 import { startHousekeeping } from './housekeeping.ts'
@@ -14,7 +16,7 @@ import { localAgent, Pipeline } from './ingest/index.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { listen } from './listener.ts'
-import { type Logger, stderrLogger } from './log.ts'
+import { type Logger, redactUrl, stderrLogger } from './log.ts'
 import { selfSamples } from './metrics/index.ts'
 import { VERSION } from './paths.ts'
 import { defaultProbe, machineInfo, type Probe, readMachineId, type Sampler } from './sampler/index.ts'
@@ -109,14 +111,20 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   let streamsGap = () => {}
   let bus: HubBus
   let events: EventLog
+  let link: ClusterLink | null = null
+  // Commands other hubs relay for this hub's agents: bound once the control channel exists
+  let relayed: (host: string, command: unknown) => Promise<unknown> = async () => {
+    throw new AppError('unavailable', 'The hub is starting')
+  }
   if (config.redisUrl === undefined) {
     const local = new Bus(store, writer)
     await local.start()
     bus = local
     events = eventLog(store, writer, () => local.lastId)
   } else {
+    const redisUrl = config.redisUrl
     const shared = await openSharedBus({
-      url: config.redisUrl,
+      url: redisUrl,
       windowMs: config.replayS * 1000,
       onFault(message) {
         if (message === null) health.clear('bus')
@@ -124,9 +132,20 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       },
       onGap: () => streamsGap(),
       onError: countError,
+    }).catch(async (err: unknown) => {
+      await data.close()
+      // The start stops with the server named and never its password, exit code 2
+      throw new ConfigError(`Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`)
     })
     bus = shared
     events = shared.log()
+    const { ClusterLink } = await import('./cluster/index.ts')
+    link = await ClusterLink.open({
+      url: redisUrl,
+      name: host,
+      handle: (h, command) => relayed(h, command),
+      onError: countError,
+    })
   }
   const hosts = await Hosts.open(sql, bus, {
     local: host,
@@ -203,6 +222,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     heartbeatMs: config.agentHeartbeatMs,
     maxSeriesPerHost: config.maxSeriesPerHost,
     log,
+    ...(link ? { holds: link } : {}),
   })
   const control = new Control({
     tokens,
@@ -216,7 +236,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     burst: config.wsBurst,
     caps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     log,
+    ...(link ? { relay: (h: string, command: RelayedCommand) => (link as ClusterLink).relay(h, command) } : {}),
   })
+  relayed = (h, command) => control.relayed(h, command)
   const stats = new SelfStats({ bus, streams, control, sampler, store, writer, startedAt, errors: () => errors })
   const housekeeping = startHousekeeping({
     store,
@@ -296,6 +318,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         streams.close()
         await listener.close()
         await writer.close()
+        await link?.close()
         await bus.close()
         await data.close()
       })()

@@ -14,6 +14,17 @@ export function redactSecrets(text: string): string {
 }
 
 /** One log line: time, level, message and fields as JSON, secrets redacted. */
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; anything unparsable is not echoed at all. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '(an unparsable URL)'
+  }
+}
+
 export function line(level: string, msg: string, fields?: Record<string, unknown>): string {
   const extra = fields ? ` ${JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.message : v))}` : ''
   return redactSecrets(`${new Date().toISOString()} ${level} ${msg}${extra}\n`)

@@ -11,10 +11,18 @@ import { AGENT_CLOSE, AGENT_HOST_HEADER, AGENT_MACHINE_HEADER, HostName, Machine
 import { heartbeat, upgradeGuard } from '../websocket.ts'
 import { type AgentIdentity, AgentSession, type SessionDeps } from './session.ts'
 
+/** Which hub holds each host's agent, when several hubs share a fleet (see `ClusterLink`). */
+export interface HostHolds {
+  /** Holds the host for this hub; a refusal when another machine's agent holds it on another hub. */
+  claim(host: string, machineId: string): Promise<{ code: 'conflict'; message: string } | null>
+  release(host: string): void
+}
+
 export interface AgentsOptions extends SessionDeps {
   tokens: Tokens
   audit: Audit
   allowedOrigins: ReadonlySet<string>
+  holds?: HostHolds
 }
 
 /**
@@ -61,7 +69,10 @@ export class Agents {
       if (!host.success) return refuse(c, 'invalid', `${AGENT_HOST_HEADER}: ${issueMessage(host.error)}`)
       const machine = MachineId.safeParse(c.req.header(AGENT_MACHINE_HEADER))
       if (!machine.success) return refuse(c, 'invalid', `${AGENT_MACHINE_HEADER}: ${issueMessage(machine.error)}`)
-      const refusal = hosts.claim(host.data, principal.tokenId, machine.data)
+      const refusal =
+        hosts.claim(host.data, principal.tokenId, machine.data) ??
+        (await this.#opts.holds?.claim(host.data, machine.data)) ??
+        null
       if (refusal) {
         await audited('refused', { host: host.data, machineId: machine.data }, refusal.code)
         return refuse(c, refusal.code, refusal.message)
@@ -92,6 +103,7 @@ export class Agents {
       if (this.#sessions.get(id.host) !== session) return
       this.#sessions.delete(id.host)
       this.#opts.hosts.disconnected(id.host)
+      this.#opts.holds?.release(id.host)
     }
     const old = this.#sessions.get(id.host)
     this.#sessions.set(id.host, session)

@@ -1,7 +1,15 @@
+import { z } from 'zod'
 import { AppError } from '../errors.ts'
 import type { Jobs } from '../jobs/index.ts'
-import type { Command, CommandType, Identity } from '../protocol/index.ts'
+import { Command, type CommandType, type Identity, Role } from '../protocol/index.ts'
 import type { Sampling, SamplingControl } from './sampling.ts'
+
+/** A sampling command another hub sends for a host whose agent is on this one, with who sent it. */
+export const RelayedCommand = z.strictObject({
+  command: Command,
+  actor: z.strictObject({ name: z.string().min(1).max(128), role: Role, anonymous: z.boolean() }),
+})
+export type RelayedCommand = z.infer<typeof RelayedCommand>
 
 export interface CommandContext {
   actor: Identity
@@ -9,6 +17,11 @@ export interface CommandContext {
   jobs: Jobs
   /** This hub's own host: the one a command without `host` acts on. */
   host: string
+  /**
+   * Sends a command for a host whose agent is on another hub to that hub (several hubs on Redis): its answer, or
+   * null when this hub is the one to carry it out.
+   */
+  relay?(host: string, command: RelayedCommand): Promise<{ result: unknown } | null>
 }
 
 type Handled = Exclude<CommandType, 'ping'>
@@ -22,13 +35,30 @@ function samplingOf(host: string | undefined, ctx: CommandContext): SamplingCont
 }
 
 /**
+ * Carries out a sampling command on the hub that holds the host's agent: relayed to it when that is another hub
+ * (it stores the change, its agent applies it, and its answer is this one's), else here.
+ */
+async function onHolder(
+  cmd: Extract<Command, { type: `sampling.${string}` }>,
+  ctx: CommandContext,
+  act: (c: SamplingControl) => unknown,
+): Promise<unknown> {
+  const host = cmd.host ?? ctx.host
+  if (host !== ctx.host && ctx.relay) {
+    const relayed = await ctx.relay(host, { command: cmd, actor: ctx.actor })
+    if (relayed) return relayed.result
+  }
+  return act(samplingOf(host, ctx))
+}
+
+/**
  * Every command's handler; a handler may answer a promise (a remote host's agent confirming a change). The
  * compiler refuses a command type without one.
  */
 export const handlers: Handlers = {
-  'sampling.set': (cmd, ctx) => samplingOf(cmd.host, ctx).set(cmd.group, cmd.intervalMs, cmd.ttlMs, ctx.actor.name),
-  'sampling.pause': (cmd, ctx) => samplingOf(cmd.host, ctx).pause(ctx.actor.name),
-  'sampling.resume': (cmd, ctx) => samplingOf(cmd.host, ctx).resume(ctx.actor.name),
+  'sampling.set': (cmd, ctx) => onHolder(cmd, ctx, (c) => c.set(cmd.group, cmd.intervalMs, cmd.ttlMs, ctx.actor.name)),
+  'sampling.pause': (cmd, ctx) => onHolder(cmd, ctx, (c) => c.pause(ctx.actor.name)),
+  'sampling.resume': (cmd, ctx) => onHolder(cmd, ctx, (c) => c.resume(ctx.actor.name)),
   // Accepted means requested: the job shows `cancelling` until its runner confirms `cancelled`
   'job.cancel': (cmd, ctx) => ctx.jobs.cancel(cmd.jobId, ctx.actor.name, cmd.reason ?? null),
   'job.retry': (cmd, ctx) => ctx.jobs.retry(cmd.jobId),

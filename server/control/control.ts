@@ -28,7 +28,7 @@ import {
   type RequestId,
 } from '../protocol/index.ts'
 import { heartbeat, upgradeGuard } from '../websocket.ts'
-import { dispatch } from './commands.ts'
+import { type CommandContext, dispatch, RelayedCommand } from './commands.ts'
 import type { Sampling } from './sampling.ts'
 
 /** Largest accepted frame; a bigger one closes the socket with 1009. */
@@ -58,6 +58,8 @@ export interface ControlOptions {
   /** Open control sockets per client address and per token. */
   caps: ConnectionCaps
   log: Logger
+  /** Sends a sampling command for a host on another hub to it (several hubs on Redis); see `CommandContext`. */
+  relay?: CommandContext['relay']
 }
 
 interface Peer {
@@ -292,6 +294,7 @@ export class Control {
         sampling: this.#opts.sampling,
         jobs: this.#opts.jobs,
         host: this.#opts.host,
+        ...(this.#opts.relay ? { relay: this.#opts.relay } : {}),
       })
     } catch (err) {
       if (err instanceof AppError) return this.#refusal(peer, id, type, args, err.controlCode, err.message)
@@ -299,6 +302,21 @@ export class Control {
       return this.#refusal(peer, id, type, args, 'internal', 'Internal error')
     }
     await this.#audited(peer, { command: type, args, outcome: 'accepted', errorCode: null }, { id, ok: true, result })
+  }
+
+  /**
+   * Carries out a command another hub relayed for a host whose agent is here: validated, then run as its sender
+   * (the sending hub audits it), never relayed on. Its answer, or AppError, goes back to that hub.
+   */
+  async relayed(host: string, payload: unknown): Promise<unknown> {
+    const parsed = RelayedCommand.safeParse(payload)
+    if (!parsed.success) throw new AppError('invalid', `A relayed command: ${issueMessage(parsed.error)}`)
+    const { command, actor } = parsed.data
+    if (command.type === 'ping' || !('host' in command) || command.host !== host) {
+      throw new AppError('invalid', `A relayed command must be a sampling command for ${host}`)
+    }
+    if (!COMMAND_ROLES.includes(actor.role)) throw new AppError('forbidden', `Role ${actor.role} may not send commands`)
+    return dispatch(command, { actor, sampling: this.#opts.sampling, jobs: this.#opts.jobs, host: this.#opts.host })
   }
 
   /** Closes the sockets of revoked tokens with 1008. */

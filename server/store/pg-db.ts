@@ -1,6 +1,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
+import { redactUrl } from '../log.ts'
 import { PG_MIGRATIONS_DIR } from '../paths.ts'
 
 /**
@@ -25,17 +26,6 @@ export interface PgDbOptions {
   connectTimeoutMs?: number
   /** An idle connection that broke (the server restarted): told, not thrown, since no query was waiting on it. */
   onIdleError?(err: Error): void
-}
-
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`; anything unparsable is not echoed at all. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(an unparsable database URL)'
-  }
 }
 
 /**
