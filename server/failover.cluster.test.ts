@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from './paths.ts'
-import type { MetricsEvent, SeriesResponse } from './protocol/index.ts'
+import type { SeriesResponse } from './protocol/index.ts'
 import { useAgentProcesses } from './testing/agents.ts'
 import { Collector, sleep } from './testing/hub.ts'
 import { type ServeProcess, spawnServe } from './testing/process.ts'
@@ -130,6 +130,5 @@ describe('a hub killed with -9 in a cluster of two', () => {
     console.log(
       `failover: agents back on hub B ${movedAt - killedAt} ms after the kill; ${witness.events.length} events witnessed`,
     )
-    expect((witness.events.at(-1)?.data as MetricsEvent).host).toBeTypeOf('string')
   })
 })
