@@ -2,13 +2,14 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from './config.ts'
 import { type Hub, startHub } from './hub.ts'
 import { silentLogger } from './log.ts'
 import { ROOT } from './paths.ts'
 import type { AuditEntry, ConfigEvent, HealthResponse, Job, SeriesResponse } from './protocol/index.ts'
 import { useAgentProcesses } from './testing/agents.ts'
+import { useCleanup } from './testing/cleanup.ts'
 import { ControlClient } from './testing/control.ts'
 import { Collector } from './testing/hub.ts'
 import { type PrivatePostgres, startPostgres, withPgClient } from './testing/services.ts'
@@ -21,16 +22,13 @@ afterAll(async () => {
   await server?.stop()
 })
 
-const cleanup: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const cleanup = useCleanup()
 
 /** A hub on a database of its own, with a data dir that must stay empty; `restart` starts it again on both. */
 async function pgHub(env: Record<string, string> = {}) {
   const url = await server.createDatabase()
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-hub-'))
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+  cleanup(() => rmSync(dir, { recursive: true, force: true }))
   const start = async () => {
     const config = loadConfig({
       VIGIL_PORT: '0',
@@ -41,7 +39,7 @@ async function pgHub(env: Record<string, string> = {}) {
       ...env,
     })
     const hub = await startHub(config, { log: silentLogger })
-    cleanup.push(() => hub.close())
+    cleanup(() => hub.close())
     return hub
   }
   return { url, dir, hub: await start(), start }
@@ -71,7 +69,7 @@ describe('one hub on PostgreSQL', () => {
     const stream = new Collector(`${hub.url}/api/stream?topics=metrics`, ['metrics'], {
       authorization: `Bearer ${operator}`,
     })
-    cleanup.push(() => stream.close())
+    cleanup(() => stream.close())
     const ts = Date.now() - 5000
     const posted = await call(hub, reporter, 'POST', '/api/metrics', {
       host: 'edge-1',
@@ -101,7 +99,7 @@ describe('one hub on PostgreSQL', () => {
     const control = new ControlClient(`${hub.url.replace('http', 'ws')}/api/control`, {
       authorization: `Bearer ${operator}`,
     })
-    cleanup.push(() => control.close())
+    cleanup(() => control.close())
     await control.opened()
     expect(await control.request({ id: 1, type: 'sampling.set', intervalMs: 30_000 })).toMatchObject({
       id: 1,
@@ -156,7 +154,7 @@ describe('one hub on PostgreSQL', () => {
       authorization: `Bearer ${operator}`,
       'last-event-id': String(eventId - 1),
     })
-    cleanup.push(() => resumed.close())
+    cleanup(() => resumed.close())
     await resumed.waitFor((e) => e.some((x) => Number(x.id) === eventId))
     expect(resumed.events[0]?.id).toBe(String(eventId))
   })

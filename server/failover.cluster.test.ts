@@ -2,27 +2,17 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ROOT } from './paths.ts'
 import type { SeriesResponse } from './protocol/index.ts'
-import { useAgentProcesses } from './testing/agents.ts'
+import { holes, useAgentProcesses } from './testing/agents.ts'
+import { useCleanup } from './testing/cleanup.ts'
+import { useClusterServers } from './testing/cluster.ts'
 import { Collector, sleep } from './testing/hub.ts'
 import { type ServeProcess, spawnServe } from './testing/process.ts'
-import { type PrivatePostgres, type PrivateRedis, startPostgres, startRedis } from './testing/services.ts'
 
-let pg: PrivatePostgres
-let redis: PrivateRedis
-beforeAll(async () => {
-  ;[pg, redis] = await Promise.all([startPostgres(), startRedis()])
-})
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()])
-})
-
-const cleanup: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const servers = useClusterServers()
+const cleanup = useCleanup()
 const agents = useAgentProcesses()
 
 /** `vigil token create` against the cluster's database, as an operator does; returns the secret. */
@@ -38,31 +28,21 @@ function token(url: string, role: string, name: string): string {
 
 async function serve(env: Record<string, string>, hostname: string): Promise<ServeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-failover-'))
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+  cleanup(() => rmSync(dir, { recursive: true, force: true }))
   const p = await spawnServe(['--port', '0', '--data-dir', dir, '--hostname', hostname], env)
-  cleanup.push(async () => {
+  cleanup(async () => {
     p.child.kill('SIGKILL')
     await p.exited
   })
   return p
 }
 
-/** The gaps between consecutive ticks that are not one interval (give or take a late tick): holes in history. */
-function holes(times: number[], intervalMs = 1000): [number, number][] {
-  const out: [number, number][] = []
-  for (let i = 1; i < times.length; i++) {
-    const d = (times[i] as number) - (times[i - 1] as number)
-    if (d > intervalMs * 1.5 || d < intervalMs * 0.5) out.push([times[i - 1] as number, times[i] as number])
-  }
-  return out
-}
-
 describe('a hub killed with -9 in a cluster of two', () => {
   it('moves its 20 clients and 2 agents to the other hub: no client misses an event, no agent host misses a tick', async () => {
-    const url = await pg.createDatabase()
+    const url = await servers.pg.createDatabase()
     const env = {
       VIGIL_DATABASE_URL: url,
-      VIGIL_REDIS_URL: `${redis.url}/1`,
+      VIGIL_REDIS_URL: `${servers.redis.url}/1`,
       VIGIL_SAMPLE_MS: '1000',
       VIGIL_AGENT_HEARTBEAT_MS: '1000',
     }
@@ -77,12 +57,12 @@ describe('a hub killed with -9 in a cluster of two', () => {
 
     // A witness on B, which stays up: every event of the topic, in order
     const witness = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], headers)
-    cleanup.push(() => witness.close())
+    cleanup(() => witness.close())
     const onA = Array.from(
       { length: 20 },
       () => new Collector(`${a.url}/api/stream?topics=metrics`, ['metrics'], headers),
     )
-    for (const c of onA) cleanup.push(() => c.close())
+    for (const c of onA) cleanup(() => c.close())
     // Five seconds or so of ticks from four hosts (the two hubs, the two agents)
     await Promise.all(onA.map((c) => c.waitFor((e) => e.length >= 20, 20_000)))
 
@@ -97,7 +77,7 @@ describe('a hub killed with -9 in a cluster of two', () => {
     const onB = lastIds.map(
       (id) => new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], { ...headers, 'last-event-id': id }),
     )
-    for (const c of onB) cleanup.push(() => c.close())
+    for (const c of onB) cleanup(() => c.close())
     await Promise.all(procs.map((p) => p.connected(2, 20_000)))
     const movedAt = Date.now()
     await sleep(4000)

@@ -1,55 +1,45 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadConfig } from './config.ts'
 import { type Hub, startHub } from './hub.ts'
 import { silentLogger } from './log.ts'
 import type { HealthResponse, Job, LogEvent, MetricsEvent, SeriesResponse } from './protocol/index.ts'
 import { useAgentProcesses } from './testing/agents.ts'
+import { useCleanup } from './testing/cleanup.ts'
+import { useClusterServers } from './testing/cluster.ts'
 import { ControlClient } from './testing/control.ts'
 import { Collector, sleep } from './testing/hub.ts'
-import { type PrivatePostgres, type PrivateRedis, startPostgres, startRedis } from './testing/services.ts'
 
-let pg: PrivatePostgres
-let redis: PrivateRedis
-beforeAll(async () => {
-  ;[pg, redis] = await Promise.all([startPostgres(), startRedis()])
-})
-afterAll(async () => {
-  await Promise.all([pg?.stop(), redis?.stop()])
-})
-
-const cleanup: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const servers = useClusterServers()
+const cleanup = useCleanup()
 
 let clusters = 0
 const agents = useAgentProcesses()
 
 /** Hubs sharing one database and one Redis, each with its own port, data dir and host name. */
 async function cluster(n: number, env: Record<string, string> = {}): Promise<Hub[]> {
-  const url = await pg.createDatabase()
+  const url = await servers.pg.createDatabase()
   // Each cluster its own Redis database too, so one test's stream never reaches another's hubs
   const db = ++clusters
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-hubs-'))
-      cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+      cleanup(() => rmSync(dir, { recursive: true, force: true }))
       const hub = await startHub(
         loadConfig({
           VIGIL_PORT: '0',
           VIGIL_DATA_DIR: dir,
           VIGIL_DATABASE_URL: url,
-          VIGIL_REDIS_URL: `${redis.url}/${db}`,
+          VIGIL_REDIS_URL: `${servers.redis.url}/${db}`,
           VIGIL_SAMPLE_MS: '60000',
           VIGIL_HOSTNAME: `hub-${i}`,
           ...env,
         }),
         { log: silentLogger },
       )
-      cleanup.push(() => hub.close())
+      cleanup(() => hub.close())
       return hub
     }),
   )
@@ -67,7 +57,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const reporter = (await a.tokens.create('reporter', 'ci')).token
     const viewer = (await a.tokens.create('viewer', 'wall')).token
     const onB = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], { authorization: `Bearer ${viewer}` })
-    cleanup.push(() => onB.close())
+    cleanup(() => onB.close())
     await sleep(300)
     const ts = Date.now()
     expect(
@@ -98,7 +88,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
         await sleep(20)
       }
     })()
-    cleanup.push(async () => {
+    cleanup(async () => {
       publishing = false
       await publisher
     })
@@ -113,7 +103,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
       authorization: `Bearer ${viewer}`,
       'last-event-id': last,
     })
-    cleanup.push(() => second.close())
+    cleanup(() => second.close())
     await second.waitFor((e) => e.length >= 40)
     publishing = false
     await publisher
@@ -134,7 +124,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const tail = new Collector(`${b.url}/api/stream?topics=${topic}&tail=10`, ['log'], {
       authorization: `Bearer ${viewer}`,
     })
-    cleanup.push(() => tail.close())
+    cleanup(() => tail.close())
     await sleep(300)
     for (let batch = 0; batch < 3; batch++) {
       const lines = [{ text: `line ${batch * 2 + 1}\nline ${batch * 2 + 2}`, stream: 'stdout' }]
@@ -150,7 +140,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
       authorization: `Bearer ${viewer}`,
       'last-event-id': second,
     })
-    cleanup.push(() => resumed.close())
+    cleanup(() => resumed.close())
     await resumed.waitFor((e) => e.length >= 1)
     await sleep(300)
     expect(resumed.events.flatMap((x) => (x.data as LogEvent).lines.map((l) => [l.seq, l.text]))).toEqual([
@@ -166,7 +156,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const control = new ControlClient(`${a.url.replace('http', 'ws')}/api/control`, {
       authorization: `Bearer ${token}`,
     })
-    cleanup.push(() => control.close())
+    cleanup(() => control.close())
     await control.opened()
     expect(await control.request({ id: 1, type: 'ping' })).toEqual({ id: 1, type: 'pong' })
     const revokedAt = Date.now()
@@ -182,12 +172,12 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const agent = agents.start(b.url, (await a.tokens.create('agent', 'edge-s')).token, 'edge-s')
     await agent.connected(1, 20_000)
     const onA = new Collector(`${a.url}/api/stream?topics=metrics:edge-s`, ['metrics'], auth(operator))
-    cleanup.push(() => onA.close())
+    cleanup(() => onA.close())
     await onA.waitFor((e) => e.length >= 2, 20_000)
     const control = new ControlClient(`${a.url.replace('http', 'ws')}/api/control`, {
       authorization: `Bearer ${operator}`,
     })
-    cleanup.push(() => control.close())
+    cleanup(() => control.close())
     await control.opened()
     const reply = await control.request({ id: 1, type: 'sampling.set', host: 'edge-s', intervalMs: 250 })
     expect(reply).toMatchObject({
@@ -236,7 +226,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     const [a, b] = (await cluster(2)) as [Hub, Hub]
     const reporter = (await a.tokens.create('reporter', 'ci')).token
     const viewer = (await a.tokens.create('viewer', 'wall')).token
-    await redis.kill()
+    await servers.redis.kill()
     try {
       for (const hub of [a, b]) {
         await expect
@@ -254,7 +244,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
         (await post(a, reporter, '/api/metrics', { host: 'edge-d', samples: [{ name: 'app.d', value: 1 }] })).status,
       ).toBe(200)
     } finally {
-      await redis.start()
+      await servers.redis.start()
     }
     for (const hub of [a, b]) {
       await expect
@@ -264,7 +254,7 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
         .toEqual([])
     }
     const onB = new Collector(`${b.url}/api/stream?topics=metrics`, ['metrics'], { authorization: `Bearer ${viewer}` })
-    cleanup.push(() => onB.close())
+    cleanup(() => onB.close())
     // Redis came back empty: the first appends after it jump the ids, and followers end their live streams so
     // clients resume (with a reset) past the hole. Posted again until one streams across, as a live feed does
     let value = 2

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { hashSecret } from '../auth/index.ts'
 import type { HostEntry, MetricsEvent, SeriesResponse } from '../protocol/index.ts'
 import { openSqliteStore } from '../store/index.ts'
-import { useAgentProcesses } from '../testing/agents.ts'
+import { holes, useAgentProcesses } from '../testing/agents.ts'
 import { useChildHubs } from '../testing/child.ts'
 import { Collector, sleep, sqliteOf, useTestHubs } from '../testing/hub.ts'
 
@@ -23,16 +23,6 @@ async function tickTimes(url: string, host: string, from: number, to: number): P
   const r = (await (await fetch(q)).json()) as SeriesResponse
   expect(r.stepMs).toBeLessThan(500)
   return r.points.map((p) => p[0])
-}
-
-/** The gaps between consecutive ticks that are not one interval (give or take a late tick): holes in history. */
-function holes(times: number[], intervalMs = 1000): [number, number][] {
-  const out: [number, number][] = []
-  for (let i = 1; i < times.length; i++) {
-    const d = (times[i] as number) - (times[i - 1] as number)
-    if (d > intervalMs * 1.5 || d < intervalMs * 0.5) out.push([times[i - 1] as number, times[i] as number])
-  }
-  return out
 }
 
 /** A hub as a child process with an agent token made in its data dir, restartable on the same port. */

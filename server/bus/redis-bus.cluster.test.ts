@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Streams } from '../stream/index.ts'
+import { useCleanup } from '../testing/cleanup.ts'
 import { Collector } from '../testing/hub.ts'
 import { type PrivateRedis, startRedis } from '../testing/services.ts'
 import { RedisBus } from './redis-bus.ts'
@@ -13,10 +14,7 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-const cleanup: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const cleanup = useCleanup()
 
 let keyN = 0
 
@@ -30,15 +28,15 @@ async function hub(key: string) {
     streams.open(res, { topics, lastEventId: last ? Number(last) : null, tokenId: null, tail: 0 })
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  cleanup.push(() => bus.close())
-  cleanup.push(() => new Promise((r) => server.close(r)))
-  cleanup.push(() => streams.close())
+  cleanup(() => bus.close())
+  cleanup(() => new Promise((r) => server.close(r)))
+  cleanup(() => streams.close())
   return { bus, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` }
 }
 
 function collect(url: string, headers: Record<string, string> = {}): Collector {
   const c = new Collector(url, ['job', 'reset'], headers)
-  cleanup.push(() => c.close())
+  cleanup(() => c.close())
   return c
 }
 
@@ -56,7 +54,7 @@ describe('streams on a bus shared in Redis', () => {
       n++
       void at.bus.publish(topic, 'job', { n }).then((id) => published.push({ id, topic }))
     }, 3)
-    cleanup.push(() => clearInterval(timer))
+    cleanup(() => clearInterval(timer))
 
     const first = collect(`${a.url}/?topics=jobs`)
     await first.waitFor((e) => e.length >= 60)

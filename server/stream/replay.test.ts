@@ -2,16 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Bus } from '../bus/index.ts'
 import { type EventLog, eventLog, openSqliteStore, RetryingWriter, type Store } from '../store/index.ts'
+import { useCleanup } from '../testing/cleanup.ts'
 import { Collector } from '../testing/hub.ts'
 import { Streams } from './index.ts'
 
-const cleanup: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f()
-})
+const cleanup = useCleanup()
 
 /**
  * Streams over a real bus and SQLite log, behind a log whose reads take `delayMs` (faked: a log shared by hubs,
@@ -43,10 +41,10 @@ async function rig(delayMs: number, clientBufferBytes = 1 << 20) {
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
-  cleanup.push(() => store.close())
-  cleanup.push(() => server.close())
-  cleanup.push(() => streams.close())
+  cleanup(() => rmSync(dir, { recursive: true, force: true }))
+  cleanup(() => store.close())
+  cleanup(() => server.close())
+  cleanup(() => streams.close())
   const publish = (n: number, pad = '') => bus.publish('jobs', 'job', { n, pad })
   return { url, bus, streams, publish, reads }
 }
@@ -56,10 +54,10 @@ describe('resume from a log that answers asynchronously', () => {
     const r = await rig(30)
     for (let i = 1; i <= 600; i++) r.publish(i)
     const c = new Collector(`${r.url}/`, ['job'], { 'last-event-id': '100' })
-    cleanup.push(() => c.close())
+    cleanup(() => c.close())
     // Live events keep coming during the reads of the replay (two batches of at most 256, 30 ms each)
     const live = setInterval(() => r.publish(0), 5)
-    cleanup.push(() => clearInterval(live))
+    cleanup(() => clearInterval(live))
     await c.waitFor((e) => e.length >= 700, 10_000)
     clearInterval(live)
     const last = r.bus.lastId
@@ -74,10 +72,10 @@ describe('resume from a log that answers asynchronously', () => {
     const pad = 'x'.repeat(1000)
     for (let i = 1; i <= 300; i++) r.publish(i, pad)
     const c = new Collector(`${r.url}/`, ['job'], { 'last-event-id': '100' })
-    cleanup.push(() => c.close())
+    cleanup(() => c.close())
     // About 15 kB of live events per 30 ms read, on top of what the replay queues: the hold overflows
     const live = setInterval(() => r.publish(0, pad), 2)
-    cleanup.push(() => clearInterval(live))
+    cleanup(() => clearInterval(live))
     await c.waitFor((e) => e.length >= 400, 10_000)
     clearInterval(live)
     const last = r.bus.lastId
@@ -91,7 +89,7 @@ describe('resume from a log that answers asynchronously', () => {
     const r = await rig(30)
     r.publish(1)
     const c = new Collector(`${r.url}/`, ['job', 'reset'], { 'last-event-id': String(r.bus.lastId + 5) })
-    cleanup.push(() => c.close())
+    cleanup(() => c.close())
     await new Promise((res) => setTimeout(res, 10))
     r.publish(2) // emitted while the read that decides the reset is in flight
     await c.waitFor((e) => e.some((x) => x.type === 'reset'), 10_000)

@@ -35,3 +35,13 @@ export function useAgentProcesses() {
     },
   }
 }
+
+/** The gaps between consecutive ticks that are not one interval (give or take a late tick): holes in history. */
+export function holes(times: number[], intervalMs = 1000): [number, number][] {
+  const out: [number, number][] = []
+  for (let i = 1; i < times.length; i++) {
+    const d = (times[i] as number) - (times[i - 1] as number)
+    if (d > intervalMs * 1.5 || d < intervalMs * 0.5) out.push([times[i - 1] as number, times[i] as number])
+  }
+  return out
+}
