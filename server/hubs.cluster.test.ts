@@ -222,10 +222,21 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     expect(hubs.filter((h) => h.firstLoginUrl !== null)).toHaveLength(1)
   })
 
-  it('reports the bus degraded on every hub while Redis is down, keeps them up, and streams across hubs again once it is back', async () => {
+  it('reports the bus degraded on every hub while Redis is down, keeps serving each hub its own events, and resets and streams across hubs once it is back', async () => {
     const [a, b] = (await cluster(2)) as [Hub, Hub]
     const reporter = (await a.tokens.create('reporter', 'ci')).token
     const viewer = (await a.tokens.create('viewer', 'wall')).token
+    const onA = new Collector(`${a.url}/api/stream?topics=metrics`, ['metrics', 'reset'], {
+      authorization: `Bearer ${viewer}`,
+    })
+    cleanup(() => onA.close())
+    await sleep(300)
+    const sample = (value: number) => ({ host: 'edge-d', samples: [{ name: 'app.d', value }] })
+    const isD = (value: number) => (e: { type: string; data: unknown }) =>
+      e.type === 'metrics' && (e.data as MetricsEvent).values['app.d'] === value
+    expect((await post(a, reporter, '/api/metrics', sample(0))).status).toBe(200)
+    await onA.waitFor((e) => e.some(isD(0)))
+    const logged = onA.events.find(isD(0))?.id
     await servers.redis.kill()
     try {
       for (const hub of [a, b]) {
@@ -239,10 +250,11 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
           )
           .toContain('bus')
       }
-      // History still takes the samples: PostgreSQL is up
-      expect(
-        (await post(a, reporter, '/api/metrics', { host: 'edge-d', samples: [{ name: 'app.d', value: 1 }] })).status,
-      ).toBe(200)
+      // History still takes the samples (PostgreSQL is up), and hub A's own clients still get its events, in
+      // frames with no id: they are in no log, so the client's Last-Event-ID stays the last logged one
+      expect((await post(a, reporter, '/api/metrics', sample(1))).status).toBe(200)
+      await onA.waitFor((e) => e.some(isD(1)))
+      expect(onA.events.find(isD(1))?.id).toBe('')
     } finally {
       await servers.redis.start()
     }
@@ -261,11 +273,16 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     await expect
       .poll(
         async () => {
-          await post(a, reporter, '/api/metrics', { host: 'edge-d', samples: [{ name: 'app.d', value: value++ }] })
+          await post(a, reporter, '/api/metrics', sample(value++))
           return onB.events.some((x) => ((x.data as MetricsEvent).values['app.d'] ?? 0) >= 2)
         },
         { timeout: 20_000, interval: 500 },
       )
       .toBe(true)
+    // Hub A's client, whose events past its id Redis lost, resumed and was told so
+    await onA.waitFor((e) => e.some((x) => x.type === 'reset'))
+    expect(onA.events.filter((x) => x.type === 'reset').map((x) => x.data)).toEqual([
+      { reason: 'too_old', lastEventId: logged },
+    ])
   })
 })

@@ -68,6 +68,24 @@ export class RedisBus implements Fanout {
     return this.#stream.append({ ts, topic, event, data: JSON.stringify(payload) })
   }
 
+  /**
+   * Hands an event to this hub's subscribers only, without an id, for when Redis cannot take it: they keep
+   * seeing what this hub produces, and resume from the last logged id.
+   */
+  deliverLocally(topic: string, event: string, payload: unknown, ts: number): void {
+    const data = JSON.stringify(payload)
+    this.#emitted++
+    this.#topics.deliver({
+      id: this.lastId,
+      ts,
+      topic,
+      event,
+      data,
+      frame: encodeFrame(null, event, data),
+      local: true,
+    })
+  }
+
   /** The stream as an event log, for resumes on this hub, whichever hub the client was on before. */
   log(): EventLog {
     return {

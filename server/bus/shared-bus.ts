@@ -3,7 +3,7 @@ import { RedisBus, type RedisBusOptions } from './redis-bus.ts'
 import type { BusEvent, HubBus, Subscriber } from './topics.ts'
 
 export interface SharedBusOptions extends RedisBusOptions {
-  /** A publish Redis did not take (it is away): the event is lost to every hub, and counted. */
+  /** A publish Redis did not take (it is away): other hubs never see the event, and it is counted. */
   onError(err: unknown): void
 }
 
@@ -37,8 +37,15 @@ export class SharedBus implements HubBus {
     return this.#redis.subscribe(topics, sub)
   }
 
+  /**
+   * Appends to the stream for every hub. While Redis is away the event goes to this hub's own clients only,
+   * without an id (it is in no log), so they keep seeing what this hub's agents and sampler produce.
+   */
   publish(topic: string, event: string, payload: unknown, ts = Date.now()): void {
-    this.#redis.publish(topic, event, payload, ts).catch(this.#onError)
+    this.#redis.publish(topic, event, payload, ts).catch((err: unknown) => {
+      this.#onError(err)
+      this.#redis.deliverLocally(topic, event, payload, ts)
+    })
   }
 
   withSamples(

@@ -3,6 +3,11 @@ import type { StoredEvent } from '../store/index.ts'
 /** A published event with its SSE frame, encoded once and shared by every client. */
 export interface BusEvent extends StoredEvent {
   frame: Buffer
+  /**
+   * Only this hub's clients get it, and it is in no log: published while the shared bus (Redis) was away. Its
+   * frame has no id, so a client's Last-Event-ID stays the last logged one; `id` is that id.
+   */
+  local?: true
 }
 
 export interface Subscriber {

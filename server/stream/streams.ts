@@ -69,7 +69,7 @@ class SseClient implements Subscriber {
   deliver(event: BusEvent): void {
     if (this.live) {
       // A replay read from a shared log can be ahead of this hub's own feed: what it sent is not sent again
-      if (event.id > this.#sentThrough) this.write(event.frame)
+      if (event.local || event.id > this.#sentThrough) this.write(event.frame)
       return
     }
     if (this.closed) return
@@ -100,7 +100,7 @@ class SseClient implements Subscriber {
     this.#heldBytes = 0
     this.#sentThrough = after
     this.live = true
-    for (const ev of held) if (ev.id > after && !this.write(ev.frame)) return
+    for (const ev of held) if ((ev.local || ev.id > after) && !this.write(ev.frame)) return
   }
 
   #cutOff(): void {
@@ -272,7 +272,6 @@ export class Streams {
     return ended
   }
 
-  /** Ends every stream so clients reconnect (and resume) against the next process. */
   /** Ends every stream: each client resumes by its Last-Event-ID, from the log (or gets a reset). */
   endAll(): number {
     const n = this.#clients.size
