@@ -46,6 +46,7 @@ async function run(mode: 'vigil' | 'bare', url: string, redisPid: number, key: s
     const s = await RedisEventStream.open({
       url,
       key,
+      origin: 'bench-follower',
       windowMs: 900_000,
       onEvent: (e) => {
         received++

@@ -12,7 +12,7 @@ import { useAgentProcesses } from './testing/agents.ts'
 import { useCleanup } from './testing/cleanup.ts'
 import { ControlClient } from './testing/control.ts'
 import { Collector } from './testing/hub.ts'
-import { type PrivatePostgres, startPostgres, withPgClient } from './testing/services.ts'
+import { freePort, type PrivatePostgres, startPostgres, withPgClient } from './testing/services.ts'
 
 let server: PrivatePostgres
 beforeAll(async () => {
@@ -220,6 +220,30 @@ describe('one hub on PostgreSQL', () => {
     while (!done) done = (await reader.read()).done
     expect(Date.now() - revokedAt).toBeLessThan(1000)
     expect((await fetch(`${hub.url}/api/hosts`, { headers: bearer(viewer) })).status).toBe(401)
+  })
+
+  it('stops the start with a ConfigError naming Redis without its password when VIGIL_REDIS_URL cannot be reached', async () => {
+    const url = await server.createDatabase()
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-pg-hub-'))
+    cleanup(() => rmSync(dir, { recursive: true, force: true }))
+    const port = await freePort()
+    const started = startHub(
+      loadConfig({
+        VIGIL_PORT: '0',
+        VIGIL_DATA_DIR: dir,
+        VIGIL_DATABASE_URL: url,
+        VIGIL_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}`,
+        VIGIL_SAMPLE_MS: '60000',
+      }),
+      { log: silentLogger },
+    )
+    const err = (await started.then(
+      () => null,
+      (e: unknown) => e,
+    )) as Error | null
+    expect(err?.name).toBe('ConfigError')
+    expect(err?.message).toMatch(new RegExp(`^Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: .+`))
+    expect(err?.message).not.toContain('s3cret-pw')
   })
 
   it('refuses custom metrics with 503 and reports degraded storage while PostgreSQL is down, queues the hub’s own ticks, and stores them once it is back', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from './paths.ts'
-import type { SeriesResponse } from './protocol/index.ts'
+import type { HostEntry, SeriesResponse } from './protocol/index.ts'
 import { holes, useAgentProcesses } from './testing/agents.ts'
 import { useCleanup } from './testing/cleanup.ts'
 import { useClusterServers } from './testing/cluster.ts'
@@ -38,7 +38,7 @@ async function serve(env: Record<string, string>, hostname: string): Promise<Ser
 }
 
 describe('a hub killed with -9 in a cluster of two', () => {
-  it('moves its 20 clients and 2 agents to the other hub: no client misses an event, no agent host misses a tick', async () => {
+  it('moves its 20 clients and 2 agents to the other hub: no client misses an event, no agent host misses a tick, and its own host goes offline', async () => {
     const url = await servers.pg.createDatabase()
     const env = {
       VIGIL_DATABASE_URL: url,
@@ -107,6 +107,19 @@ describe('a hub killed with -9 in a cluster of two', () => {
       ])
       expect([host, holes(times)]).toEqual([host, []])
     }
+    // Hub B lists the agents' hosts as its own now, and hub A's host offline once its hold in Redis lapsed
+    const hostsAtB = async () =>
+      ((await (await fetch(`${b.url}/api/hosts`, { headers })).json()) as HostEntry[]).map((h) => [
+        h.host,
+        h.state,
+        h.hub,
+      ])
+    await expect.poll(hostsAtB, { timeout: 30_000, interval: 500 }).toEqual([
+      ['edge-1', 'online', 'hub-b'],
+      ['edge-2', 'online', 'hub-b'],
+      ['hub-a', 'offline', null],
+      ['hub-b', 'online', 'hub-b'],
+    ])
     console.log(
       `failover: agents back on hub B ${movedAt - killedAt} ms after the kill; ${witness.events.length} events witnessed`,
     )

@@ -12,6 +12,8 @@ export interface HousekeepingDeps {
   tokens: Tokens
   jobs: Jobs
   hosts: Hosts
+  /** With several hubs, which hosts some hub still holds: another hub's hosts go offline when none does. */
+  holds?: { unheld(hosts: readonly string[]): Promise<string[]> }
   /** What holds connections open for a token (streams, control sockets, agents): closed when it is revoked. */
   revocable: readonly { closeFor(tokenIds: ReadonlySet<number>): number }[]
   health: Health
@@ -26,10 +28,13 @@ const MAINTAIN_EVERY_MS = 60_000
 const MAINTAIN_RETRY_MS = 5000
 /** How often the hub looks for tokens revoked by `vigil token revoke` in another process. */
 const REVOCATION_CHECK_MS = 500
+/** How often the lease holder looks for hosts whose hub died (a hold lapses 15 s after its hub last renewed it). */
+const LAPSE_CHECK_MS = 5000
 
 /**
  * The hub's timers: history housekeeping (closing hours, retention, expired sessions) every minute, revocations
- * made by other processes enforced within half a second, and jobs whose heartbeats stopped marked `lost`.
+ * made by other processes enforced within half a second, jobs whose heartbeats stopped marked `lost`, and (with
+ * several hubs) the hosts of a hub that died marked offline.
  */
 export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
   const { store, tokens, jobs, hosts, health, log } = deps
@@ -85,8 +90,21 @@ export function startHousekeeping(deps: HousekeepingDeps): { stop(): void } {
     Math.min(5000, deps.jobLostMs / 2),
   )
 
+  // One hub announces it (the lease holder); every hub takes the announcement
+  const lapseTimer = setInterval(() => {
+    const { holds } = deps
+    if (!holds || !deps.singleton.held) return
+    holds
+      .unheld(hosts.onlineElsewhere())
+      .then((gone) => {
+        for (const name of gone) hosts.lapsed(name)
+      })
+      .catch((err: unknown) => log.error('looking for hosts whose hub died failed', { err }))
+  }, LAPSE_CHECK_MS)
+
   return {
     stop() {
+      clearInterval(lapseTimer)
       clearInterval(maintainTimer)
       if (retryTimer) clearTimeout(retryTimer)
       clearInterval(revocationTimer)

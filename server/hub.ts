@@ -2,26 +2,25 @@ import { Agents } from './agents/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
-import { Bus, type HubBus, openSharedBus } from './bus/index.ts'
-import type { ClusterLink } from './cluster/index.ts'
-import { type Config, ConfigError } from './config.ts'
+import type { HubBus } from './bus/index.ts'
+import type { Config } from './config.ts'
 import { Control, type RelayedCommand, Sampling } from './control/index.ts'
 import { openData } from './data.ts'
-import { AppError } from './errors.ts'
+import { openEvents } from './events.ts'
 import { Health } from './health.ts'
-import { Fleet, Hosts } from './hosts/index.ts'
+import { Fleet, followOtherHubs, Hosts } from './hosts/index.ts'
 import { startHousekeeping } from './housekeeping.ts'
 import { isLoopback } from './http.ts'
 import { localAgent, Pipeline } from './ingest/index.ts'
 import { Jobs } from './jobs/index.ts'
 import { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import { listen } from './listener.ts'
-import { type Logger, redactUrl, stderrLogger } from './log.ts'
+import { type Logger, stderrLogger } from './log.ts'
 import { selfSamples } from './metrics/index.ts'
 import { VERSION } from './paths.ts'
 import { defaultProbe, machineInfo, type Probe, readMachineId, type Sampler } from './sampler/index.ts'
 import { SelfStats } from './stats.ts'
-import { type Db, type EventLog, eventLog, RetryingWriter, type Store } from './store/index.ts'
+import { type Db, RetryingWriter, type Store } from './store/index.ts'
 import { Streams } from './stream/index.ts'
 import { loadTls } from './tls.ts'
 import { websocketServer } from './websocket.ts'
@@ -107,56 +106,34 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
       health.report('storage', message)
     },
   })
-  // Ends live streams that missed events (Redis lost or trimmed them first): bound once the streams exist
-  let streamsGap = () => {}
-  let bus: HubBus
-  let events: EventLog
-  let link: ClusterLink | null = null
-  // Commands other hubs relay for this hub's agents: bound once the control channel exists
-  let relayed: (host: string, command: unknown) => Promise<unknown> = async () => {
-    throw new AppError('unavailable', 'The hub is starting')
-  }
-  if (config.redisUrl === undefined) {
-    const local = new Bus(store, writer)
-    await local.start()
-    bus = local
-    events = eventLog(store, writer, () => local.lastId)
-  } else {
-    const redisUrl = config.redisUrl
-    const shared = await openSharedBus({
-      url: redisUrl,
-      windowMs: config.replayS * 1000,
-      onFault(message) {
-        if (message === null) health.clear('bus')
-        else health.report('bus', message)
-      },
-      onGap: () => streamsGap(),
-      onError: countError,
-    }).catch(async (err: unknown) => {
-      await data.close()
-      // The start stops with the server named and never its password, exit code 2
-      throw new ConfigError(`Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`)
-    })
-    bus = shared
-    events = shared.log()
-    const { ClusterLink } = await import('./cluster/index.ts')
-    link = await ClusterLink.open({
-      url: redisUrl,
-      name: host,
-      handle: (h, command) => relayed(h, command),
-      onError: countError,
-    })
-  }
+  const machineId = readMachineId()
+  const {
+    bus,
+    log: events,
+    link,
+    ...cluster
+  } = await openEvents(config, {
+    store,
+    writer,
+    health,
+    machineId,
+    log,
+    onError: countError,
+  }).catch(async (err: unknown) => {
+    await data.close()
+    throw err
+  })
   const hosts = await Hosts.open(sql, bus, {
     local: host,
     info: machineInfo(),
-    machineId: readMachineId(),
+    machineId,
     tokenActive: (id) => tokens.isActive(id),
     gapsKeptMs: config.rawRetentionH * 3_600_000,
     onError: countError,
   })
   const fleet = new Fleet(bus, store, hosts.list(), { periodMs: FLEET_PERIOD_MS, onError: countError })
-  hosts.onChange((entry) => fleet.host(entry))
+  hosts.onChange((entry, announced) => fleet.host(entry, announced))
+  const unfollow = link ? followOtherHubs(bus, hosts, fleet) : () => {}
   const pipeline = new Pipeline({ store, bus, writer, hosts, fleet })
   const jobs = new Jobs(sql, bus, {
     host,
@@ -174,11 +151,6 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         ? [{ event: 'fleet', data: { ts: Date.now(), hosts: fleet.snapshot() } }]
         : jobs.snapshot(topic, tail),
   })
-  streamsGap = () => {
-    log.warn('the bus lost events before this hub read them: live streams end and resume', {
-      ended: streams.endAll(),
-    })
-  }
   const sampler = localAgent({
     host,
     sampleMs: config.sampleMs,
@@ -236,9 +208,15 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     burst: config.wsBurst,
     caps: new ConnectionCaps(config.maxConnPerIp, config.maxConnPerToken),
     log,
-    ...(link ? { relay: (h: string, command: RelayedCommand) => (link as ClusterLink).relay(h, command) } : {}),
+    ...(link ? { relay: (h: string, command: RelayedCommand) => link.relay(h, command) } : {}),
   })
-  relayed = (h, command) => control.relayed(h, command)
+  cluster.wire({
+    onGap: () =>
+      log.warn('the bus lost events before this hub read them: live streams end and resume', {
+        ended: streams.endAll(),
+      }),
+    relayed: (h, command) => control.relayed(h, command),
+  })
   const stats = new SelfStats({ bus, streams, control, sampler, store, writer, startedAt, errors: () => errors })
   const housekeeping = startHousekeeping({
     store,
@@ -246,6 +224,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     tokens,
     jobs,
     hosts,
+    ...(link ? { holds: link } : {}),
     // What a revoked token holds open ends within half a second
     revocable: [streams, control, agents],
     health,
@@ -313,6 +292,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
         await sampler.stop()
         control.close()
         agents.close()
+        unfollow()
         fleet.close()
         wss.close()
         streams.close()

@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest'
 import { loadConfig } from './config.ts'
 import { type Hub, startHub } from './hub.ts'
 import { silentLogger } from './log.ts'
-import type { HealthResponse, Job, LogEvent, MetricsEvent, SeriesResponse } from './protocol/index.ts'
+import type {
+  FleetResponse,
+  HealthResponse,
+  HostEntry,
+  Job,
+  LogEvent,
+  MetricsEvent,
+  SeriesResponse,
+} from './protocol/index.ts'
 import { useAgentProcesses } from './testing/agents.ts'
 import { useCleanup } from './testing/cleanup.ts'
 import { useClusterServers } from './testing/cluster.ts'
@@ -18,11 +26,20 @@ const cleanup = useCleanup()
 let clusters = 0
 const agents = useAgentProcesses()
 
-/** Hubs sharing one database and one Redis, each with its own port, data dir and host name. */
-async function cluster(n: number, env: Record<string, string> = {}): Promise<Hub[]> {
-  const url = await servers.pg.createDatabase()
+/** A database and a Redis database of their own, for one test's hubs. */
+async function newCluster(): Promise<{ url: string; redis: string }> {
   // Each cluster its own Redis database too, so one test's stream never reaches another's hubs
-  const db = ++clusters
+  return { url: await servers.pg.createDatabase(), redis: `${servers.redis.url}/${++clusters}` }
+}
+
+/** Hubs sharing one database and one Redis, each with its own port, data dir and host name (`hub-<first + i>`). */
+async function cluster(
+  n: number,
+  env: Record<string, string> = {},
+  on?: { url: string; redis: string },
+  first = 0,
+): Promise<Hub[]> {
+  const { url, redis } = on ?? (await newCluster())
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-hubs-'))
@@ -32,9 +49,9 @@ async function cluster(n: number, env: Record<string, string> = {}): Promise<Hub
           VIGIL_PORT: '0',
           VIGIL_DATA_DIR: dir,
           VIGIL_DATABASE_URL: url,
-          VIGIL_REDIS_URL: `${servers.redis.url}/${db}`,
+          VIGIL_REDIS_URL: redis,
           VIGIL_SAMPLE_MS: '60000',
-          VIGIL_HOSTNAME: `hub-${i}`,
+          VIGIL_HOSTNAME: `hub-${first + i}`,
           ...env,
         }),
         { log: silentLogger },
@@ -211,6 +228,83 @@ describe('several hubs on one Redis and one PostgreSQL', () => {
     // An unknown host is still not_found, on no hub
     const unknown = await control.request({ id: 2, type: 'sampling.set', host: 'nowhere', intervalMs: 250 })
     expect(unknown).toMatchObject({ id: 2, ok: false, error: { code: 'not_found' } })
+  })
+
+  it('lists every host on every hub with the hub its agent is on, gives its figures in /api/fleet on both, and shows it offline everywhere once its agent stops', async () => {
+    const [a, b] = (await cluster(2)) as [Hub, Hub]
+    const viewer = (await a.tokens.create('viewer', 'wall')).token
+    const agent = agents.start(b.url, (await a.tokens.create('agent', 'edge-h')).token, 'edge-h')
+    await agent.connected(1, 20_000)
+    const hostsAt = async (hub: Hub) =>
+      ((await (await fetch(`${hub.url}/api/hosts`, { headers: auth(viewer) })).json()) as HostEntry[]).map((h) => [
+        h.host,
+        h.state,
+        h.hub,
+      ])
+    // Each hub's own host is its own; the agent's is hub B's, and hub A knows it from B's announcements
+    const online = [
+      ['edge-h', 'online', 'hub-1'],
+      ['hub-0', 'online', 'hub-0'],
+      ['hub-1', 'online', 'hub-1'],
+    ]
+    await expect.poll(() => hostsAt(a), { timeout: 15_000 }).toEqual(online)
+    expect(await hostsAt(b)).toEqual(online)
+    const figures = async (hub: Hub) =>
+      ((await (await fetch(`${hub.url}/api/fleet`, { headers: auth(viewer) })).json()) as FleetResponse).hosts.find(
+        (h) => h.host === 'edge-h',
+      )
+    await expect.poll(async () => (await figures(a))?.cpuPct ?? null, { timeout: 15_000 }).not.toBeNull()
+    const [atA, atB] = [await figures(a), await figures(b)]
+    expect(atA?.spark.cpuPct.some((v) => v !== null)).toBe(true)
+    expect(atA?.state).toBe('online')
+    expect(atB?.state).toBe('online')
+    agent.child.kill('SIGTERM')
+    await agent.exited
+    const offline = [['edge-h', 'offline', null], ...online.slice(1)]
+    await expect.poll(() => hostsAt(a), { timeout: 15_000 }).toEqual(offline)
+    expect(await hostsAt(b)).toEqual(offline)
+  })
+
+  it('reverts a timed sampling change once, with three hubs that all armed it, and the agent on hub A runs the reverted cadence', async () => {
+    const on = await newCluster()
+    const [a] = (await cluster(1, {}, on)) as [Hub]
+    const operator = (await a.tokens.create('operator', 'ops')).token
+    const agent = agents.start(a.url, (await a.tokens.create('agent', 'edge-t')).token, 'edge-t')
+    await agent.connected(1, 20_000)
+    const control = new ControlClient(`${a.url.replace('http', 'ws')}/api/control`, {
+      authorization: `Bearer ${operator}`,
+    })
+    cleanup(() => control.close())
+    await control.opened()
+    const set = await control.request({ id: 1, type: 'sampling.set', host: 'edge-t', intervalMs: 250, ttlMs: 5000 })
+    expect(set).toMatchObject({ id: 1, ok: true, result: { version: 1, applied: true, sampling: { fastMs: 250 } } })
+    // Two more hubs start while the change runs: each reads it, with its revert, from the database
+    const [b, c] = (await cluster(2, {}, on, 1)) as [Hub, Hub]
+    const onC = new Collector(`${c.url}/api/stream?topics=metrics:edge-t,config`, ['metrics', 'config'], auth(operator))
+    cleanup(() => onC.close())
+    const interval = (e: { type: string; data: unknown }) => e.type === 'metrics' && (e.data as MetricsEvent).intervalMs
+    await onC.waitFor((e) => e.some((x) => interval(x) === 250), 20_000)
+    await onC.waitFor((e) => e.some((x) => x.type === 'config'), 20_000)
+    const config = onC.events.find((x) => x.type === 'config')?.data
+    expect(config).toMatchObject({ host: 'edge-t', version: 2, changedBy: 'system', sampling: { fastMs: 1000 } })
+    // The agent on hub A runs it, whichever hub wrote the revert
+    const after = onC.events.length
+    await onC.waitFor((e) => e.slice(after).filter((x) => interval(x) === 1000).length >= 3, 20_000)
+    await sleep(1000)
+    // Once for the cluster: one revert in the audit, one version more, one config event
+    const audit = (await (await fetch(`${b.url}/api/audit?limit=10`, { headers: auth(operator) })).json()) as {
+      entries: { command: string; actor: string }[]
+    }
+    expect(audit.entries.filter((e) => e.command === 'sampling.revert')).toEqual([
+      expect.objectContaining({ command: 'sampling.revert', actor: 'system' }),
+    ])
+    expect(onC.events.filter((x) => x.type === 'config')).toHaveLength(1)
+    for (const hub of [a, b, c]) {
+      const r = (await (await fetch(`${hub.url}/api/config?host=edge-t`, { headers: auth(operator) })).json()) as {
+        version: number
+      }
+      expect(r.version).toBe(2)
+    }
   })
 
   it('gives the singleton work to exactly one of three hubs that started at once on an empty database', async () => {

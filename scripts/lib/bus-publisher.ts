@@ -16,7 +16,13 @@ const IN_FLIGHT = 64
 let append: (topic: string) => Promise<unknown>
 let close: () => Promise<void>
 if (mode === 'vigil') {
-  const s = await RedisEventStream.open({ url: url as string, key, windowMs: 900_000, onEvent: () => {} })
+  const s = await RedisEventStream.open({
+    url: url as string,
+    key,
+    origin: `publisher-${process.pid}`,
+    windowMs: 900_000,
+    onEvent: () => {},
+  })
   append = (topic) => s.append({ ts: Date.now(), topic, event: 'metrics', data }, 0)
   close = () => s.close()
 } else {

@@ -4,7 +4,8 @@
  * line per event: `ready`, `welcome` (an agent connected), `replayed` (it caught up after a reconnect), `ticks`
  * (what each host sent).
  *
- * argv: --url U --tokens FILE --agents N --metrics M --dir D
+ * argv: --url U[,U2…] --tokens FILE --agents N --metrics M --dir D [--first K]: hosts `sim-K` to `sim-(K+N-1)`,
+ * each trying the URLs in turn, as `vigil agent --hub a,b` does.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,13 +16,14 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`)
   return i < 0 ? undefined : process.argv[i + 1]
 }
-const url = `${(arg('url') as string).replace(/^http/, 'ws')}/api/agent`
+const urls = (arg('url') as string).split(',').map((u) => `${u.replace(/^http/, 'ws')}/api/agent`)
 const tokens = readFileSync(arg('tokens') as string, 'utf8')
   .trim()
   .split('\n')
 const agents = Number(arg('agents'))
 const metrics = Number(arg('metrics'))
 const dir = arg('dir') as string
+const first = Number(arg('first') ?? 0)
 
 /** Metric names shaped like a host's: per-core CPU, interfaces, mounts, then the host-wide ones. */
 function names(n: number): string[] {
@@ -55,10 +57,10 @@ const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`)
 const links = Array.from({ length: agents }, (_, i) => {
   const spool = new Spool(join(dir, `spool-${i}`), { maxBytes: 64 * 2 ** 20, maxAgeMs: 86_400_000 })
   const link = new HubLink({
-    urls: [url],
+    urls,
     token: tokens[i] as string,
-    host: `sim-${i}`,
-    machineId: `sim-machine-${i}`,
+    host: `sim-${first + i}`,
+    machineId: `sim-machine-${first + i}`,
     ca: null,
     agentVersion: 'sim',
     info: { platform: 'linux', release: 'sim', arch: 'x64', cores: 8, memTotalBytes: 16 * 2 ** 30, bootTime: 0 },
@@ -66,8 +68,8 @@ const links = Array.from({ length: agents }, (_, i) => {
     sampling: () => ({ fastMs: 1000, slowMs: 10_000, paused: false }),
     configure() {},
     log: silentLogger,
-    onWelcome: () => emit({ type: 'welcome', host: i, at: Date.now() }),
-    onReplayed: (r) => emit({ type: 'replayed', host: i, at: Date.now(), ...r }),
+    onWelcome: () => emit({ type: 'welcome', host: first + i, at: Date.now() }),
+    onReplayed: (r) => emit({ type: 'replayed', host: first + i, at: Date.now(), ...r }),
   })
   link.start()
   return { spool, link, seq: 0, sent: [] as number[] }
@@ -85,7 +87,7 @@ function tick(): void {
   lastTs = ts
   links.forEach((a, i) => {
     a.seq++
-    const t = a.spool.append({ ts, intervalMs: 1000, values: values(a.seq, i) })
+    const t = a.spool.append({ ts, intervalMs: 1000, values: values(a.seq, first + i) })
     a.sent.push(ts)
     a.link.live(t)
   })

@@ -15,7 +15,8 @@ import { type AgentIdentity, AgentSession, type SessionDeps } from './session.ts
 export interface HostHolds {
   /** Holds the host for this hub; a refusal when another machine's agent holds it on another hub. */
   claim(host: string, machineId: string): Promise<{ code: 'conflict'; message: string } | null>
-  release(host: string): void
+  /** Lets the host go; resolves true when its agent is on another hub already. */
+  release(host: string): Promise<boolean>
 }
 
 export interface AgentsOptions extends SessionDeps {
@@ -102,8 +103,12 @@ export class Agents {
     session.onClose = () => {
       if (this.#sessions.get(id.host) !== session) return
       this.#sessions.delete(id.host)
-      this.#opts.hosts.disconnected(id.host)
-      this.#opts.holds?.release(id.host)
+      const { hosts, holds } = this.#opts
+      if (!holds) return hosts.disconnected(id.host)
+      // Offline, unless its agent has moved to another hub, which announced it online there already
+      void holds.release(id.host).then((movedOn) => {
+        if (!this.#sessions.has(id.host)) hosts.disconnected(id.host, movedOn)
+      })
     }
     const old = this.#sessions.get(id.host)
     this.#sessions.set(id.host, session)

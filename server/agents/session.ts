@@ -236,6 +236,8 @@ export class AgentSession {
       return
     }
     const control = this.#deps.samplingFor(host)
+    // Another hub may have stored newer settings for the host since this one read them
+    await control?.reload()
     control?.reported(m.sampling)
     this.#welcomed = true
     this.#send({

@@ -105,6 +105,10 @@ export class Bus implements HubBus {
     this.emit(ev)
   }
 
+  fromElsewhere(): boolean {
+    return false
+  }
+
   /** Subscribes to each topic; returns the unsubscribe function. Give each event once: see `distinctTopics`. */
   subscribe(topics: readonly string[], sub: Subscriber): () => void {
     return this.#topics.subscribe(topics, sub)

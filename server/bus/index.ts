@@ -11,3 +11,8 @@ export type { SharedBus, SharedBusOptions }
 export async function openSharedBus(opts: SharedBusOptions): Promise<SharedBus> {
   return (await import('./shared-bus.ts')).SharedBus.open(opts)
 }
+
+/** A command connection and a blocking one to Redis (see `redis-client.ts`); node-redis is loaded on first use. */
+export async function connectRedisPair(url: string, onError: (err: Error) => void) {
+  return (await import('./redis-client.ts')).connectRedisPair(url, onError)
+}

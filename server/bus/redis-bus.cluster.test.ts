@@ -20,7 +20,7 @@ let keyN = 0
 
 /** A hub as far as streams go: its bus on the shared Redis, its streams, and an HTTP server handing them requests. */
 async function hub(key: string) {
-  const bus = await RedisBus.open({ url: redis.url, key, windowMs: 60_000 })
+  const bus = await RedisBus.open({ url: redis.url, key, origin: 'test-hub', windowMs: 60_000 })
   const streams = new Streams(bus, bus.log(), { heartbeatMs: 60_000, retryMs: 200, clientBufferBytes: 1 << 20 })
   const server: Server = createServer((req, res) => {
     const last = req.headers['last-event-id']

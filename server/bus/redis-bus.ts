@@ -1,10 +1,11 @@
 import { inTopics } from '../protocol/index.ts'
 import type { EventLog } from '../store/index.ts'
 import { encodeFrame } from './frame.ts'
-import { RedisEventStream, type RedisEventStreamOptions } from './redis.ts'
+import { RedisEventStream, type RedisEventStreamOptions, type StreamEvent } from './redis.ts'
 import { type Fanout, type Subscriber, Topics } from './topics.ts'
 
-export interface RedisBusOptions extends Pick<RedisEventStreamOptions, 'url' | 'key' | 'windowMs' | 'onFault'> {
+export interface RedisBusOptions
+  extends Pick<RedisEventStreamOptions, 'url' | 'key' | 'origin' | 'windowMs' | 'onFault'> {
   /**
    * Events this hub's follower will never see (Redis lost or trimmed them first): live clients missed them
    * without knowing, so the hub should end their streams; they resume and get a reset.
@@ -20,10 +21,12 @@ export interface RedisBusOptions extends Pick<RedisEventStreamOptions, 'url' | '
 export class RedisBus implements Fanout {
   readonly #topics = new Topics()
   readonly #stream: RedisEventStream
+  readonly #origin: string
   #emitted = 0
 
-  private constructor(stream: RedisEventStream) {
+  private constructor(stream: RedisEventStream, origin: string) {
     this.#stream = stream
+    this.#origin = origin
   }
 
   static async open(opts: RedisBusOptions): Promise<RedisBus> {
@@ -36,12 +39,12 @@ export class RedisBus implements Fanout {
         else pending.push(e)
       },
     })
-    bus = new RedisBus(stream)
+    bus = new RedisBus(stream, opts.origin)
     for (const e of pending) bus.#deliver(e)
     return bus
   }
 
-  #deliver(e: { id: number; ts: number; topic: string; event: string; data: string }): void {
+  #deliver(e: StreamEvent): void {
     this.#emitted++
     this.#topics.deliver({ ...e, frame: encodeFrame(String(e.id), e.event, e.data) })
   }
@@ -83,6 +86,7 @@ export class RedisBus implements Fanout {
       data,
       frame: encodeFrame(null, event, data),
       local: true,
+      origin: this.#origin,
     })
   }
 

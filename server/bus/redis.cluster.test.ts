@@ -25,6 +25,7 @@ async function hub(key: string, opts: Partial<RedisEventStreamOptions> = {}) {
   const stream = await RedisEventStream.open({
     url: redis.url,
     key,
+    origin: 'hub-1',
     windowMs: 60_000,
     onEvent: (e) => seen.push(e),
     onGap: (a, b) => gaps.push([a, b]),
@@ -57,7 +58,7 @@ describe('events on a Redis Stream', () => {
     expect(b.seen).toEqual(a.seen)
     const byId = new Map(a.seen.map((e) => [e.id, e]))
     ids.forEach((id, i) => {
-      expect(byId.get(id)).toEqual({ id, ...ev(i) })
+      expect(byId.get(id)).toEqual({ id, ...ev(i), origin: 'hub-1' })
     })
     expect(a.gaps).toEqual([])
   })
@@ -89,7 +90,7 @@ describe('events on a Redis Stream', () => {
     expect(last).toBe(501)
     expect(await a.stream.after(0, 1000)).toBeNull()
     expect(await a.stream.after(10, 1000)).toBeNull()
-    expect(await a.stream.after(500, 1000)).toEqual([{ id: 501, ...ev(500) }])
+    expect(await a.stream.after(500, 1000)).toEqual([{ id: 501, ...ev(500), origin: 'hub-1' }])
     expect(await a.stream.after(501, 1000)).toEqual([])
     expect(await a.stream.after(502, 1000)).toBeNull()
   })

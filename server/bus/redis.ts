@@ -1,5 +1,6 @@
-import { createClient, type RedisClientType } from 'redis'
+import type { RedisClientType } from 'redis'
 import { Script } from './lua.ts'
+import { connectRedisPair } from './redis-client.ts'
 
 /** An event as the stream carries it: what every hub needs to re-encode the exact SSE frame. */
 export interface StreamEvent {
@@ -8,12 +9,16 @@ export interface StreamEvent {
   topic: string
   event: string
   data: string
+  /** The hub that appended it (absent on entries from before hubs named themselves). */
+  origin?: string
 }
 
 export interface RedisEventStreamOptions {
   url: string
   /** The stream's key; the counter and clock keys are derived from it. */
   key?: string
+  /** This hub's id in the cluster, written with each event it appends, so hubs tell their own events from others'. */
+  origin: string
   /** How long events stay in the stream for resume (`VIGIL_REPLAY_S`); older ones are trimmed as new ones go in. */
   windowMs: number
   /** Every event appended by any hub, in id order, as the follower reads it. */
@@ -34,7 +39,7 @@ export const COUNTER_JUMP = 1_000_000
  * Appends one event: the id from the cluster-wide counter (never below the caller's floor: after Redis lost the
  * counter it goes on past every id this hub saw, plus a jump), the stream entry id `<ms>-<id>` from Redis's own
  * clock (never going back), and the trim by time in the same XADD. Atomic, so every hub sees one order.
- * KEYS: stream, counter, clock. ARGV: floor, jump, windowMs, ts, topic, event, data.
+ * KEYS: stream, counter, clock. ARGV: floor, jump, windowMs, ts, topic, event, data, origin.
  */
 const APPEND = `
 local id = redis.call('INCR', KEYS[2])
@@ -49,7 +54,7 @@ local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ms < last then ms = last end
 redis.call('SET', KEYS[3], string.format('%d', ms))
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d', ms - tonumber(ARGV[3])), string.format('%d-%d', ms, id),
-  'ts', ARGV[4], 't', ARGV[5], 'e', ARGV[6], 'd', ARGV[7])
+  'ts', ARGV[4], 't', ARGV[5], 'e', ARGV[6], 'd', ARGV[7], 'h', ARGV[8])
 return id
 `
 
@@ -94,10 +99,16 @@ const afterScript = new Script(AFTER)
 
 function decode(entry: Entry): StreamEvent {
   const [sid, f] = entry
-  const field = (name: string) => {
+  const optional = (name: string) => {
     for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1] as string
-    throw new Error(`stream entry ${sid} has no field ${name}`)
+    return undefined
   }
+  const field = (name: string) => {
+    const v = optional(name)
+    if (v === undefined) throw new Error(`stream entry ${sid} has no field ${name}`)
+    return v
+  }
+  const origin = optional('h')
   const id = Number(sid.slice(sid.indexOf('-') + 1))
   const ts = Number(field('ts'))
   if (!Number.isSafeInteger(id) || id <= 0 || !Number.isFinite(ts))
@@ -108,6 +119,7 @@ function decode(entry: Entry): StreamEvent {
     topic: field('t'),
     event: field('e'),
     data: field('d'),
+    ...(origin === undefined ? {} : { origin }),
   }
 }
 
@@ -140,14 +152,13 @@ export class RedisEventStream {
 
   /** Connects (two connections: commands, and the follower's blocking reads) and follows from the stream's end. */
   static async open(opts: RedisEventStreamOptions): Promise<RedisEventStream> {
-    const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 2000)
-    const socket = { reconnectStrategy, connectTimeout: 5000 }
+    let s: RedisEventStream | null = null
+    const onError = (err: Error) => {
+      if (s) s.#fault(`Redis unreachable (${err.message})`)
+    }
     // Appends fail at once while Redis is away, so the hub can fall back; the follower's reads wait for it
-    const cmd: RedisClientType = createClient({ url: opts.url, socket, disableOfflineQueue: true })
-    const reader: RedisClientType = createClient({ url: opts.url, socket })
-    const s = new RedisEventStream(opts, cmd, reader)
-    for (const c of [cmd, reader]) c.on('error', (err: Error) => s.#fault(`Redis unreachable (${err.message})`))
-    await Promise.all([cmd.connect(), reader.connect()])
+    const [cmd, reader] = await connectRedisPair(opts.url, onError)
+    s = new RedisEventStream(opts, cmd, reader)
     const last = (await cmd.sendCommand(['XREVRANGE', s.#key, '+', '-', 'COUNT', '1'])) as Entry[]
     if (last[0]) {
       s.#cursor = last[0][0]
@@ -168,7 +179,7 @@ export class RedisEventStream {
    * Appends an event and returns its id. `floor` is the least id the caller knows was issued (its own durable
    * reservation); the id is always past it and past every id this hub has seen.
    */
-  async append(ev: Omit<StreamEvent, 'id'>, floor = 0): Promise<number> {
+  async append(ev: Omit<StreamEvent, 'id' | 'origin'>, floor = 0): Promise<number> {
     const args = [
       String(Math.max(floor, this.#lastSeen)),
       String(COUNTER_JUMP),
@@ -177,6 +188,7 @@ export class RedisEventStream {
       ev.topic,
       ev.event,
       ev.data,
+      this.#opts.origin,
     ]
     return Number(await appendScript.run<number>(this.#cmd, [this.#key, this.#counter, this.#clock], args))
   }

@@ -15,14 +15,16 @@ export interface SharedBusOptions extends RedisBusOptions {
 export class SharedBus implements HubBus {
   readonly #redis: RedisBus
   readonly #onError: (err: unknown) => void
+  readonly #origin: string
 
-  private constructor(redis: RedisBus, onError: (err: unknown) => void) {
+  private constructor(redis: RedisBus, opts: SharedBusOptions) {
     this.#redis = redis
-    this.#onError = onError
+    this.#onError = opts.onError
+    this.#origin = opts.origin
   }
 
   static async open(opts: SharedBusOptions): Promise<SharedBus> {
-    return new SharedBus(await RedisBus.open(opts), opts.onError)
+    return new SharedBus(await RedisBus.open(opts), opts)
   }
 
   get lastId(): number {
@@ -57,6 +59,10 @@ export class SharedBus implements HubBus {
   ): void {
     write(null)
     this.publish(topic, event, payload, ts)
+  }
+
+  fromElsewhere(event: BusEvent): boolean {
+    return event.origin !== this.#origin
   }
 
   /** The stream as the event log: a client resumes on this hub from an id another hub gave it. */

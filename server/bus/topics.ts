@@ -8,6 +8,8 @@ export interface BusEvent extends StoredEvent {
    * frame has no id, so a client's Last-Event-ID stays the last logged one; `id` is that id.
    */
   local?: true
+  /** The hub that published it, when several share a bus; absent on the in-process bus. */
+  origin?: string
 }
 
 export interface Subscriber {
@@ -38,6 +40,8 @@ export interface HubBus extends Fanout {
    * (in-process, where the samples' store is also the event log), or null (shared, where Redis logs it).
    */
   withSamples(topic: string, event: string, payload: unknown, ts: number, write: (event: BusEvent | null) => void): void
+  /** Whether another hub published the event (never, on the in-process bus): its state is that hub's to keep. */
+  fromElsewhere(event: BusEvent): boolean
   close(): Promise<void>
 }
 

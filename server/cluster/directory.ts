@@ -27,11 +27,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1, cur or ''}
 `)
 
-/** Renews (1) or releases (0) a hold only if this hub still has it: a hub never drops another's. KEYS: host key. ARGV: hub, ttl ms or 0. */
+/**
+ * Renews (ttl) or releases (0) a hold only if this hub still has it: a hub never drops another's. Answers 1 when
+ * it had it, 0 when no hub has, 2 when another hub has. KEYS: host key. ARGV: hub, ttl ms or 0.
+ */
 const KEEP = new Script(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
-if cjson.decode(cur).hub ~= ARGV[1] then return 0 end
+if cjson.decode(cur).hub ~= ARGV[1] then return 2 end
 if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `)
@@ -66,14 +69,21 @@ export class HostDirectory {
     return (await this.#keep(host, hub, this.#ttlMs)) === 1
   }
 
-  /** Drops this hub's hold (its agent went away); another hub's is left alone. */
-  async release(host: string, hub: string): Promise<void> {
-    await this.#keep(host, hub, 0)
+  /** Drops this hub's hold (its agent went away); another hub's is left alone. True when another hub holds it. */
+  async release(host: string, hub: string): Promise<boolean> {
+    return (await this.#keep(host, hub, 0)) === 2
   }
 
   async holder(host: string): Promise<HostHolder | null> {
     const raw = await this.#redis.get(this.#prefix + host)
     return raw === null ? null : (JSON.parse(raw) as HostHolder)
+  }
+
+  /** Which of these hosts some hub holds, in one round trip. */
+  async held(hosts: readonly string[]): Promise<Set<string>> {
+    if (hosts.length === 0) return new Set()
+    const raw = await this.#redis.mGet(hosts.map((h) => this.#prefix + h))
+    return new Set(hosts.filter((_, i) => raw[i] !== null))
   }
 
   async #keep(host: string, hub: string, ttlMs: number): Promise<number> {

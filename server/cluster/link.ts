@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { createClient, type RedisClientType } from 'redis'
+import type { RedisClientType } from 'redis'
+import { connectRedisPair } from '../bus/index.ts'
 import { AppError } from '../errors.ts'
 import { HostDirectory } from './directory.ts'
 import { CommandRelay } from './relay.ts'
@@ -7,8 +7,8 @@ import { CommandRelay } from './relay.ts'
 export interface ClusterLinkOptions {
   /** The cluster's Redis (`VIGIL_REDIS_URL`). */
   url: string
-  /** This hub's host name: part of its id in the cluster, for people reading the holds. */
-  name: string
+  /** This hub's id in the cluster, unique per start (its host name and a random suffix). */
+  hub: string
   /** A host's hold lapses this long after its hub last renewed it (the hub died); renewed every third of it. */
   holdTtlMs?: number
   /** How long a relayed command may take: the holding hub waits for its agent to apply it. */
@@ -31,7 +31,7 @@ export interface HoldRefusal {
  * hub to that hub, which carries them out and answers.
  */
 export class ClusterLink {
-  /** This hub's id: its name and a random suffix, new at every start. */
+  /** This hub's id in the cluster. */
   readonly hub: string
   readonly #opts: ClusterLinkOptions
   readonly #clients: RedisClientType[]
@@ -57,13 +57,8 @@ export class ClusterLink {
   }
 
   static async open(opts: ClusterLinkOptions): Promise<ClusterLink> {
-    const hub = `${opts.name}-${randomBytes(4).toString('hex')}`
-    const socket = { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), connectTimeout: 5000 }
-    const cmd: RedisClientType = createClient({ url: opts.url, socket, disableOfflineQueue: true })
-    const sub: RedisClientType = createClient({ url: opts.url, socket })
-    // node-redis throws a socket error nobody listens for: each client reports it instead
-    for (const c of [cmd, sub]) c.on('error', (err: unknown) => opts.onError(err))
-    await Promise.all([cmd.connect(), sub.connect()])
+    const hub = opts.hub
+    const [cmd, sub] = await connectRedisPair(opts.url, opts.onError)
     const directory = new HostDirectory(cmd, { ttlMs: opts.holdTtlMs ?? 15_000 })
     const relay = await CommandRelay.open(
       { hub, handle: opts.handle, onInvalid: (r) => opts.onError(new Error(r)) },
@@ -86,10 +81,24 @@ export class ClusterLink {
     return null
   }
 
-  /** This hub's agent for `host` went away: its hold goes, unless another hub has taken it over. */
-  release(host: string): void {
+  /**
+   * This hub's agent for `host` went away: its hold goes, unless another hub has taken it over. Resolves with
+   * whether the agent is on another hub already (false, too, when Redis could not say).
+   */
+  async release(host: string): Promise<boolean> {
     this.#held.delete(host)
-    this.#directory.release(host, this.hub).catch(this.#opts.onError)
+    try {
+      return await this.#directory.release(host, this.hub)
+    } catch (err) {
+      this.#opts.onError(err)
+      return false
+    }
+  }
+
+  /** Of these hosts, those no hub holds any more: their hub died without a word. */
+  async unheld(hosts: readonly string[]): Promise<string[]> {
+    const held = await this.#directory.held(hosts)
+    return hosts.filter((h) => !held.has(h))
   }
 
   /**

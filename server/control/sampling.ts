@@ -1,13 +1,22 @@
-import { like } from 'drizzle-orm'
+import { and, eq, like } from 'drizzle-orm'
 import type { Audit } from '../audit/index.ts'
 import type { HubBus } from '../bus/index.ts'
+import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { ConfigEvent, SamplingResult, SamplingSettings } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
 
-/** The hub's own host keeps the key it always had; an agent host's is `sampling:<host>`. */
+/**
+ * An agent host's key is `sampling:<host>`. The hub's own host keeps the key it always had on SQLite; on
+ * PostgreSQL, shared by several hubs, each hub's own host has its `sampling:<host>` too.
+ */
 const LOCAL_KEY = 'sampling'
-const keyOf = (host: string, local: boolean) => (local ? LOCAL_KEY : `${LOCAL_KEY}:${host}`)
+const keyOf = (host: string, local: boolean, sql: Sql) =>
+  local && sql.kind === 'sqlite' ? LOCAL_KEY : `${LOCAL_KEY}:${host}`
+/** A revert timer may fire this much before its time (timer rounding) and still revert. */
+const REVERT_EARLY_MS = 5
+/** Times a change is made again from what another hub stored first, before it is given up as a conflict. */
+const WRITE_ATTEMPTS = 5
 
 interface Stored {
   sampling: SamplingSettings
@@ -65,7 +74,7 @@ export class SamplingControl {
   ) {
     this.#deps = deps
     this.host = host
-    this.#key = keyOf(host, local)
+    this.#key = keyOf(host, local, deps.sql)
     this.#target = target
     this.#state = row ? (JSON.parse(row.value) as Stored) : { sampling: defaults, changedBy: 'config', at: Date.now() }
     this.#version = row?.version ?? 0
@@ -80,6 +89,11 @@ export class SamplingControl {
   start(): void {
     void this.#target.configure(this.#state.sampling)
     this.#scheduleRevert()
+  }
+
+  /** Puts the stored settings in force where the host runs; false when it does not run here (or is offline). */
+  applyStored(): Promise<boolean> {
+    return this.#target.configure(this.#state.sampling)
   }
 
   /** The settings a host that has none stored reports it runs (an agent's own, at hello). */
@@ -103,11 +117,10 @@ export class SamplingControl {
 
   /** Sets one group's interval; with `ttlMs`, the system puts the previous interval back when it runs out. */
   set(group: 'fast' | 'slow', intervalMs: number, ttlMs: number | undefined, by: string): Promise<SamplingResult> {
-    const prev = this.#state
-    const sampling = { ...prev.sampling, [group === 'fast' ? 'fastMs' : 'slowMs']: intervalMs }
-    const now = Date.now()
-    const next: Stored =
-      ttlMs === undefined
+    return this.#commit((prev) => {
+      const sampling = { ...prev.sampling, [group === 'fast' ? 'fastMs' : 'slowMs']: intervalMs }
+      const now = Date.now()
+      return ttlMs === undefined
         ? { sampling, changedBy: by, at: now }
         : {
             sampling,
@@ -116,7 +129,7 @@ export class SamplingControl {
             revertsAt: now + ttlMs,
             revertTo: prev.revertTo ?? { fastMs: prev.sampling.fastMs, slowMs: prev.sampling.slowMs },
           }
-    return this.#commit(next)
+    })
   }
 
   pause(by: string): Promise<SamplingResult> {
@@ -128,45 +141,89 @@ export class SamplingControl {
   }
 
   #setPaused(paused: boolean, by: string): Promise<SamplingResult> {
-    return this.#commit({
-      ...this.#state,
-      sampling: { ...this.#state.sampling, paused },
+    return this.#commit((prev) => ({
+      ...prev,
+      sampling: { ...prev.sampling, paused },
       changedBy: by,
       at: Date.now(),
-    })
+    }))
   }
 
   /** Stores the change, announces it, then waits for the host to run it: the answer says whether it does. */
-  async #commit(next: Stored): Promise<SamplingResult> {
-    const event = await this.#store(next)
-    const applied = await this.#target.configure(next.sampling)
+  async #commit(make: (prev: Stored) => Stored): Promise<SamplingResult> {
+    const event = (await this.#store(make)) as ConfigEvent
+    const applied = await this.#target.configure(this.#state.sampling)
     return { ...event, applied }
   }
 
-  /** Stores the change and announces it, once committed; changes are stored one at a time, each a new version. */
-  #store(next: Stored): Promise<ConfigEvent> {
-    const run = this.#storing.then(
-      () => this.#write(next),
-      () => this.#write(next),
-    )
+  /** Re-reads the stored settings, in turn with this host's writes: another hub may have changed them. */
+  reload(): Promise<void> {
+    return this.#serial(() => this.#read())
+  }
+
+  async #read(): Promise<void> {
+    const { settings } = this.#deps.sql.t
+    const [row] = await this.#deps.sql.db
+      .select({ value: settings.value, version: settings.version })
+      .from(settings)
+      .where(eq(settings.key, this.#key))
+    if (!row || row.version <= this.#version) return
+    this.#state = JSON.parse(row.value) as Stored
+    this.#version = row.version
+    this.#scheduleRevert()
+  }
+
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#storing.then(work, work)
     this.#storing = run.catch(() => {})
     return run
   }
 
-  async #write(next: Stored): Promise<ConfigEvent> {
+  /**
+   * Stores the change `make` derives from the current settings and announces it, once committed; changes are
+   * stored one at a time, each a new version. When another hub stored a version first, its settings are read
+   * and the change made again from them, so no hub's change is lost. Null when `make` finds nothing to change.
+   */
+  #store(make: (prev: Stored) => Stored | null): Promise<ConfigEvent | null> {
+    return this.#serial(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const next = make(this.#state)
+        if (next === null) return null
+        if (await this.#write(next)) {
+          const event = this.current()
+          this.#deps.bus.publish('config', 'config', event)
+          return event
+        }
+        await this.#read()
+        if (attempt === WRITE_ATTEMPTS) {
+          throw new AppError('conflict', `The sampling settings of ${this.host} kept changing elsewhere; try again`)
+        }
+      }
+    })
+  }
+
+  /** Writes `next` as the version after the one held, unless another hub wrote that version first. */
+  async #write(next: Stored): Promise<boolean> {
     const version = this.#version + 1
     const row = { value: JSON.stringify(next), version, updatedAt: next.at }
     const { settings } = this.#deps.sql.t
-    await this.#deps.sql.db
-      .insert(settings)
-      .values({ key: this.#key, ...row })
-      .onConflictDoUpdate({ target: settings.key, set: row })
+    const written =
+      this.#version === 0
+        ? await this.#deps.sql.db
+            .insert(settings)
+            .values({ key: this.#key, ...row })
+            .onConflictDoNothing()
+            .returning({ key: settings.key })
+        : await this.#deps.sql.db
+            .update(settings)
+            .set(row)
+            .where(and(eq(settings.key, this.#key), eq(settings.version, this.#version)))
+            .returning({ key: settings.key })
+    if (written.length === 0) return false
     this.#state = next
     this.#version = version
     this.#scheduleRevert()
-    const event = this.current()
-    this.#deps.bus.publish('config', 'config', event)
-    return event
+    return true
   }
 
   #scheduleRevert(): void {
@@ -177,12 +234,18 @@ export class SamplingControl {
     this.#revertTimer = setTimeout(() => void this.#revert(), Math.max(0, revertsAt - Date.now()))
   }
 
+  /**
+   * Puts back the intervals of a timed change that ran out. Every hub with the host's settings arms it; the one
+   * whose write lands first reverts, the others then read that there is nothing left to revert.
+   */
   async #revert(): Promise<void> {
-    const { revertTo, sampling } = this.#state
-    if (!revertTo) return
     try {
-      const next = { sampling: { ...sampling, ...revertTo }, changedBy: 'system', at: Date.now() }
-      const event = await this.#store(next)
+      const event = await this.#store((prev) =>
+        prev.revertTo && prev.revertsAt !== undefined && prev.revertsAt <= Date.now() + REVERT_EARLY_MS
+          ? { sampling: { ...prev.sampling, ...prev.revertTo }, changedBy: 'system', at: Date.now() }
+          : null,
+      )
+      if (event === null) return
       await this.#deps.audit.record({
         actor: 'system',
         role: 'system',
@@ -192,7 +255,7 @@ export class SamplingControl {
         outcome: 'accepted',
         errorCode: null,
       })
-      await this.#target.configure(next.sampling)
+      await this.#target.configure(event.sampling)
     } catch (err) {
       this.#deps.log.error('sampling revert failed', { err, host: this.host })
     }
@@ -223,12 +286,13 @@ export class Sampling {
   readonly #hosts = new Map<string, SamplingControl>()
   /** Every stored row when the hub started, by key: a host's control is made from its row when first needed. */
   readonly #rows: Map<string, Row>
+  #unfollow = () => {}
 
   private constructor(deps: SamplingDeps, opts: SamplingHosts, rows: Map<string, Row>) {
     this.#deps = deps
     this.#opts = opts
     this.#rows = rows
-    const key = keyOf(opts.local.host, true)
+    const key = keyOf(opts.local.host, true, deps.sql)
     this.local = new SamplingControl(deps, opts.local.host, true, opts.local.target, opts.local.defaults, rows.get(key))
     this.#hosts.set(opts.local.host, this.local)
   }
@@ -243,12 +307,38 @@ export class Sampling {
     return new Sampling(deps, opts, new Map(rows.map((r) => [r.key, { value: r.value, version: r.version }])))
   }
 
-  /** Starts the local sampler and arms the pending reverts of every host that has stored settings. */
+  /**
+   * Starts the local sampler and arms the pending reverts of every host that has stored settings; with several
+   * hubs, follows the settings the others store.
+   */
   start(): void {
+    const bus = this.#deps.bus
+    this.#unfollow = bus.subscribe(['config'], {
+      deliver: (event) => {
+        if (!bus.fromElsewhere(event)) return
+        const { host } = JSON.parse(event.data) as ConfigEvent
+        this.changedElsewhere(host).catch((err: unknown) =>
+          this.#deps.log.error('reading sampling settings changed elsewhere failed', { err, host }),
+        )
+      },
+    })
     this.local.start()
     for (const key of this.#rows.keys()) {
-      if (key.startsWith(`${LOCAL_KEY}:`)) this.for(key.slice(LOCAL_KEY.length + 1))?.start()
+      const host = key.slice(LOCAL_KEY.length + 1)
+      if (key.startsWith(`${LOCAL_KEY}:`) && host !== this.local.host) this.for(host)?.start()
     }
+  }
+
+  /**
+   * Another hub stored new settings for `host` (its `config` event): read here too, and put in force if the host
+   * runs here (this hub's own host, or an agent connected to this hub).
+   */
+  async changedElsewhere(host: string): Promise<void> {
+    const c = this.for(host)
+    if (!c) return
+    // Put in force even when this hub had read it already (its own revert found the other hub's there first)
+    await c.reload()
+    await c.applyStored()
   }
 
   /**
@@ -258,7 +348,7 @@ export class Sampling {
   for(host: string): SamplingControl | undefined {
     let c = this.#hosts.get(host)
     if (c) return c
-    const row = this.#rows.get(keyOf(host, false))
+    const row = this.#rows.get(keyOf(host, false, this.#deps.sql))
     if (!row && !this.#opts.known(host)) return undefined
     c = new SamplingControl(this.#deps, host, false, this.#opts.targetFor(host), this.#opts.fallback, row)
     this.#hosts.set(host, c)
@@ -266,6 +356,7 @@ export class Sampling {
   }
 
   close(): void {
+    this.#unfollow()
     for (const c of this.#hosts.values()) c.close()
   }
 }

@@ -27,7 +27,9 @@ const FLUSH_AFTER_BOUNDARY_MS = 100
 
 const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places
 
-function newRow(entry: HostEntry): Row {
+function newRow(
+  entry: Pick<HostEntry, 'host' | 'state' | 'local' | 'lastSeenAt' | 'agentVersion' | 'clockSkewMs'>,
+): Row {
   const ring = () => new Float64Array(FLEET_SPARK_POINTS).fill(Number.NaN)
   return {
     host: {
@@ -100,8 +102,11 @@ export class Fleet {
     }, this.#periodMs - phase)
   }
 
-  /** A host's entry changed: its state, agent, skew or gaps go out with the next event. */
-  host(entry: HostEntry): void {
+  /**
+   * A host's entry changed: its state, agent, skew or gaps go out with the next event, unless `announce` is false
+   * (another hub keeps the host, and its own fleet events carry it).
+   */
+  host(entry: HostEntry, announce = true): void {
     const row = this.#rows.get(entry.host) ?? newRow(entry)
     this.#rows.set(entry.host, row)
     const h = row.host
@@ -111,7 +116,23 @@ export class Fleet {
     h.agentVersion = entry.agentVersion
     h.clockSkewMs = entry.clockSkewMs
     h.droppedTicks = entry.gaps.reduce((n, g) => n + g.ticks, 0)
-    this.#changed.add(entry.host)
+    if (announce) this.#changed.add(entry.host)
+  }
+
+  /**
+   * Another hub's `fleet` event, with the hosts it keeps: their figures and sparklines are held here too, for
+   * this hub's `/api/fleet` and the snapshot a stream opens with. Not announced again.
+   */
+  remote(hosts: readonly FleetHost[]): void {
+    for (const fh of hosts) {
+      let row = this.#rows.get(fh.host)
+      if (!row) {
+        row = newRow(fh)
+        this.#rows.set(fh.host, row)
+      }
+      Object.assign(row.host, fh)
+      if (fh.ts !== null) this.#record(row, fh.ts)
+    }
   }
 
   /** A tick of a host: the figures it carries replace the ones held (a fast tick has no filesystems, a slow one no CPU). */

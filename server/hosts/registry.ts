@@ -26,6 +26,8 @@ interface HostState {
   entry: HostEntry
   tokenId: number | null
   machineId: string | null
+  /** This hub keeps the entry: it is its own host, or its agent is connected here. Else another hub does. */
+  here: boolean
 }
 
 /** Gaps listed per host, newest first. */
@@ -44,7 +46,7 @@ export class Hosts {
   readonly #bus: HubBus
   readonly #opts: HostsOptions
   readonly #hosts = new Map<string, HostState>()
-  readonly #listeners: ((entry: HostEntry) => void)[] = []
+  readonly #listeners: ((entry: HostEntry, announced: boolean) => void)[] = []
 
   private constructor(sql: Sql, bus: HubBus, opts: HostsOptions) {
     this.#sql = sql
@@ -88,20 +90,25 @@ export class Hosts {
   }
 
   #fromRow(row: Row, gaps: HostGap[], now: number): HostState {
+    // Only this hub's own host is known to be up: another hub's says so in its next announcement. Known by name:
+    // another hub starting at the same time on a shared database may have just cleared its row's flag
+    const mine = row.name === this.#opts.local
     return {
       tokenId: row.tokenId,
       machineId: row.machineId,
+      here: mine,
       entry: {
         host: row.name,
         ts: now,
-        state: row.local ? 'online' : 'offline',
-        local: row.local,
-        lastSeenAt: row.local ? now : row.lastSeenAt,
+        state: mine ? 'online' : 'offline',
+        local: mine || row.local,
+        hub: mine ? this.#opts.local : null,
+        lastSeenAt: mine ? now : row.lastSeenAt,
         agentVersion: row.agentVersion,
         info: parse<HostInfo>(row.info),
         processes: null,
         spool: parse<SpoolStatus>(row.spool),
-        clockSkewMs: row.local ? 0 : null,
+        clockSkewMs: mine ? 0 : null,
         gaps,
         backfill: parse<HostEntry['backfill']>(row.backfill),
       },
@@ -113,9 +120,49 @@ export class Hosts {
     Promise.resolve(write).catch((err: unknown) => this.#opts.onError(err))
   }
 
-  /** Called with the entry after every change. */
-  onChange(listener: (entry: HostEntry) => void): void {
+  /** Called with the entry after every change: `announced` is false for another hub's, which that hub announced. */
+  onChange(listener: (entry: HostEntry, announced: boolean) => void): void {
     this.#listeners.push(listener)
+  }
+
+  /**
+   * Another hub's announcement of a host it keeps (its own, or one whose agent is connected to it): taken as it
+   * is, not announced again. Ignored for a host this hub keeps, whose entry only this hub changes.
+   */
+  remote(entry: HostEntry): void {
+    const h = this.#hosts.get(entry.host)
+    if (h?.here) {
+      // Said offline elsewhere while its agent is here (a late word from the hub it left, or its hold lost with
+      // Redis): this hub says again that it is online
+      if (entry.state === 'offline' && h.entry.state === 'online') this.#change(h, {})
+      return
+    }
+    if (h) Object.assign(h.entry, entry)
+    else this.#hosts.set(entry.host, { entry: { ...entry }, tokenId: null, machineId: null, here: false })
+    const now = this.#hosts.get(entry.host) as HostState
+    for (const l of this.#listeners) l(now.entry, false)
+  }
+
+  /**
+   * Announces every host this hub keeps (its own, and its agents'), as they are now: for hubs that started since
+   * and missed the announcements made before.
+   */
+  announceHere(): void {
+    for (const h of this.#hosts.values()) if (h.here) this.#change(h, {})
+  }
+
+  /** Hosts another hub says are online: to look up in the cluster's holds, since a dead hub says nothing more. */
+  onlineElsewhere(): string[] {
+    const names: string[] = []
+    for (const h of this.#hosts.values()) if (!h.here && h.entry.state === 'online') names.push(h.entry.host)
+    return names
+  }
+
+  /** A host another hub said was online and no hub holds any more (that hub died): offline, announced. */
+  lapsed(name: string): void {
+    const h = this.#hosts.get(name)
+    if (!h || h.here || h.entry.state === 'offline') return
+    this.#change(h, { state: 'offline', hub: null })
   }
 
   get localHost(): string {
@@ -190,8 +237,11 @@ export class Hosts {
     this.#hosts.set(name, h)
     h.tokenId = agent.tokenId
     h.machineId = agent.machineId
+    h.here = true
     return this.#change(h, {
       state: 'online',
+      local: false,
+      hub: this.#opts.local,
       lastSeenAt: now,
       agentVersion: agent.agentVersion,
       info: agent.info,
@@ -199,14 +249,19 @@ export class Hosts {
     })
   }
 
-  /** The agent's socket closed (or went silent and was dropped): offline at once. */
-  disconnected(name: string): void {
+  /**
+   * The agent's socket closed (or went silent and was dropped): offline at once. `movedOn` when its agent is on
+   * another hub already, which keeps (and has announced) the entry from now on: this hub just lets it go.
+   */
+  disconnected(name: string, movedOn = false): void {
     const h = this.#hosts.get(name)
-    if (!h || h.entry.local) return
+    if (!h?.here || h.entry.local) return
+    h.here = false
+    if (movedOn) return
     const lastSeenAt = h.entry.lastSeenAt ?? Date.now()
     const { hosts } = this.#sql.t
     this.#persist(this.#sql.db.update(hosts).set({ lastSeenAt }).where(eq(hosts.name, name)))
-    this.#change(h, { state: 'offline' })
+    this.#change(h, { state: 'offline', hub: null })
   }
 
   /** A tick or message arrived from the host. Not announced by itself: the fleet overview carries it. */
@@ -302,7 +357,7 @@ export class Hosts {
   #change(h: HostState, patch: Partial<HostEntry>, ts = Date.now()): HostEntry {
     Object.assign(h.entry, patch)
     h.entry.ts = ts
-    for (const l of this.#listeners) l(h.entry)
+    for (const l of this.#listeners) l(h.entry, true)
     try {
       this.#bus.publish('hosts', 'host', h.entry)
     } catch (err) {

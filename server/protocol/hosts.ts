@@ -56,6 +56,11 @@ export interface HostEntry {
   state: 'online' | 'offline'
   /** True for the hub's own host, sampled in its process. */
   local: boolean
+  /**
+   * While online, the name (`VIGIL_HOSTNAME`) of the hub its agent is connected to, or whose own host it is;
+   * null while offline. With several hubs every hub lists every host, wherever its agent is.
+   */
+  hub: string | null
   lastSeenAt: number | null
   agentVersion: string | null
   info: HostInfo | null

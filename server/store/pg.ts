@@ -32,9 +32,21 @@ const WRITE = `WITH s AS (
     SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[])
   ), c AS (
     INSERT INTO ingest_cursors (stream, through, updated_at)
-    SELECT $9::text, $10::bigint, $11::bigint WHERE $9::text IS NOT NULL
+    SELECT s, t, $11::bigint FROM unnest($9::text[], $10::bigint[]) AS u (s, t)
     ON CONFLICT (stream) DO UPDATE SET through = excluded.through, updated_at = excluded.updated_at
   ) SELECT 1`
+
+/** Agent batches written together at most, and group statements in flight at once. */
+const GROUP_MAX = 256
+const GROUPS_IN_FLIGHT = 4
+
+/** An agent batch waiting for its group's statement. */
+interface Grouped {
+  host: string
+  staged: Staged
+  cursor: Cursor | null
+  done(err?: unknown): void
+}
 
 /** Samples of one write, as the columns the statement takes; a time written twice keeps its last value. */
 class Staged {
@@ -103,7 +115,11 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
     for (const row of r.rows) seriesIds.set(host, row.name, Number(row.id))
   }
 
-  async function write(staged: Staged | null, events: readonly StoredEvent[], cursor: Cursor | null): Promise<void> {
+  async function write(
+    staged: Staged | null,
+    events: readonly StoredEvent[],
+    cursors: readonly Cursor[],
+  ): Promise<void> {
     await pool.query({
       name: 'vigil_write',
       text: WRITE,
@@ -116,8 +132,8 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
         events.map((e) => e.topic),
         events.map((e) => e.event),
         events.map((e) => e.data),
-        cursor?.stream ?? null,
-        cursor?.through ?? 0,
+        cursors.map((c) => c.stream),
+        cursors.map((c) => c.through),
         Date.now(),
       ],
     })
@@ -144,6 +160,62 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
     const staged = new Staged()
     for (const [name, ts, value] of list) staged.add(seriesIds.get(host, name) as number, ts, value, mayRepeat)
     return staged
+  }
+
+  /**
+   * Group commit for agent batches: the batches of many hosts that arrive while earlier groups are being written
+   * go in one statement, each with its cursor, all or nothing; a failed group fails each of its batches, which
+   * their agents send again. At the top of each second a hundred agents' ticks are one round trip, not a hundred.
+   */
+  let queue: Grouped[] = []
+  let inFlight = 0
+  /** Hosts with a batch in a group being written: their next batch waits for it, so a host's writes keep order. */
+  const writing = new Map<string, number>()
+  function flushGroups(): void {
+    while (inFlight < GROUPS_IN_FLIGHT && queue.length > 0) {
+      const group: Grouped[] = []
+      const rest: Grouped[] = []
+      for (const g of queue) (group.length < GROUP_MAX && !writing.has(g.host) ? group : rest).push(g)
+      if (group.length === 0) return
+      queue = rest
+      for (const g of group) writing.set(g.host, (writing.get(g.host) ?? 0) + 1)
+      inFlight++
+      writeGroup(group)
+        .then(
+          () => {
+            for (const g of group) g.done()
+          },
+          (err: unknown) => {
+            for (const g of group) g.done(err)
+          },
+        )
+        .finally(() => {
+          for (const g of group) {
+            const n = (writing.get(g.host) ?? 1) - 1
+            if (n === 0) writing.delete(g.host)
+            else writing.set(g.host, n)
+          }
+          inFlight--
+          flushGroups()
+        })
+    }
+  }
+  async function writeGroup(group: readonly Grouped[]): Promise<void> {
+    if (group.length === 1) {
+      const [only] = group as [Grouped]
+      return write(only.staged, [], only.cursor ? [only.cursor] : [])
+    }
+    const merged = new Staged()
+    // One row may not be written twice in a statement: a host (or a spool) twice in a group is merged
+    const repeats = new Set(group.map((g) => g.host)).size < group.length
+    const cursors = new Map<string, Cursor>()
+    for (const g of group) {
+      const { ids, ts, values } = g.staged
+      for (let i = 0; i < ids.length; i++) merged.add(ids[i] as number, ts[i] as number, values[i] as number, repeats)
+      const c = g.cursor
+      if (c && !(c.through <= (cursors.get(c.stream)?.through ?? Number.NEGATIVE_INFINITY))) cursors.set(c.stream, c)
+    }
+    return write(merged, [], [...cursors.values()])
   }
 
   function* tickSamples(ts: number, values: Readonly<Record<string, number>>) {
@@ -194,11 +266,15 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
 
   return {
     async writeTick(host, ts, values, event) {
-      await write(await stage(host, tickSamples(ts, values), false), event ? [event] : [], null)
+      await write(await stage(host, tickSamples(ts, values), false), event ? [event] : [], [])
     },
     async writeTicks(host, ticks, cursor) {
       const all = ticks.flatMap((t) => [...tickSamples(t.ts, t.values)])
-      await write(await stage(host, all, ticks.length > 1), [], cursor)
+      const staged = await stage(host, all, ticks.length > 1)
+      await new Promise<void>((resolve, reject) => {
+        queue.push({ host, staged, cursor, done: (err) => (err === undefined ? resolve() : reject(err)) })
+        flushGroups()
+      })
     },
     async writeSamples(host, batch) {
       await write(
@@ -208,11 +284,11 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
           true,
         ),
         [],
-        null,
+        [],
       )
     },
     async appendEvents(batch) {
-      if (batch.length > 0) await write(null, batch, null)
+      if (batch.length > 0) await write(null, batch, [])
     },
     async cursor(stream) {
       const r = await pool.query<{ through: string }>({

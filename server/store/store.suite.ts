@@ -172,6 +172,37 @@ export function storeSuite(backend: string, open: OpenStore): void {
       expect((await again.range('x', 'h', T0, T0 + 10, 10)).points).toEqual([[T0, 1, 1, 1]])
     })
 
+    it('stores the batches of 50 hosts written at once, with each one’s cursor, and two batches of one host in order', async () => {
+      const { store, reopen } = await open()
+      const hosts = Array.from({ length: 50 }, (_, i) => `h${i}`)
+      await Promise.all([
+        ...hosts.map((h, i) =>
+          store.writeTicks(
+            h,
+            [
+              { ts: T0, values: { x: i, y: 1 } },
+              { ts: T0 + 1000, values: { x: i + 1 } },
+            ],
+            { stream: `${h}/spool`, through: i + 2 },
+          ),
+        ),
+        // The same host twice in flight (its second batch rewrites a time of the first): the later write wins
+        store.writeTicks('h0', [{ ts: T0 + 1000, values: { x: 100 } }], { stream: 'h0/spool', through: 3 }),
+      ])
+      const again = await reopen()
+      for (const [i, h] of hosts.entries()) {
+        expect([h, await again.cursor(`${h}/spool`)]).toEqual([h, i === 0 ? 3 : i + 2])
+        const want = i === 0 ? 100 : i + 1
+        expect([h, (await again.range('x', h, T0, T0 + 1000, 10)).points]).toEqual([
+          h,
+          [
+            [T0, i, i, i],
+            [T0 + 1000, want, want, want],
+          ],
+        ])
+      }
+    })
+
     it('keeps the last event id across reopening, even when pruning removed every other event', async () => {
       const { store, reopen } = await open({ replayMs: 1000 })
       for (let id = 1; id <= 5; id++) {
