@@ -1,4 +1,4 @@
-import { TokenError, Tokens, watchRevocations } from './auth/index.ts'
+import { Tokens, watchRevocations } from './auth/index.ts'
 import { type Config, ConfigError } from './config.ts'
 import { isLoopback } from './http.ts'
 import type { Logger } from './log.ts'
@@ -42,6 +42,15 @@ export interface Data {
   close(): Promise<void>
 }
 
+/** What is opened before the first admin is minted, with a way to mint it once for all hubs on the data. */
+type Opened = Omit<Data, 'firstLogin'> & {
+  /** Runs `work` while no other hub on the same data runs its own: an advisory lock on PostgreSQL. */
+  alone<T>(work: () => Promise<T>): Promise<T>
+}
+
+/** The advisory lock under which a hub looks for tokens and mints the first admin. */
+const FIRST_ADMIN_LOCK_KEY = 0x76_69_67_61 // "viga"
+
 export interface DataOptions {
   log: Logger
   /** Told the revocation feed's fault (PostgreSQL unreachable), or null once it listens again. */
@@ -60,7 +69,7 @@ export async function openData(config: Config, opts: DataOptions): Promise<Data>
     '1h': config.retention1hD * 86_400_000,
   }
   const replayMs = config.replayS * 1000
-  let data: Omit<Data, 'firstLogin'>
+  let data: Opened
   if (config.databaseUrl === undefined) {
     const db = openDb(config.dataDir, { busyTimeoutMs: BUSY_TIMEOUT_MS })
     const sql = sqliteSql(db)
@@ -73,6 +82,8 @@ export async function openData(config: Config, opts: DataOptions): Promise<Data>
       where: db.file,
       singleton: { held: true },
       close: () => store.close(),
+      // One process per file: nobody else to wait for
+      alone: (work) => work(),
     }
   } else {
     data = await openPostgres(config.databaseUrl, retentionMs, replayMs, opts)
@@ -85,15 +96,16 @@ export async function openData(config: Config, opts: DataOptions): Promise<Data>
         'would protect it. Create one first: vigil token create --role admin',
     )
   }
-  if (active > 0) return { ...data, firstLogin: null }
-  try {
+  const { alone, ...opened } = data
+  if (active > 0) return { ...opened, firstLogin: null }
+  // Looked at again under the lock: another hub starting on the same empty database may have minted it first,
+  // and then that hub prints the login link
+  const firstLogin = await alone(async () => {
+    if ((await data.tokens.activeCount()) > 0) return null
     const admin = await data.tokens.create('admin', await data.tokens.freeName('admin'))
-    return { ...data, firstLogin: await data.tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS) }
-  } catch (err) {
-    // Another hub starting on the same empty database minted it first: that hub prints the login link
-    if (err instanceof TokenError && (await data.tokens.activeCount()) > 0) return { ...data, firstLogin: null }
-    throw err
-  }
+    return data.tokens.createLoginCode(admin.id, FIRST_LOGIN_TTL_MS)
+  })
+  return { ...opened, firstLogin }
 }
 
 async function openPostgres(
@@ -101,7 +113,7 @@ async function openPostgres(
   retentionMs: { raw: number; '1m': number; '1h': number },
   replayMs: number,
   opts: DataOptions,
-): Promise<Omit<Data, 'firstLogin'>> {
+): Promise<Opened> {
   let pg: PgDb
   try {
     pg = await openPgDb(url, {
@@ -134,6 +146,20 @@ async function openPostgres(
     db: null,
     where: pg.where,
     singleton: lease,
+    async alone(work) {
+      const client = await pg.pool.connect()
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [FIRST_ADMIN_LOCK_KEY])
+        return await work()
+      } finally {
+        // A connection whose unlock failed is closed, not pooled: closing it lets the lock go
+        const unlocked = await client.query('SELECT pg_advisory_unlock($1)', [FIRST_ADMIN_LOCK_KEY]).then(
+          () => true,
+          () => false,
+        )
+        client.release(!unlocked)
+      }
+    },
     async close() {
       await lease.close()
       await watch.close()
