@@ -152,7 +152,7 @@ export class SamplingControl {
   /** Stores the change, announces it, then waits for the host to run it: the answer says whether it does. */
   async #commit(make: (prev: Stored) => Stored): Promise<SamplingResult> {
     const event = (await this.#store(make)) as ConfigEvent
-    const applied = await this.#target.configure(this.#state.sampling)
+    const applied = await this.#target.configure(event.sampling)
     return { ...event, applied }
   }
 
