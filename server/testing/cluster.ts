@@ -6,7 +6,16 @@ export function useClusterServers(): { readonly pg: PrivatePostgres; readonly re
   let pg: PrivatePostgres | undefined
   let redis: PrivateRedis | undefined
   beforeAll(async () => {
-    ;[pg, redis] = await Promise.all([startPostgres(), startRedis()])
+    // Each kept as soon as it runs, so one that could not start (its package missing) leaves none behind
+    const started = await Promise.allSettled([
+      startPostgres().then((s) => {
+        pg = s
+      }),
+      startRedis().then((s) => {
+        redis = s
+      }),
+    ])
+    for (const r of started) if (r.status === 'rejected') throw r.reason
   })
   afterAll(async () => {
     await Promise.all([pg?.stop(), redis?.stop()])
