@@ -16,7 +16,8 @@ import { ROOT } from '../server/paths.ts'
 import type { FleetEvent, HostEntry, MetricsEvent, SeriesResponse, StatsResponse } from '../server/protocol/index.ts'
 import { openDb } from '../server/store/index.ts'
 import { type ServeProcess, spawnServe } from '../server/testing/process.ts'
-import { cpuSeconds, memoryParts, mib, numberFlag, percentile, rss, sleep } from './lib/proc.ts'
+import { cpuSeconds, memoryParts, mib, numberFlag, percentile, rss, sleep, until } from './lib/proc.ts'
+import { spawnSimFleet } from './lib/sim-fleet-process.ts'
 
 const AGENTS = numberFlag('agents', 100)
 const METRICS = numberFlag('metrics', 200)
@@ -42,45 +43,15 @@ const port = new URL(url).port
 const replayed: { host: number; at: number; ticks: number }[] = []
 const welcomes: { host: number; at: number }[] = []
 let sent: number[][] = []
-const sim = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    join(ROOT, 'scripts/lib/sim-fleet.ts'),
-    '--url',
-    url,
-    '--tokens',
-    tokensFile,
-    '--agents',
-    String(AGENTS),
-    '--metrics',
-    String(METRICS),
-    '--dir',
-    join(dir, 'sim'),
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-)
-let out = ''
-const simDone = new Promise<void>((resolve) => sim.once('exit', () => resolve()))
-sim.stdout?.on('data', (d: Buffer) => {
-  out += d.toString()
-  let nl = out.indexOf('\n')
-  while (nl >= 0) {
-    const msg = JSON.parse(out.slice(0, nl)) as {
-      type: string
-      host: number
-      at: number
-      ticks: number
-      sent: number[][]
-    }
+const sim = spawnSimFleet(
+  { urls: [url], tokensFile, agents: AGENTS, metrics: METRICS, dir: join(dir, 'sim') },
+  (msg) => {
     if (msg.type === 'replayed') replayed.push(msg)
     if (msg.type === 'welcome') welcomes.push(msg)
     if (msg.type === 'ticks') sent = msg.sent
-    out = out.slice(nl + 1)
-    nl = out.indexOf('\n')
-  }
-})
+  },
+)
+const simDone = new Promise<void>((resolve) => sim.once('exit', () => resolve()))
 
 async function json<T>(path: string): Promise<T> {
   return (await (await fetch(`${url}${path}`)).json()) as T
@@ -90,13 +61,6 @@ async function online(): Promise<number> {
     return (await json<HostEntry[]>('/api/hosts')).filter((h) => h.state === 'online' && !h.local).length
   } catch {
     return 0
-  }
-}
-async function until(pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error('timed out')
-    await sleep(200)
   }
 }
 

@@ -8,20 +8,20 @@
  * transactions/s. Last, hub A is killed with -9: its clients resume on B with their Last-Event-ID and its agents
  * move to B and replay their spools; it prints how long until all had, and every tick a client or history missed.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient, type RedisClientType } from 'redis'
 import { sqliteTokenAdmin, Tokens } from '../server/auth/index.ts'
-import { ROOT } from '../server/paths.ts'
 import type { HostEntry, MetricsEvent, SeriesResponse } from '../server/protocol/index.ts'
 import { openDb, openPgDb, pgSql } from '../server/store/index.ts'
 import { holes } from '../server/testing/agents.ts'
 import { type ServeProcess, spawnServe } from '../server/testing/process.ts'
 import { startPostgres, startRedis, withPgClient } from '../server/testing/services.ts'
-import { cpuSeconds, numberFlag, percentile, sleep } from './lib/proc.ts'
+import { cpuSeconds, numberFlag, percentile, sleep, until } from './lib/proc.ts'
+import { spawnSimFleet } from './lib/sim-fleet-process.ts'
 import { frameSplitter } from './lib/sse.ts'
 
 const AGENTS = numberFlag('agents', 100)
@@ -112,41 +112,12 @@ class Viewer {
 
 /** The simulated agents `first` to `first + n - 1` in a process of their own, trying `urls` in turn. */
 function simFleet(urls: string[], tokens: string[], first: number, n: number, welcomes: Map<number, number[]>) {
-  const file = join(dir, `tokens-${first}-${Date.now()}`)
-  writeFileSync(file, tokens.slice(first, first + n).join('\n'))
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'scripts/lib/sim-fleet.ts'),
-      '--url',
-      urls.join(','),
-      '--tokens',
-      file,
-      '--agents',
-      String(n),
-      '--metrics',
-      String(METRICS),
-      '--dir',
-      join(dir, `sim-${first}-${Date.now()}`),
-      '--first',
-      String(first),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString()
-    let nl = out.indexOf('\n')
-    while (nl >= 0) {
-      const msg = JSON.parse(out.slice(0, nl)) as { type: string; host: number; at: number }
-      if (msg.type === 'welcome') welcomes.set(msg.host, [...(welcomes.get(msg.host) ?? []), msg.at])
-      out = out.slice(nl + 1)
-      nl = out.indexOf('\n')
-    }
+  const tokensFile = join(dir, `tokens-${first}-${Date.now()}`)
+  writeFileSync(tokensFile, tokens.slice(first, first + n).join('\n'))
+  const simDir = join(dir, `sim-${first}-${Date.now()}`)
+  return spawnSimFleet({ urls, tokensFile, agents: n, metrics: METRICS, dir: simDir, first }, (msg) => {
+    if (msg.type === 'welcome') welcomes.set(msg.host, [...(welcomes.get(msg.host) ?? []), msg.at])
   })
-  return child
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -154,15 +125,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGKILL')
   await exited
-}
-
-async function until(what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  process.stderr.write(`waiting for ${what}\n`)
-  const end = Date.now() + timeoutMs
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
 }
 
 async function onlineAgents(url: string): Promise<number> {
@@ -199,11 +161,9 @@ const pct = (seconds: number, elapsed: number) => `${((seconds / elapsed) * 100)
 
 /** The ticks (by ts) a viewer's host had in [from, to] that it did not get, and how many it got twice. */
 function viewerGaps(v: Viewer, from: number, to: number): { missed: number[]; doubled: number } {
-  const ts = v.seen.filter((t) => t >= from && t <= to)
   const missed: number[] = []
   let doubled = 0
-  for (let i = 1; i < ts.length; i++) {
-    const [prev, next] = [ts[i - 1] as number, ts[i] as number]
+  for (const [prev, next] of holes(v.seen.filter((t) => t >= from && t <= to))) {
     if (next <= prev) doubled++
     else for (let t = prev + 1000; t < next - 500; t += 1000) missed.push(t)
   }
@@ -231,7 +191,7 @@ try {
     const hub = await spawnServe(['--port', '0', '--data-dir', hubDir, '--hostname', 'single'], HUB_ENV, true)
     const welcomes = new Map<number, number[]>()
     const sim = simFleet([hub.url], tokens, 0, AGENTS, welcomes)
-    await until('the agents on one hub', async () => (await onlineAgents(hub.url)) === AGENTS, 120_000)
+    await until(async () => (await onlineAgents(hub.url)) === AGENTS, 120_000, 'the agents on one hub')
     let measuring = false
     const latency: number[] = []
     const viewers = Array.from(
@@ -242,7 +202,7 @@ try {
         }),
     )
     for (const v of viewers) v.connect()
-    await until('the clients on one hub', () => viewers.every((v) => v.openedAt > 0), 60_000)
+    await until(() => viewers.every((v) => v.openedAt > 0), 60_000, 'the clients on one hub')
     await sleep(5000)
     const pid = hub.child.pid as number
     const cpu0 = cpuSeconds(pid)
@@ -292,7 +252,7 @@ try {
     simFleet([b.url, a.url], tokens, half, AGENTS - half, welcomes),
   ]
   for (const s of sims) cleanups.push(() => stopChild(s))
-  await until('the agents on two hubs', async () => (await onlineAgents(b.url)) === AGENTS, 120_000)
+  await until(async () => (await onlineAgents(b.url)) === AGENTS, 120_000, 'the agents on two hubs')
 
   let measuring = false
   const same: number[] = []
@@ -309,7 +269,7 @@ try {
   cleanups.push(() => {
     for (const v of viewers) v.close()
   })
-  await until('the clients on two hubs', () => viewers.every((v) => v.openedAt > 0), 60_000)
+  await until(() => viewers.every((v) => v.openedAt > 0), 60_000, 'the clients on two hubs')
   await sleep(5000)
 
   const stats: RedisClientType = createClient({ url: redis.url })
@@ -375,11 +335,11 @@ try {
   a.child.kill('SIGKILL')
   await new Promise((resolve) => a.child.once('exit', resolve))
   const killedAt = Date.now()
-  await until('the clients of hub A on hub B', () => onA.every((v) => v.hub === 1 && v.openedAt > killedAt), 60_000)
+  await until(() => onA.every((v) => v.hub === 1 && v.openedAt > killedAt), 60_000, 'the clients of hub A on hub B')
   const clientsBack = Math.max(...onA.map((v) => v.openedAt)) - killedAt
   const moved = () =>
     Array.from({ length: agentsOnA }, (_, h) => (welcomes.get(h) ?? []).length > (welcomedBefore.get(h) ?? 0))
-  await until('the agents of hub A on hub B', () => moved().every(Boolean), 60_000)
+  await until(() => moved().every(Boolean), 60_000, 'the agents of hub A on hub B')
   const agentsBack = Math.max(...Array.from({ length: agentsOnA }, (_, h) => welcomes.get(h)?.at(-1) ?? 0)) - killedAt
   await sleep(5000)
   const windowEnd = Date.now() - 2000

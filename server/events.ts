@@ -11,8 +11,6 @@ import { type EventLog, eventLog, type RetryingWriter, type Store } from './stor
 export interface HubEvents {
   bus: HubBus
   log: EventLog
-  /** This hub's id: unique per start, in the holds and on each event it appends to a shared bus. */
-  hubId: string
   link: ClusterLink | null
   /**
    * Binds what needs parts built later: the streams to end when the shared bus lost events this hub never read,
@@ -38,12 +36,13 @@ export async function openEvents(
     onError(err: unknown): void
   },
 ): Promise<HubEvents> {
-  const hubId = `${config.hostname}-${randomBytes(4).toString('hex')}`
   if (config.redisUrl === undefined) {
     const local = new Bus(deps.store, deps.writer)
     await local.start()
-    return { bus: local, log: eventLog(deps.store, deps.writer, () => local.lastId), hubId, link: null, wire() {} }
+    return { bus: local, log: eventLog(deps.store, deps.writer, () => local.lastId), link: null, wire() {} }
   }
+  // This hub's id: unique per start, in the holds and on each event it appends to the shared bus
+  const hubId = `${config.hostname}-${randomBytes(4).toString('hex')}`
   const url = config.redisUrl
   const unreachable = (err: unknown) => new ConfigError(`Redis at ${redactUrl(url)}: ${(err as Error).message}`)
   let parts: Parameters<HubEvents['wire']>[0] = {
@@ -81,7 +80,6 @@ export async function openEvents(
   return {
     bus: shared,
     log: shared.log(),
-    hubId,
     link,
     wire(p) {
       parts = p

@@ -50,3 +50,16 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Resolves once `pred` holds, checking every 200 ms; rejects naming `what` after `timeoutMs`. */
+export async function until(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what = 'a condition',
+): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(200)
+  }
+}

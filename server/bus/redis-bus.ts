@@ -54,6 +54,11 @@ export class RedisBus implements Fanout {
     return this.#stream.lastSeenId
   }
 
+  /** This hub's id in the cluster, on every event it appends. */
+  get origin(): string {
+    return this.#origin
+  }
+
   /** Events fanned out since start, for rate figures. */
   get emitted(): number {
     return this.#emitted
@@ -68,15 +73,19 @@ export class RedisBus implements Fanout {
    * Resolves with its id once Redis has it; rejects at once while Redis is away.
    */
   publish(topic: string, event: string, payload: unknown, ts = Date.now()): Promise<number> {
-    return this.#stream.append({ ts, topic, event, data: JSON.stringify(payload) })
+    return this.append(topic, event, JSON.stringify(payload), ts)
+  }
+
+  /** `publish` for a payload already encoded as JSON `data`. */
+  append(topic: string, event: string, data: string, ts: number): Promise<number> {
+    return this.#stream.append({ ts, topic, event, data })
   }
 
   /**
    * Hands an event to this hub's subscribers only, without an id, for when Redis cannot take it: they keep
    * seeing what this hub produces, and resume from the last logged id.
    */
-  deliverLocally(topic: string, event: string, payload: unknown, ts: number): void {
-    const data = JSON.stringify(payload)
+  deliverLocally(topic: string, event: string, data: string, ts: number): void {
     this.#emitted++
     this.#topics.deliver({
       id: this.lastId,

@@ -15,16 +15,14 @@ export interface SharedBusOptions extends RedisBusOptions {
 export class SharedBus implements HubBus {
   readonly #redis: RedisBus
   readonly #onError: (err: unknown) => void
-  readonly #origin: string
 
-  private constructor(redis: RedisBus, opts: SharedBusOptions) {
+  private constructor(redis: RedisBus, onError: (err: unknown) => void) {
     this.#redis = redis
-    this.#onError = opts.onError
-    this.#origin = opts.origin
+    this.#onError = onError
   }
 
   static async open(opts: SharedBusOptions): Promise<SharedBus> {
-    return new SharedBus(await RedisBus.open(opts), opts)
+    return new SharedBus(await RedisBus.open(opts), opts.onError)
   }
 
   get lastId(): number {
@@ -44,9 +42,10 @@ export class SharedBus implements HubBus {
    * without an id (it is in no log), so they keep seeing what this hub's agents and sampler produce.
    */
   publish(topic: string, event: string, payload: unknown, ts = Date.now()): void {
-    this.#redis.publish(topic, event, payload, ts).catch((err: unknown) => {
+    const data = JSON.stringify(payload)
+    this.#redis.append(topic, event, data, ts).catch((err: unknown) => {
       this.#onError(err)
-      this.#redis.deliverLocally(topic, event, payload, ts)
+      this.#redis.deliverLocally(topic, event, data, ts)
     })
   }
 
@@ -62,7 +61,7 @@ export class SharedBus implements HubBus {
   }
 
   fromElsewhere(event: BusEvent): boolean {
-    return event.origin !== this.#origin
+    return event.origin !== this.#redis.origin
   }
 
   /** The stream as the event log: a client resumes on this hub from an id another hub gave it. */

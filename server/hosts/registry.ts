@@ -137,10 +137,10 @@ export class Hosts {
       if (entry.state === 'offline' && h.entry.state === 'online') this.#change(h, {})
       return
     }
+    const state = h ?? { entry: { ...entry }, tokenId: null, machineId: null, here: false }
     if (h) Object.assign(h.entry, entry)
-    else this.#hosts.set(entry.host, { entry: { ...entry }, tokenId: null, machineId: null, here: false })
-    const now = this.#hosts.get(entry.host) as HostState
-    for (const l of this.#listeners) l(now.entry, false)
+    else this.#hosts.set(entry.host, state)
+    for (const l of this.#listeners) l(state.entry, false)
   }
 
   /**
