@@ -212,6 +212,7 @@ describe('a fleet of agents', () => {
     await sleep(10_000)
     await t.restart({ VIGIL_PORT: port })
     await a.connected(2)
+    const backAt = Date.now()
     const entry = async () => (await hostsOf(t.hub.url)).find((h) => h.host === 'edge-t')
     await expect.poll(async () => (await entry())?.gaps.length, { timeout: 30_000 }).toBe(1)
     const e = (await entry()) as HostEntry
@@ -219,8 +220,10 @@ describe('a fleet of agents', () => {
     expect(gap.ticks).toBeGreaterThanOrEqual(3)
     expect(gap.ticks).toBe(e.spool?.droppedTicks)
     expect(gap.from).toBeGreaterThanOrEqual(downAt - 1000)
-    expect(gap.to).toBeGreaterThanOrEqual(gap.from)
-    expect(gap.to - gap.from).toBeGreaterThanOrEqual((gap.ticks - 1) * 900)
+    expect(gap.to).toBeLessThan(backAt)
+    // Tick times strictly rise, but not always a cadence apart: a tick that fired late on a busy machine keeps
+    // its own time, and the next one may follow 1 ms after it
+    expect(gap.to - gap.from).toBeGreaterThanOrEqual(gap.ticks - 1)
     // About five ticks fit in 3000 bytes: the rest of the ten seconds went
     expect(e.spool?.bytes).toBeLessThanOrEqual(3000)
     // History has exactly that hole: nothing stored inside the gap, ticks on both sides of it
