@@ -3,15 +3,33 @@ import type { HubBus } from '../bus/index.ts'
 import type { AuditEntry } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
 
-const SECRET_KEY = /token|secret|password|authorization|cookie/i
+/**
+ * Argument names whose values the audit never keeps: credentials, and a notification channel's `url` and
+ * `headers` (a webhook URL is itself the secret that lets anyone post to it).
+ */
+const SECRET_KEY = /token|secret|password|authorization|cookie|^url$|^headers$/i
 const MAX_ARGS_CHARS = 2000
+/** Nesting past this is kept as a marker: arguments are small, a deeper value is not worth walking. */
+const MAX_DEPTH = 8
 
-/** Arguments as the audit keeps them: secrets replaced, long values cut. */
+function redactValue(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (depth >= MAX_DEPTH) return '[too deep]'
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? '[redacted]' : redactValue(v, depth + 1)
+  return out
+}
+
+/**
+ * Arguments as the audit keeps them: secrets replaced at any depth, whatever the command and its outcome (an
+ * unknown or refused command's arguments are kept too, so they are redacted the same way).
+ */
 export function redact(args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(args)) {
     if (k === 'id' || k === 'type') continue
-    out[k] = SECRET_KEY.test(k) ? '[redacted]' : v
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redactValue(v, 1)
   }
   return out
 }

@@ -341,6 +341,33 @@ describe('bad input on the control channel', () => {
 })
 
 describe('GET /api/audit', () => {
+  it('keeps no url, headers or credential argument of any command, unknown, invalid or forbidden, at any depth', async () => {
+    const { hub: h, url, operator, viewer } = await hub()
+    const secret = `https://hooks.example.test/services/${randomBytes(8).toString('hex')}`
+    const o = await connect(url, operator)
+    const v = await connect(url, viewer)
+    const channel = { name: 'ops', kind: 'slack', url: secret, headers: { 'X-Key': secret } }
+    expect(errorCode(await o.request({ id: 1, type: 'alert.channel.set', ...channel }))).toBe('unknown_command')
+    expect(errorCode(await o.request({ id: 2, type: 'job.retry', jobId: 'j1', URL: secret }))).toBe('invalid')
+    expect(errorCode(await v.request({ id: 3, type: 'job.retry', jobId: 'j1', to: [{ password: secret }] }))).toBe(
+      'forbidden',
+    )
+    const res = await fetch(`${h.url}/api/audit?limit=3`, { headers: { authorization: `Bearer ${operator}` } })
+    const text = await res.text()
+    expect(text).not.toContain('hooks.example.test')
+    const { entries } = JSON.parse(text) as { entries: AuditEntry[] }
+    expect(entries.map((e) => [e.command, e.outcome, e.errorCode, e.args])).toEqual([
+      ['job.retry', 'refused', 'forbidden', { jobId: 'j1', to: [{ password: '[redacted]' }] }],
+      ['job.retry', 'refused', 'invalid', { jobId: 'j1', URL: '[redacted]' }],
+      [
+        'alert.channel.set',
+        'refused',
+        'unknown_command',
+        { name: 'ops', kind: 'slack', url: '[redacted]', headers: '[redacted]' },
+      ],
+    ])
+  })
+
   it('is for operators and admins: 403 forbidden for a viewer', async () => {
     const { hub: h, viewer } = await hub()
     const res = await fetch(`${h.url}/api/audit`, { headers: { authorization: `Bearer ${viewer}` } })
