@@ -4,6 +4,7 @@
  */
 
 export * from './agent.ts'
+export * from './alerts.ts'
 export * from './backoff.ts'
 export * from './common.ts'
 export * from './control.ts'

@@ -1,0 +1,160 @@
+import { z } from 'zod'
+import { METRIC_NAME_MAX } from './common.ts'
+
+/**
+ * Alert rules, silences and channels as the control channel takes them (issue 13). Not yet part of `Command`:
+ * the evaluator, the outbox and their handlers come next, and the control channel answers these types with
+ * `unknown_command` until they do.
+ */
+
+/** A metric name in which a whole segment may be `*`: `fs.*.used_pct`. */
+export const METRIC_GLOB_PATTERN = /^([a-z0-9_]+|\*)(\.([a-z0-9_]+|\*))*$/
+/** Host name characters, with `*` (any run) and `?` (one character). */
+export const HOST_GLOB_PATTERN = /^[A-Za-z0-9._*?-]+$/
+
+export const MetricGlob = z
+  .string()
+  .max(METRIC_NAME_MAX)
+  .regex(METRIC_GLOB_PATTERN, 'a metric is dotted lower case segments of [a-z0-9_], any of which may be a whole `*`')
+export const HostGlob = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST_GLOB_PATTERN, 'a host glob is host name characters with `*` and `?`')
+
+export const SEVERITIES = ['warning', 'critical'] as const
+export const Severity = z.enum(SEVERITIES)
+export type Severity = z.infer<typeof Severity>
+
+export const ALERT_OPS = ['>', '>=', '<', '<='] as const
+export const AlertOp = z.enum(ALERT_OPS)
+export type AlertOp = z.infer<typeof AlertOp>
+
+export const ChannelName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name is letters, digits, dots, dashes and underscores')
+const Duration = z
+  .number()
+  .int()
+  .min(0)
+  .max(30 * 86_400_000)
+const Labels = z
+  .record(z.string().min(1).max(64), z.string().max(256))
+  .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels')
+
+/** What every kind of rule has: its name, how bad it is, where it notifies and how often it repeats. */
+const RuleBase = {
+  name: ChannelName,
+  severity: Severity,
+  /** Channel names; all channels (each by its `minSeverity`) when absent. */
+  channels: z.array(ChannelName).min(1).max(16).optional(),
+  /** Re-notifies this often while firing; never when absent. */
+  repeatMs: z
+    .number()
+    .int()
+    .min(10_000)
+    .max(7 * 86_400_000)
+    .optional(),
+  labels: Labels.optional(),
+}
+
+/** A threshold on a metric, per host and series. */
+export const MetricRule = z
+  .strictObject({
+    ...RuleBase,
+    kind: z.literal('metric'),
+    metric: MetricGlob,
+    hosts: HostGlob.optional(),
+    op: AlertOp,
+    threshold: z.number().finite(),
+    /** Where a firing alert clears (hysteresis); the threshold when absent. */
+    clearThreshold: z.number().finite().optional(),
+    forMs: Duration.optional(),
+    keepFiringMs: Duration.optional(),
+    aggregate: z
+      .strictObject({ fn: z.enum(['avg', 'min', 'max']), windowMs: z.number().int().min(1000).max(3_600_000) })
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.clearThreshold === undefined) return
+    // The clear threshold sits on the safe side of the threshold, or the alert would clear while still over it
+    const above = r.op === '>' || r.op === '>='
+    if (above ? r.clearThreshold > r.threshold : r.clearThreshold < r.threshold) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clearThreshold'],
+        message: `clearThreshold must be ${above ? 'at or below' : 'at or above'} threshold for op ${r.op}`,
+      })
+    }
+  })
+
+/** An agent host offline for `forMs`. */
+export const HostOfflineRule = z.strictObject({
+  ...RuleBase,
+  kind: z.literal('host.offline'),
+  hosts: HostGlob.optional(),
+  forMs: Duration.optional(),
+})
+
+/** A job that ends `failed` or `lost`, by a glob on its name and by labels; resolved by the next success. */
+export const JobFailedRule = z.strictObject({
+  ...RuleBase,
+  kind: z.literal('job.failed'),
+  job: HostGlob.optional(),
+  jobLabels: Labels.optional(),
+  hosts: HostGlob.optional(),
+})
+
+/** A fault in the hub's `/api/health` (storage, bus, sampler) lasting `forMs`. */
+export const HubDegradedRule = z.strictObject({
+  ...RuleBase,
+  kind: z.literal('hub.degraded'),
+  forMs: Duration.optional(),
+})
+
+/** A rule as `alert.rule.set` takes it: a metric threshold unless `kind` says otherwise. */
+export const AlertRule = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: 'metric' } : v),
+  z.discriminatedUnion('kind', [MetricRule, HostOfflineRule, JobFailedRule, HubDegradedRule]),
+)
+export type AlertRule = z.infer<typeof AlertRule>
+
+export const CHANNEL_KINDS = ['webhook', 'slack', 'discord', 'ntfy'] as const
+export const ChannelKind = z.enum(CHANNEL_KINDS)
+export type ChannelKind = z.infer<typeof ChannelKind>
+
+/** A notification channel: admin only, since its URL (and any headers) are secrets. */
+export const AlertChannel = z.strictObject({
+  name: ChannelName,
+  kind: ChannelKind,
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  headers: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'a header name is letters, digits and dashes'),
+      z.string().max(4096),
+    )
+    .refine((h) => Object.keys(h).length <= 16, 'at most 16 headers')
+    .optional(),
+  minSeverity: Severity.default('warning'),
+})
+export type AlertChannel = z.infer<typeof AlertChannel>
+
+export const SilenceMatchers = z
+  .strictObject({ rule: ChannelName.optional(), host: HostGlob.optional(), severity: Severity.optional() })
+  .refine(
+    (m) => m.rule !== undefined || m.host !== undefined || m.severity !== undefined,
+    'a silence matches on at least one of rule, host and severity',
+  )
+
+export const AlertSilence = z.strictObject({
+  matchers: SilenceMatchers,
+  durationMs: z
+    .number()
+    .int()
+    .min(60_000)
+    .max(30 * 86_400_000),
+  reason: z.string().min(1).max(500),
+})
+export type AlertSilence = z.infer<typeof AlertSilence>
