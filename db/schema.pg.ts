@@ -217,3 +217,21 @@ export const ingestCursors = pgTable('ingest_cursors', {
   through: bigint('through', { mode: 'number' }).notNull(),
   updatedAt: ms('updated_at').notNull(),
 })
+
+export const alertRules = pgTable('alert_rules', {
+  name: text('name').primaryKey(),
+  kind: text('kind').notNull(),
+  spec: text('spec').notNull(),
+  updatedAt: ms('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+})
+
+export const alertChannels = pgTable('alert_channels', {
+  name: text('name').primaryKey(),
+  kind: text('kind').notNull(),
+  url: text('url').notNull(),
+  headers: text('headers'),
+  minSeverity: text('min_severity').notNull(),
+  updatedAt: ms('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+})

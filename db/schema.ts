@@ -238,3 +238,23 @@ export const ingestCursors = sqliteTable('ingest_cursors', {
   through: integer('through').notNull(),
   updatedAt: integer('updated_at').notNull(),
 })
+
+/** Alert rules by name: durable desired state, `spec` the rule as `alert.rule.set` took it (JSON). */
+export const alertRules = sqliteTable('alert_rules', {
+  name: text('name').primaryKey(),
+  kind: text('kind').notNull(),
+  spec: text('spec').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+})
+
+/** Notification channels by name. `url` and `headers` (JSON) are secrets: never logged, audited or read back. */
+export const alertChannels = sqliteTable('alert_channels', {
+  name: text('name').primaryKey(),
+  kind: text('kind').notNull(),
+  url: text('url').notNull(),
+  headers: text('headers'),
+  minSeverity: text('min_severity').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+})

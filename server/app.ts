@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { type Agents, agentRoutes } from './agents/index.ts'
+import { type AlertConfig, alertRoutes } from './alerts/index.ts'
 import { type Audit, auditRoutes } from './audit/index.ts'
 import { type AuthEnv, authenticate, authRoutes, READ_ROLES, requireRole, type Tokens } from './auth/index.ts'
 import type { Config } from './config.ts'
@@ -36,6 +37,7 @@ export interface AppDeps {
   sampling: Sampling
   control: Control
   jobs: Jobs
+  alerts: AlertConfig
   hosts: Hosts
   fleet: Fleet
   agents: Agents
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
   app.route('/', hostRoutes(deps.hosts, deps.fleet))
   app.route('/', configRoutes(deps.sampling))
   app.route('/', auditRoutes(deps.audit))
+  app.route('/', alertRoutes(deps.alerts))
   app.route('/', statsRoutes(deps.stats))
   app.route('/', streamRoutes(deps.streams, deps.streamCaps))
   app.all('/api/*', (c) => refuse(c, 'not_found', `No route ${c.req.method} ${c.req.path}`))

@@ -159,6 +159,61 @@ describe('one hub on PostgreSQL', () => {
     expect(resumed.events[0]?.id).toBe(String(eventId))
   })
 
+  it('keeps alert rules and channels in PostgreSQL across a restart, a replaced channel once, its URL never read back', async () => {
+    const { hub, start } = await pgHub()
+    const admin = (await hub.tokens.create('admin', 'root')).token
+    const connect = async (h: Hub) => {
+      const c = new ControlClient(`${h.url.replace('http', 'ws')}/api/control`, { authorization: `Bearer ${admin}` })
+      cleanup(() => c.close())
+      await c.opened()
+      return c
+    }
+    const c = await connect(hub)
+    const channel = { name: 'pager', kind: 'webhook', url: 'https://hooks.example.test/a-s3cr3t' }
+    expect(await c.request({ id: 1, type: 'alert.channel.set', ...channel })).toMatchObject({ ok: true })
+    expect(await c.request({ id: 2, type: 'alert.channel.set', ...channel, minSeverity: 'critical' })).toMatchObject({
+      ok: true,
+    })
+    const rule = {
+      name: 'disk',
+      metric: 'fs.*.used_pct',
+      op: '>',
+      threshold: 90,
+      severity: 'critical',
+      channels: ['pager'],
+    }
+    expect(await c.request({ id: 3, type: 'alert.rule.set', rule })).toMatchObject({ ok: true })
+    c.close()
+    await hub.close()
+
+    const h = await start()
+    const rules = await call<{ rules: { rule: unknown; updatedBy: string }[] }>(h, admin, 'GET', '/api/alerts/rules')
+    expect(rules.body.rules).toEqual([
+      { rule: { ...rule, kind: 'metric' }, updatedAt: expect.any(Number), updatedBy: 'root' },
+    ])
+    const res = await fetch(`${h.url}/api/alerts/channels`, { headers: bearer(admin) })
+    const text = await res.text()
+    expect(text).not.toContain('s3cr3t')
+    expect(JSON.parse(text)).toEqual({
+      channels: [
+        {
+          name: 'pager',
+          kind: 'webhook',
+          urlHost: 'hooks.example.test',
+          headers: [],
+          minSeverity: 'critical',
+          updatedAt: expect.any(Number),
+          updatedBy: 'root',
+        },
+      ],
+    })
+    const again = await connect(h)
+    expect(await again.request({ id: 4, type: 'alert.channel.delete', name: 'pager' })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict' },
+    })
+  })
+
   it('takes an agent’s ticks, keeps its spool mark in PostgreSQL, shows its host online then offline, and knows the host after a restart', async () => {
     const { hub, start, url } = await pgHub()
     const viewer = (await hub.tokens.create('viewer', 'wall')).token

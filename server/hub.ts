@@ -1,4 +1,5 @@
 import { Agents } from './agents/index.ts'
+import { AlertConfig } from './alerts/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
@@ -50,6 +51,7 @@ export interface Hub {
   readonly hosts: Hosts
   readonly agents: Agents
   readonly jobs: Jobs
+  readonly alerts: AlertConfig
   readonly health: Health
   /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). Null on PostgreSQL. */
   readonly db: Db | null
@@ -196,11 +198,13 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     log,
     ...(link ? { holds: link } : {}),
   })
+  const alerts = new AlertConfig(sql)
   const control = new Control({
     tokens,
     audit,
     sampling,
     jobs,
+    alerts,
     host,
     allowedOrigins: new Set(config.allowedOrigins),
     pingMs: config.wsPingMs,
@@ -247,6 +251,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     sampling,
     control,
     jobs,
+    alerts,
     hosts,
     fleet,
     agents,
@@ -276,6 +281,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     hosts,
     agents,
     jobs,
+    alerts,
     health,
     db: data.db,
     dataAt: data.where,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { AlertConfig } from '../alerts/index.ts'
 import { AppError } from '../errors.ts'
 import type { Jobs } from '../jobs/index.ts'
 import { Command, type CommandType, type Identity, Role } from '../protocol/index.ts'
@@ -15,6 +16,7 @@ export interface CommandContext {
   actor: Identity
   sampling: Sampling
   jobs: Jobs
+  alerts: AlertConfig
   /** This hub's own host: the one a command without `host` acts on. */
   host: string
   /**
@@ -62,6 +64,10 @@ export const handlers: Handlers = {
   // Accepted means requested: the job shows `cancelling` until its runner confirms `cancelled`
   'job.cancel': (cmd, ctx) => ctx.jobs.cancel(cmd.jobId, ctx.actor.name, cmd.reason ?? null),
   'job.retry': (cmd, ctx) => ctx.jobs.retry(cmd.jobId),
+  'alert.rule.set': (cmd, ctx) => ctx.alerts.setRule(cmd.rule, ctx.actor.name),
+  'alert.rule.delete': (cmd, ctx) => ctx.alerts.deleteRule(cmd.name),
+  'alert.channel.set': ({ id: _, type: __, ...channel }, ctx) => ctx.alerts.setChannel(channel, ctx.actor.name),
+  'alert.channel.delete': (cmd, ctx) => ctx.alerts.deleteChannel(cmd.name),
 }
 
 /** Runs a validated command through its handler; settles once the command has taken effect. */

@@ -347,12 +347,13 @@ describe('GET /api/audit', () => {
     const o = await connect(url, operator)
     const v = await connect(url, viewer)
     const channel = { name: 'ops', kind: 'slack', url: secret, headers: { 'X-Key': secret } }
-    expect(errorCode(await o.request({ id: 1, type: 'alert.channel.set', ...channel }))).toBe('unknown_command')
+    expect(errorCode(await o.request({ id: 0, type: 'notify.add', channel }))).toBe('unknown_command')
+    expect(errorCode(await o.request({ id: 1, type: 'alert.channel.set', ...channel }))).toBe('forbidden')
     expect(errorCode(await o.request({ id: 2, type: 'job.retry', jobId: 'j1', URL: secret }))).toBe('invalid')
     expect(errorCode(await v.request({ id: 3, type: 'job.retry', jobId: 'j1', to: [{ password: secret }] }))).toBe(
       'forbidden',
     )
-    const res = await fetch(`${h.url}/api/audit?limit=3`, { headers: { authorization: `Bearer ${operator}` } })
+    const res = await fetch(`${h.url}/api/audit?limit=4`, { headers: { authorization: `Bearer ${operator}` } })
     const text = await res.text()
     expect(text).not.toContain('hooks.example.test')
     const { entries } = JSON.parse(text) as { entries: AuditEntry[] }
@@ -362,8 +363,14 @@ describe('GET /api/audit', () => {
       [
         'alert.channel.set',
         'refused',
-        'unknown_command',
+        'forbidden',
         { name: 'ops', kind: 'slack', url: '[redacted]', headers: '[redacted]' },
+      ],
+      [
+        'notify.add',
+        'refused',
+        'unknown_command',
+        { channel: { name: 'ops', kind: 'slack', url: '[redacted]', headers: '[redacted]' } },
       ],
     ])
   })

@@ -3,6 +3,7 @@ import { upgradeWebSocket } from '@hono/node-server'
 import type { MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import type { RawData, WebSocket } from 'ws'
+import type { AlertConfig } from '../alerts/index.ts'
 import type { Audit, NewAuditEntry } from '../audit/index.ts'
 import { redact } from '../audit/index.ts'
 import {
@@ -19,6 +20,7 @@ import type { Jobs } from '../jobs/index.ts'
 import { type ConnectionCaps, RETRY_AFTER_S, refusalMessage } from '../limits/index.ts'
 import type { Logger } from '../log.ts'
 import {
+  ADMIN_COMMANDS,
   COMMAND_TYPES,
   Command,
   type ControlErrorCode,
@@ -48,6 +50,7 @@ export interface ControlOptions {
   audit: Audit
   sampling: Sampling
   jobs: Jobs
+  alerts: AlertConfig
   host: string
   /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
   allowedOrigins: ReadonlySet<string>
@@ -253,6 +256,10 @@ export class Control {
       refuse(id, type, args, 'forbidden', `Role ${peer.identity.role} may not send commands`)
       return
     }
+    if (ADMIN_COMMANDS.has(type) && peer.identity.role !== 'admin') {
+      refuse(id, type, args, 'forbidden', `Only admins may send ${type}`)
+      return
+    }
     const parsed = Command.safeParse(json)
     if (!parsed.success) {
       refuse(id, type, args, 'invalid', issueMessage(parsed.error))
@@ -293,6 +300,7 @@ export class Control {
         actor: peer.identity,
         sampling: this.#opts.sampling,
         jobs: this.#opts.jobs,
+        alerts: this.#opts.alerts,
         host: this.#opts.host,
         ...(this.#opts.relay ? { relay: this.#opts.relay } : {}),
       })
@@ -316,7 +324,8 @@ export class Control {
       throw new AppError('invalid', `A relayed command must be a sampling command for ${host}`)
     }
     if (!COMMAND_ROLES.includes(actor.role)) throw new AppError('forbidden', `Role ${actor.role} may not send commands`)
-    return dispatch(command, { actor, sampling: this.#opts.sampling, jobs: this.#opts.jobs, host: this.#opts.host })
+    const { sampling, jobs, alerts, host: here } = this.#opts
+    return dispatch(command, { actor, sampling, jobs, alerts, host: here })
   }
 
   /** Closes the sockets of revoked tokens with 1008. */

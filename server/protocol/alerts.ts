@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { METRIC_NAME_MAX } from './common.ts'
+import { RequestId } from './request.ts'
 
 /**
- * Alert rules, silences and channels as the control channel takes them (issue 13). Not yet part of `Command`:
- * the evaluator, the outbox and their handlers come next, and the control channel answers these types with
- * `unknown_command` until they do.
+ * Alert rules, silences and channels as the control channel takes them (issue 13). Rules and channels are
+ * stored and listed today; the evaluator, the outbox and silences come next.
  */
 
 /** A metric name in which a whole segment may be `*`: `fs.*.used_pct`. */
@@ -158,3 +158,14 @@ export const AlertSilence = z.strictObject({
   reason: z.string().min(1).max(500),
 })
 export type AlertSilence = z.infer<typeof AlertSilence>
+
+/** The alert commands of the control channel; channels are for admins (`ADMIN_COMMANDS`). */
+export const AlertCommands = [
+  z.strictObject({ id: RequestId, type: z.literal('alert.rule.set'), rule: AlertRule }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.rule.delete'), name: ChannelName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.channel.set'), ...AlertChannel.shape }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.channel.delete'), name: ChannelName }),
+] as const
+
+/** Commands only admins may send: a channel's URL is a secret, and it decides where alerts go. */
+export const ADMIN_COMMANDS: ReadonlySet<string> = new Set(['alert.channel.set', 'alert.channel.delete'])

@@ -1,9 +1,9 @@
 import { z } from 'zod'
+import { AlertCommands } from './alerts.ts'
 import { HostName } from './common.ts'
+import { RequestId } from './request.ts'
 
-/** A request id, echoed in the reply. */
-export const RequestId = z.union([z.string().min(1).max(64), z.number().int().safe()])
-export type RequestId = z.infer<typeof RequestId>
+export { RequestId } from './request.ts'
 
 export const SAMPLE_LIMITS = { fast: { min: 100, max: 60_000 }, slow: { min: 1000, max: 600_000 } } as const
 
@@ -44,6 +44,7 @@ export const Command = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ id: RequestId, type: z.literal('job.retry'), jobId: z.string().min(1).max(64) }).strict(),
+  ...AlertCommands,
 ])
 export type Command = z.infer<typeof Command>
 export type CommandType = Command['type']

@@ -1,0 +1,2 @@
+export { AlertConfig, type ChannelView, type RuleView } from './config.ts'
+export { alertRoutes } from './http.ts'
