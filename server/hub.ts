@@ -198,7 +198,9 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     log,
     ...(link ? { holds: link } : {}),
   })
-  const alerts = new AlertConfig(sql)
+  // A notice links to the dashboard: the listener's URL, once it listens
+  let dashboardUrl = `http://${config.host}:${config.port}`
+  const alerts = new AlertConfig(sql, () => dashboardUrl)
   const control = new Control({
     tokens,
     audit,
@@ -264,6 +266,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   })
   const wss = websocketServer(MAX_FRAME_BYTES, [control.accept, agents.accept])
   const listener = await listen({ fetch: app.fetch, host: config.host, port: config.port, tls, websocket: wss })
+  dashboardUrl = listener.url
   sampling.start()
 
   let closing: Promise<void> | null = null

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm'
 import { AppError } from '../errors.ts'
 import { AlertChannel, AlertRule, ChannelKind, Severity } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
+import { send, testNotice } from './send.ts'
 
 /** A channel as reads show it: its URL's host only, never the URL or its headers. */
 export interface ChannelView {
@@ -21,15 +22,27 @@ export interface RuleView {
   updatedBy: string
 }
 
+/** What `alert.channel.test` answers: whether the test notice was delivered, and the channel's answer. */
+export interface ChannelTestResult {
+  channel: string
+  delivered: boolean
+  status: number | null
+  error: string | null
+  ms: number
+}
+
 /**
  * Alert rules and notification channels: durable desired state, by name, on either backend. A rule may only
  * name channels that exist, and a channel a rule names cannot be deleted.
  */
 export class AlertConfig {
   readonly #sql: Sql
+  readonly #dashboardUrl: () => string
 
-  constructor(sql: Sql) {
+  /** `dashboardUrl` is where a notice's link points: the hub's own URL, known once it listens. */
+  constructor(sql: Sql, dashboardUrl: () => string) {
     this.#sql = sql
+    this.#dashboardUrl = dashboardUrl
   }
 
   /** Creates or replaces the rule of that name. */
@@ -96,6 +109,14 @@ export class AlertConfig {
       .returning({ name: alertChannels.name })
     if (gone.length === 0) throw new AppError('not_found', `No alert channel ${name}`)
     return { deleted: name }
+  }
+
+  /** Sends the channel a test notice now, once, and answers with how it went (not queued, not retried). */
+  async testChannel(name: string, now = Date.now()): Promise<ChannelTestResult> {
+    const channel = await this.channel(name)
+    if (!channel) throw new AppError('not_found', `No alert channel ${name}`)
+    const attempt = await send(channel, testNotice(name, this.#dashboardUrl(), now), `test:${name}:${now}`)
+    return { channel: name, delivered: attempt.ok, status: attempt.status, error: attempt.error, ms: attempt.ms }
   }
 
   /** Every channel by name, as reads show them. */

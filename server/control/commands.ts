@@ -68,6 +68,7 @@ export const handlers: Handlers = {
   'alert.rule.delete': (cmd, ctx) => ctx.alerts.deleteRule(cmd.name),
   'alert.channel.set': ({ id: _, type: __, ...channel }, ctx) => ctx.alerts.setChannel(channel, ctx.actor.name),
   'alert.channel.delete': (cmd, ctx) => ctx.alerts.deleteChannel(cmd.name),
+  'alert.channel.test': (cmd, ctx) => ctx.alerts.testChannel(cmd.name),
 }
 
 /** Runs a validated command through its handler; settles once the command has taken effect. */

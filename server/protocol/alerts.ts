@@ -4,7 +4,7 @@ import { RequestId } from './request.ts'
 
 /**
  * Alert rules, silences and channels as the control channel takes them (issue 13). Rules and channels are
- * stored and listed today; the evaluator, the outbox and silences come next.
+ * stored and listed, and a channel can be sent a test; the evaluator, the outbox and silences come next.
  */
 
 /** A metric name in which a whole segment may be `*`: `fs.*.used_pct`. */
@@ -165,7 +165,12 @@ export const AlertCommands = [
   z.strictObject({ id: RequestId, type: z.literal('alert.rule.delete'), name: ChannelName }),
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.set'), ...AlertChannel.shape }),
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.delete'), name: ChannelName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.channel.test'), name: ChannelName }),
 ] as const
 
 /** Commands only admins may send: a channel's URL is a secret, and it decides where alerts go. */
-export const ADMIN_COMMANDS: ReadonlySet<string> = new Set(['alert.channel.set', 'alert.channel.delete'])
+export const ADMIN_COMMANDS: ReadonlySet<string> = new Set([
+  'alert.channel.set',
+  'alert.channel.delete',
+  'alert.channel.test',
+])
