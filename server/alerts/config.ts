@@ -95,7 +95,12 @@ export class AlertConfig {
       updatedBy: by,
     }
     const { name: _, ...set } = row
-    await this.#sql.db.insert(alertChannels).values(row).onConflictDoUpdate({ target: alertChannels.name, set })
+    try {
+      await this.#sql.db.insert(alertChannels).values(row).onConflictDoUpdate({ target: alertChannels.name, set })
+    } catch (err) {
+      // A failed query's error carries its parameters, the URL among them: it must reach no log
+      throw new AppError('unavailable', `Could not store the channel ${channel.name}: ${errorCode(err)}`)
+    }
     return view(row)
   }
 
@@ -142,6 +147,13 @@ export class AlertConfig {
     const { alertChannels } = this.#sql.t
     return this.#sql.db.select().from(alertChannels).orderBy(alertChannels.name)
   }
+}
+
+/** The database's code for a failure (never its message, which may quote the query's values). */
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } }
+  const code = e.cause?.code ?? e.code
+  return typeof code === 'string' ? code : 'database error'
 }
 
 function view(row: {
