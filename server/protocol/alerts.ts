@@ -30,7 +30,8 @@ export const ALERT_OPS = ['>', '>=', '<', '<='] as const
 export const AlertOp = z.enum(ALERT_OPS)
 export type AlertOp = z.infer<typeof AlertOp>
 
-export const ChannelName = z
+/** The name of a rule or a channel. */
+export const AlertName = z
   .string()
   .min(1)
   .max(64)
@@ -46,15 +47,15 @@ const Labels = z
 
 /** What every kind of rule has: its name, how bad it is, where it notifies and how often it repeats. */
 const RuleBase = {
-  name: ChannelName,
+  name: AlertName,
   severity: Severity,
   /** Channel names; all channels (each by its `minSeverity`) when absent. */
-  channels: z.array(ChannelName).min(1).max(16).optional(),
+  channels: z.array(AlertName).min(1).max(16).optional(),
   /** Re-notifies this often while firing; never when absent. */
   repeatMs: z
     .number()
     .int()
-    .min(10_000)
+    .min(1000)
     .max(7 * 86_400_000)
     .optional(),
   labels: Labels.optional(),
@@ -127,7 +128,7 @@ export type ChannelKind = z.infer<typeof ChannelKind>
 
 /** A notification channel: admin only, since its URL (and any headers) are secrets. */
 export const AlertChannel = z.strictObject({
-  name: ChannelName,
+  name: AlertName,
   kind: ChannelKind,
   url: z.url({ protocol: /^https?$/ }).max(2048),
   headers: z
@@ -142,7 +143,7 @@ export const AlertChannel = z.strictObject({
 export type AlertChannel = z.infer<typeof AlertChannel>
 
 export const SilenceMatchers = z
-  .strictObject({ rule: ChannelName.optional(), host: HostGlob.optional(), severity: Severity.optional() })
+  .strictObject({ rule: AlertName.optional(), host: HostGlob.optional(), severity: Severity.optional() })
   .refine(
     (m) => m.rule !== undefined || m.host !== undefined || m.severity !== undefined,
     'a silence matches on at least one of rule, host and severity',
@@ -162,10 +163,10 @@ export type AlertSilence = z.infer<typeof AlertSilence>
 /** The alert commands of the control channel; channels are for admins (`ADMIN_COMMANDS`). */
 export const AlertCommands = [
   z.strictObject({ id: RequestId, type: z.literal('alert.rule.set'), rule: AlertRule }),
-  z.strictObject({ id: RequestId, type: z.literal('alert.rule.delete'), name: ChannelName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.rule.delete'), name: AlertName }),
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.set'), ...AlertChannel.shape }),
-  z.strictObject({ id: RequestId, type: z.literal('alert.channel.delete'), name: ChannelName }),
-  z.strictObject({ id: RequestId, type: z.literal('alert.channel.test'), name: ChannelName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.channel.delete'), name: AlertName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.channel.test'), name: AlertName }),
 ] as const
 
 /** Commands only admins may send: a channel's URL is a secret, and it decides where alerts go. */
