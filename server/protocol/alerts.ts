@@ -154,7 +154,7 @@ export const AlertSilence = z.strictObject({
   durationMs: z
     .number()
     .int()
-    .min(60_000)
+    .min(1000)
     .max(30 * 86_400_000),
   reason: z.string().min(1).max(500),
 })
