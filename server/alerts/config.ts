@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import { AppError } from '../errors.ts'
 import { AlertChannel, AlertRule, ChannelKind, Severity } from '../protocol/index.ts'
-import type { Sql } from '../store/index.ts'
+import { dbErrorCode, type Sql, type Tables } from '../store/index.ts'
 import { send, testNotice } from './send.ts'
 
 /** A channel as reads show it: its URL's host only, never the URL or its headers. */
@@ -48,7 +48,9 @@ export class AlertConfig {
   /** Creates or replaces the rule of that name. */
   async setRule(rule: AlertRule, by: string, now = Date.now()): Promise<RuleView> {
     const { alertRules } = this.#sql.t
-    const known = new Set((await this.#channelRows()).map((c) => c.name))
+    const { alertChannels } = this.#sql.t
+    const names = await this.#sql.db.select({ name: alertChannels.name }).from(alertChannels)
+    const known = new Set(names.map((c) => c.name))
     const unknown = (rule.channels ?? []).filter((c) => !known.has(c))
     if (unknown.length > 0) throw new AppError('invalid', `channels: no channel ${unknown.join(', ')}`)
     const row = { name: rule.name, kind: rule.kind, spec: JSON.stringify(rule), updatedAt: now, updatedBy: by }
@@ -99,7 +101,10 @@ export class AlertConfig {
       await this.#sql.db.insert(alertChannels).values(row).onConflictDoUpdate({ target: alertChannels.name, set })
     } catch (err) {
       // A failed query's error carries its parameters, the URL among them: it must reach no log
-      throw new AppError('unavailable', `Could not store the channel ${channel.name}: ${errorCode(err)}`)
+      throw new AppError(
+        'unavailable',
+        `Could not store the channel ${channel.name}: ${dbErrorCode(err) ?? 'database error'}`,
+      )
     }
     return view(row)
   }
@@ -126,12 +131,14 @@ export class AlertConfig {
 
   /** Every channel by name, as reads show them. */
   async channels(): Promise<ChannelView[]> {
-    return (await this.#channelRows()).map(view)
+    const { alertChannels } = this.#sql.t
+    return (await this.#sql.db.select().from(alertChannels).orderBy(alertChannels.name)).map(view)
   }
 
   /** A channel whole, its URL and headers included: for sending only, never for a read. */
   async channel(name: string): Promise<AlertChannel | null> {
-    const row = (await this.#channelRows()).find((c) => c.name === name)
+    const { alertChannels } = this.#sql.t
+    const [row] = await this.#sql.db.select().from(alertChannels).where(eq(alertChannels.name, name))
     if (!row) return null
     const parsed = AlertChannel.safeParse({
       name: row.name,
@@ -142,29 +149,9 @@ export class AlertConfig {
     })
     return parsed.success ? parsed.data : null
   }
-
-  #channelRows() {
-    const { alertChannels } = this.#sql.t
-    return this.#sql.db.select().from(alertChannels).orderBy(alertChannels.name)
-  }
 }
 
-/** The database's code for a failure (never its message, which may quote the query's values). */
-function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } }
-  const code = e.cause?.code ?? e.code
-  return typeof code === 'string' ? code : 'database error'
-}
-
-function view(row: {
-  name: string
-  kind: string
-  url: string
-  headers: string | null
-  minSeverity: string
-  updatedAt: number
-  updatedBy: string
-}): ChannelView {
+function view(row: Tables['alertChannels']['$inferSelect']): ChannelView {
   return {
     name: row.name,
     kind: ChannelKind.parse(row.kind),

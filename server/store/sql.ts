@@ -39,10 +39,19 @@ export async function pgSql(pg: PgDb): Promise<Sql> {
   }
 }
 
+/**
+ * The database's code for a failure (`23505`, `SQLITE_FULL`, `ECONNREFUSED`), on the error or on the driver error
+ * drizzle wrapped in it. A code is safe to show; the message is not, as drizzle's quotes the query's values.
+ */
+export function dbErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null
+  const code = e?.code ?? e?.cause?.code
+  return typeof code === 'string' ? code : undefined
+}
+
 /** Whether an error is a unique-constraint violation, on either backend. */
 export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } }
-  const code = e.code ?? e.cause?.code
+  const code = dbErrorCode(err)
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || String(err).includes('UNIQUE constraint failed')
 }
 
@@ -64,8 +73,8 @@ const DOWN_CODES = new Set([
  * request was wrong: answered 503 `unavailable`, to be tried again.
  */
 export function isStorageDown(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string }; message?: string }
-  const code = e.code ?? e.cause?.code
+  const code = dbErrorCode(err)
   if (code !== undefined && DOWN_CODES.has(code)) return true
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(e.message ?? '')
+  const message = (err as { message?: unknown } | null)?.message
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String(message ?? ''))
 }
