@@ -235,3 +235,81 @@ export const alertChannels = pgTable('alert_channels', {
   updatedAt: ms('updated_at').notNull(),
   updatedBy: text('updated_by').notNull(),
 })
+
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: text('id').primaryKey(),
+    rule: text('rule').notNull(),
+    kind: text('kind').notNull(),
+    host: text('host').notNull(),
+    series: text('series').notNull(),
+    state: text('state').notNull(),
+    severity: text('severity').notNull(),
+    value: doublePrecision('value'),
+    threshold: doublePrecision('threshold'),
+    since: ms('since').notNull(),
+    startsAt: ms('starts_at'),
+    endsAt: ms('ends_at'),
+    episode: integer('episode').notNull(),
+    notifiedEpisode: integer('notified_episode').notNull(),
+    notifiedAt: ms('notified_at'),
+    repeats: integer('repeats').notNull(),
+    labels: text('labels').notNull(),
+    history: text('history').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [index('alerts_state').on(t.state), index('alerts_updated').on(t.updatedAt)],
+)
+
+export const alertNotifications = pgTable(
+  'alert_notifications',
+  {
+    id: rowId('id'),
+    alertId: text('alert_id').notNull(),
+    channel: text('channel').notNull(),
+    key: text('key').notNull(),
+    state: text('state').notNull(),
+    body: text('body').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAt: ms('next_at').notNull(),
+    createdAt: ms('created_at').notNull(),
+    deliveredAt: ms('delivered_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    uniqueIndex('alert_notifications_key').on(t.key, t.channel),
+    index('alert_notifications_due').on(t.status, t.nextAt),
+    index('alert_notifications_alert').on(t.alertId),
+  ],
+)
+
+export const alertAttempts = pgTable(
+  'alert_attempts',
+  {
+    id: rowId('id'),
+    notificationId: bigint('notification_id', { mode: 'number' }).notNull(),
+    at: ms('at').notNull(),
+    ok: boolean('ok').notNull(),
+    status: integer('status'),
+    error: text('error'),
+    ms: integer('ms').notNull(),
+  },
+  (t) => [index('alert_attempts_notification').on(t.notificationId)],
+)
+
+export const alertSilences = pgTable(
+  'alert_silences',
+  {
+    id: text('id').primaryKey(),
+    matchers: text('matchers').notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    startsAt: ms('starts_at').notNull(),
+    endsAt: ms('ends_at').notNull(),
+    endedBy: text('ended_by'),
+    closedAt: ms('closed_at'),
+  },
+  (t) => [index('alert_silences_ends').on(t.endsAt)],
+)

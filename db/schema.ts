@@ -258,3 +258,97 @@ export const alertChannels = sqliteTable('alert_channels', {
   updatedAt: integer('updated_at').notNull(),
   updatedBy: text('updated_by').notNull(),
 })
+
+/**
+ * One row per alert: a rule on one host and series (`series` is the metric, job name or health component, empty
+ * for a host-wide rule). `state` is pending, firing or resolved; `episode` counts its firings, and
+ * `notified_episode` is the last episode whose firing notice went to the outbox (so a restart never sends it
+ * again). `history` is its recent state changes (JSON).
+ */
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: text('id').primaryKey(),
+    rule: text('rule').notNull(),
+    kind: text('kind').notNull(),
+    host: text('host').notNull(),
+    series: text('series').notNull(),
+    state: text('state').notNull(),
+    severity: text('severity').notNull(),
+    value: real('value'),
+    threshold: real('threshold'),
+    since: integer('since').notNull(),
+    startsAt: integer('starts_at'),
+    endsAt: integer('ends_at'),
+    episode: integer('episode').notNull(),
+    notifiedEpisode: integer('notified_episode').notNull(),
+    notifiedAt: integer('notified_at'),
+    repeats: integer('repeats').notNull(),
+    labels: text('labels').notNull(),
+    history: text('history').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('alerts_state').on(t.state), index('alerts_updated').on(t.updatedAt)],
+)
+
+/**
+ * The notification outbox: one row per notice and channel, written in the transaction that changed the alert.
+ * `key` is the Idempotency-Key every attempt carries; `body` the notice (JSON). `status` is pending until
+ * delivered, or failed once retrying gave up.
+ */
+export const alertNotifications = sqliteTable(
+  'alert_notifications',
+  {
+    id: integer('id').primaryKey(),
+    alertId: text('alert_id').notNull(),
+    channel: text('channel').notNull(),
+    key: text('key').notNull(),
+    state: text('state').notNull(),
+    body: text('body').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAt: integer('next_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    uniqueIndex('alert_notifications_key').on(t.key, t.channel),
+    index('alert_notifications_due').on(t.status, t.nextAt),
+    index('alert_notifications_alert').on(t.alertId),
+  ],
+)
+
+/** Every delivery attempt of a notification, with the channel's answer (never its URL). */
+export const alertAttempts = sqliteTable(
+  'alert_attempts',
+  {
+    id: integer('id').primaryKey(),
+    notificationId: integer('notification_id').notNull(),
+    at: integer('at').notNull(),
+    ok: integer('ok', { mode: 'boolean' }).notNull(),
+    status: integer('status'),
+    error: text('error'),
+    ms: integer('ms').notNull(),
+  },
+  (t) => [index('alert_attempts_notification').on(t.notificationId)],
+)
+
+/**
+ * Silences: `matchers` (JSON) picks alerts by rule, host glob and severity until `ends_at`. `closed_at` is set once
+ * its end was handled (audited, and the alerts it held back notified), so a restart does not handle it again.
+ */
+export const alertSilences = sqliteTable(
+  'alert_silences',
+  {
+    id: text('id').primaryKey(),
+    matchers: text('matchers').notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    startsAt: integer('starts_at').notNull(),
+    endsAt: integer('ends_at').notNull(),
+    endedBy: text('ended_by'),
+    closedAt: integer('closed_at'),
+  },
+  (t) => [index('alert_silences_ends').on(t.endsAt)],
+)

@@ -4,7 +4,7 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { type Agents, agentRoutes } from './agents/index.ts'
-import { type AlertConfig, alertRoutes } from './alerts/index.ts'
+import { type Alerts, alertRoutes } from './alerts/index.ts'
 import { type Audit, auditRoutes } from './audit/index.ts'
 import { type AuthEnv, authenticate, authRoutes, READ_ROLES, requireRole, type Tokens } from './auth/index.ts'
 import type { Config } from './config.ts'
@@ -37,7 +37,7 @@ export interface AppDeps {
   sampling: Sampling
   control: Control
   jobs: Jobs
-  alerts: AlertConfig
+  alerts: Alerts
   hosts: Hosts
   fleet: Fleet
   agents: Agents

@@ -8,11 +8,31 @@ import type { HealthReason, HealthResponse } from './protocol/index.ts'
  */
 export class Health {
   readonly #faults = new Map<string, HealthReason>()
+  readonly #listeners = new Set<(components: ReadonlySet<string>) => void>()
 
   report(component: string, message: string, now = Date.now()): void {
     const f = this.#faults.get(component)
     if (f) f.message = message
-    else this.#faults.set(component, { component, message, since: now })
+    else {
+      this.#faults.set(component, { component, message, since: now })
+      this.#changed()
+    }
+  }
+
+  /** Calls `fn` with the faulty components whenever one starts or ends (not when only a message changes). */
+  onChange(fn: (components: ReadonlySet<string>) => void): () => void {
+    this.#listeners.add(fn)
+    return () => this.#listeners.delete(fn)
+  }
+
+  /** The components at fault now. */
+  components(): Set<string> {
+    return new Set(this.#faults.keys())
+  }
+
+  #changed(): void {
+    const now = this.components()
+    for (const fn of this.#listeners) fn(now)
   }
 
   has(component: string): boolean {
@@ -20,7 +40,7 @@ export class Health {
   }
 
   clear(component: string): void {
-    this.#faults.delete(component)
+    if (this.#faults.delete(component)) this.#changed()
   }
 
   snapshot(): { status: 'ok' | 'degraded'; reasons: HealthReason[] } {

@@ -1,5 +1,5 @@
 import { Agents } from './agents/index.ts'
-import { AlertConfig } from './alerts/index.ts'
+import { ALERTS_TOPIC, AlertConfig, Alerts } from './alerts/index.ts'
 import { createApp } from './app.ts'
 import { Audit } from './audit/index.ts'
 import type { Tokens } from './auth/index.ts'
@@ -51,7 +51,7 @@ export interface Hub {
   readonly hosts: Hosts
   readonly agents: Agents
   readonly jobs: Jobs
-  readonly alerts: AlertConfig
+  readonly alerts: Alerts
   readonly health: Health
   /** The hub's SQLite connection; tests use it to fake faults the machine can't give (a full disk). Null on PostgreSQL. */
   readonly db: Db | null
@@ -200,7 +200,22 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   })
   // A notice links to the dashboard: the listener's URL, once it listens
   let dashboardUrl = `http://${config.host}:${config.port}`
-  const alerts = new AlertConfig(sql, () => dashboardUrl)
+  const alerts = new Alerts({
+    sql,
+    bus,
+    config: new AlertConfig(
+      sql,
+      () => dashboardUrl,
+      (what, name) => bus.publish(ALERTS_TOPIC, 'alert.config', { what, name }),
+    ),
+    audit,
+    health,
+    log,
+    hub: host,
+    singleton: data.singleton,
+    hosts: () => hosts.list(),
+    dashboardUrl: () => dashboardUrl,
+  })
   const control = new Control({
     tokens,
     audit,
@@ -268,6 +283,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const listener = await listen({ fetch: app.fetch, host: config.host, port: config.port, tls, websocket: wss })
   dashboardUrl = listener.url
   sampling.start()
+  alerts.start()
 
   let closing: Promise<void> | null = null
   return {
@@ -295,6 +311,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     close() {
       closing ??= (async () => {
         housekeeping.stop()
+        await alerts.close()
         jobs.close()
         stats.stop()
         sampling.close()

@@ -125,6 +125,6 @@ describe('alert rules and channels over the control channel', () => {
     for (const text of [channels.text, audit.text, (await read('/api/alerts/rules')).text]) {
       expect(text).not.toContain('s3cr3t')
     }
-    expect(await t?.hub.alerts.channel('ops')).toEqual({ ...channel, minSeverity: 'warning' })
+    expect(await t?.hub.alerts.config.channel('ops')).toEqual({ ...channel, minSeverity: 'warning' })
   })
 })

@@ -38,11 +38,16 @@ export interface ChannelTestResult {
 export class AlertConfig {
   readonly #sql: Sql
   readonly #dashboardUrl: () => string
+  readonly #changed: (what: 'rules' | 'channels', name: string) => void
 
-  /** `dashboardUrl` is where a notice's link points: the hub's own URL, known once it listens. */
-  constructor(sql: Sql, dashboardUrl: () => string) {
+  /**
+   * `dashboardUrl` is where a notice's link points: the hub's own URL, known once it listens. `changed` is told
+   * of every rule or channel stored or deleted, once it is committed.
+   */
+  constructor(sql: Sql, dashboardUrl: () => string, changed: (what: 'rules' | 'channels', name: string) => void) {
     this.#sql = sql
     this.#dashboardUrl = dashboardUrl
+    this.#changed = changed
   }
 
   /** Creates or replaces the rule of that name. */
@@ -61,6 +66,7 @@ export class AlertConfig {
         target: alertRules.name,
         set: { kind: row.kind, spec: row.spec, updatedAt: now, updatedBy: by },
       })
+    this.#changed('rules', rule.name)
     return { rule, updatedAt: now, updatedBy: by }
   }
 
@@ -71,6 +77,7 @@ export class AlertConfig {
       .where(eq(alertRules.name, name))
       .returning({ name: alertRules.name })
     if (gone.length === 0) throw new AppError('not_found', `No alert rule ${name}`)
+    this.#changed('rules', name)
     return { deleted: name }
   }
 
@@ -106,6 +113,7 @@ export class AlertConfig {
         `Could not store the channel ${channel.name}: ${dbErrorCode(err) ?? 'database error'}`,
       )
     }
+    this.#changed('channels', channel.name)
     return view(row)
   }
 
@@ -118,6 +126,7 @@ export class AlertConfig {
       .where(eq(alertChannels.name, name))
       .returning({ name: alertChannels.name })
     if (gone.length === 0) throw new AppError('not_found', `No alert channel ${name}`)
+    this.#changed('channels', name)
     return { deleted: name }
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { AlertConfig } from '../alerts/index.ts'
+import type { Alerts } from '../alerts/index.ts'
 import { AppError } from '../errors.ts'
 import type { Jobs } from '../jobs/index.ts'
 import { Command, type CommandType, type Identity, Role } from '../protocol/index.ts'
@@ -16,7 +16,7 @@ export interface CommandContext {
   actor: Identity
   sampling: Sampling
   jobs: Jobs
-  alerts: AlertConfig
+  alerts: Alerts
   /** This hub's own host: the one a command without `host` acts on. */
   host: string
   /**
@@ -64,11 +64,13 @@ export const handlers: Handlers = {
   // Accepted means requested: the job shows `cancelling` until its runner confirms `cancelled`
   'job.cancel': (cmd, ctx) => ctx.jobs.cancel(cmd.jobId, ctx.actor.name, cmd.reason ?? null),
   'job.retry': (cmd, ctx) => ctx.jobs.retry(cmd.jobId),
-  'alert.rule.set': (cmd, ctx) => ctx.alerts.setRule(cmd.rule, ctx.actor.name),
-  'alert.rule.delete': (cmd, ctx) => ctx.alerts.deleteRule(cmd.name),
-  'alert.channel.set': ({ id: _, type: __, ...channel }, ctx) => ctx.alerts.setChannel(channel, ctx.actor.name),
-  'alert.channel.delete': (cmd, ctx) => ctx.alerts.deleteChannel(cmd.name),
-  'alert.channel.test': (cmd, ctx) => ctx.alerts.testChannel(cmd.name),
+  'alert.rule.set': (cmd, ctx) => ctx.alerts.config.setRule(cmd.rule, ctx.actor.name),
+  'alert.rule.delete': (cmd, ctx) => ctx.alerts.config.deleteRule(cmd.name),
+  'alert.channel.set': ({ id: _, type: __, ...channel }, ctx) => ctx.alerts.config.setChannel(channel, ctx.actor.name),
+  'alert.channel.delete': (cmd, ctx) => ctx.alerts.config.deleteChannel(cmd.name),
+  'alert.channel.test': (cmd, ctx) => ctx.alerts.config.testChannel(cmd.name),
+  'alert.silence': ({ id: _, type: __, ...silence }, ctx) => ctx.alerts.silence(silence, ctx.actor.name),
+  'alert.unsilence': (cmd, ctx) => ctx.alerts.unsilence(cmd.silenceId, ctx.actor.name),
 }
 
 /** Runs a validated command through its handler; settles once the command has taken effect. */

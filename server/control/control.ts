@@ -3,7 +3,7 @@ import { upgradeWebSocket } from '@hono/node-server'
 import type { MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
 import type { RawData, WebSocket } from 'ws'
-import type { AlertConfig } from '../alerts/index.ts'
+import type { Alerts } from '../alerts/index.ts'
 import type { Audit, NewAuditEntry } from '../audit/index.ts'
 import { redact } from '../audit/index.ts'
 import {
@@ -50,7 +50,7 @@ export interface ControlOptions {
   audit: Audit
   sampling: Sampling
   jobs: Jobs
-  alerts: AlertConfig
+  alerts: Alerts
   host: string
   /** Origins allowed besides the hub's own (VIGIL_ALLOWED_ORIGINS). */
   allowedOrigins: ReadonlySet<string>

@@ -2,10 +2,7 @@ import { z } from 'zod'
 import { METRIC_NAME_MAX } from './common.ts'
 import { RequestId } from './request.ts'
 
-/**
- * Alert rules, silences and channels as the control channel takes them (issue 13). Rules and channels are
- * stored and listed, and a channel can be sent a test; the evaluator, the outbox and silences come next.
- */
+/** Alert rules, silences and channels as the control channel takes them. */
 
 /** A metric name in which a whole segment may be `*`: `fs.*.used_pct`. */
 export const METRIC_GLOB_PATTERN = /^([a-z0-9_]+|\*)(\.([a-z0-9_]+|\*))*$/
@@ -167,6 +164,12 @@ export const AlertCommands = [
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.set'), ...AlertChannel.shape }),
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.delete'), name: AlertName }),
   z.strictObject({ id: RequestId, type: z.literal('alert.channel.test'), name: AlertName }),
+  z.strictObject({ id: RequestId, type: z.literal('alert.silence'), ...AlertSilence.shape }),
+  z.strictObject({
+    id: RequestId,
+    type: z.literal('alert.unsilence'),
+    silenceId: z.string().regex(/^sil_[0-9a-f]{12}$/, 'a silence id is sil_ and 12 hex digits'),
+  }),
 ] as const
 
 /** Commands only admins may send: a channel's URL is a secret, and it decides where alerts go. */
@@ -175,3 +178,99 @@ export const ADMIN_COMMANDS: ReadonlySet<string> = new Set([
   'alert.channel.delete',
   'alert.channel.test',
 ])
+
+/** `GET /api/alerts?state=&host=&rule=&limit=`. */
+export const AlertsQuery = z.object({
+  state: z.enum(['pending', 'firing', 'resolved']).optional(),
+  host: z.string().min(1).max(253).optional(),
+  rule: AlertName.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+})
+
+/** `GET /api/alerts/notifications?alertId=&limit=`: one alert's, or the newest of all. */
+export const NotificationsQuery = z.object({
+  alertId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, 'an alert id is 16 hex digits')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+/** How an alert stands: the condition holds but not yet for `forMs`, it fires, or it resolved. */
+export type AlertState = 'pending' | 'firing' | 'resolved'
+
+/** One state change in an alert's history. */
+export interface AlertHistoryEntry {
+  state: AlertState
+  at: number
+  value: number | null
+}
+
+/** An alert as it is stored and read: one rule on one host and series. */
+export interface AlertRecord {
+  id: string
+  rule: string
+  kind: AlertRule['kind']
+  host: string
+  /** The metric, the job name, or the health component; empty for a host-wide rule (`host.offline`). */
+  series: string
+  state: AlertState
+  severity: Severity
+  value: number | null
+  threshold: number | null
+  /** When the current state began. */
+  since: number
+  /** When the current (or last) episode started firing. */
+  startsAt: number | null
+  /** When the last episode resolved; null while it fires. */
+  endsAt: number | null
+  /** Firings so far: the current one while firing. */
+  episode: number
+  /** The last episode whose firing notice was queued (0: none). */
+  notifiedEpisode: number
+  /** When a firing notice (or a repeat) was last queued. */
+  notifiedAt: number | null
+  /** Repeats queued in the current episode. */
+  repeats: number
+  labels: Record<string, string>
+  history: AlertHistoryEntry[]
+  updatedAt: number
+}
+
+/**
+ * An alert as reads and `alert` events show it: its record, and the silences holding back its notifications. An
+ * event's state is `inactive` when a pending alert that never fired saw its condition go: it has no record any more.
+ */
+export type AlertView = Omit<AlertRecord, 'state'> & {
+  state: AlertRecord['state'] | 'inactive'
+  silenced: boolean
+  silencedBy: string[]
+}
+
+export type NotificationStatus = 'pending' | 'delivered' | 'failed'
+
+/** A notification as `GET /api/alerts/notifications` shows it, with every attempt. */
+export interface NotificationView {
+  id: number
+  alertId: string
+  channel: string
+  key: string
+  state: 'firing' | 'resolved'
+  status: NotificationStatus
+  attempts: { at: number; ok: boolean; status: number | null; error: string | null; ms: number }[]
+  nextAt: number | null
+  createdAt: number
+  deliveredAt: number | null
+  lastError: string | null
+}
+
+export interface Silence {
+  id: string
+  matchers: { rule?: string; host?: string; severity?: Severity }
+  reason: string
+  createdBy: string
+  startsAt: number
+  endsAt: number
+  /** Who ended it early (`alert.unsilence`), else null. */
+  endedBy: string | null
+}

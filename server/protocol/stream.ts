@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-export const TOPICS = ['metrics', 'fleet', 'config', 'jobs', 'hosts', 'audit'] as const
+export const TOPICS = ['metrics', 'fleet', 'config', 'jobs', 'hosts', 'audit', 'alerts'] as const
 export const DEFAULT_TOPICS = ['metrics', 'config', 'jobs', 'hosts'] as const
 
 export const Topic = z.union([

@@ -23,4 +23,13 @@ export async function openPgDb(url: string, opts?: PgDbOptions): Promise<PgDb> {
 export async function openPgStore(opts: PgStoreOptions): Promise<StoreType> {
   return (await import('./pg.ts')).openPgStore(opts)
 }
-export { dbErrorCode, isStorageDown, isUniqueViolation, pgSql, type Sql, sqliteSql, type Tables } from './sql.ts'
+export {
+  dbErrorCode,
+  isStorageDown,
+  isUniqueViolation,
+  pgSql,
+  type Sql,
+  sqliteSql,
+  type Tables,
+  transaction,
+} from './sql.ts'

@@ -78,3 +78,25 @@ export function isStorageDown(err: unknown): boolean {
   const message = (err as { message?: unknown } | null)?.message
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String(message ?? ''))
 }
+
+/** A statement built but not run: SQLite runs it with `run()`, PostgreSQL by awaiting it. */
+interface Statement {
+  run(): unknown
+}
+
+/**
+ * Runs the statements `build` makes in one transaction, on either backend: all of them are committed or none.
+ * `build` gets the handle to build them on (on PostgreSQL, the transaction's own connection).
+ */
+export async function transaction(sql: Sql, build: (db: BetterSQLite3Database) => readonly Statement[]): Promise<void> {
+  if (sql.sqlite) {
+    const { db } = sql
+    sql.sqlite.sqlite.transaction(() => {
+      for (const q of build(db)) q.run()
+    })()
+    return
+  }
+  await sql.pg?.db.transaction(async (tx) => {
+    for (const q of build(tx as unknown as BetterSQLite3Database)) await (q as unknown as PromiseLike<unknown>)
+  })
+}

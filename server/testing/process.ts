@@ -96,3 +96,16 @@ export function spawnAgent(args: string[], env: Record<string, string> = {}, bui
     },
   }
 }
+
+/** `vigil run` as a real child process, to its end: its exit code and what it wrote to stderr. */
+export function spawnRun(url: string, token: string, args: string[], command: string[]) {
+  const child = vigil('run', ['--url', url, '--token', token, ...args, '--', ...command], {}, false)
+  child.stdout?.resume()
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stderr: err })),
+  )
+}

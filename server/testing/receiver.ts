@@ -7,6 +7,8 @@ export interface Received {
   path: string
   headers: IncomingHttpHeaders
   body: string
+  /** The status it was answered with. */
+  answered: number
 }
 
 /**
@@ -29,13 +31,15 @@ export class Receiver {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
+        const answered = r.status()
         r.requests.push({
           method: req.method ?? '',
           path: req.url ?? '',
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
+          answered,
         })
-        res.writeHead(r.status()).end()
+        res.writeHead(answered).end()
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -1,3 +1,4 @@
+import { alertsPage } from './pages/alerts.ts'
 import { fleetPage } from './pages/fleet.ts'
 import { hostPage } from './pages/host.ts'
 import { jobPage } from './pages/job.ts'
@@ -6,7 +7,7 @@ import { identify } from './session.ts'
 
 /**
  * The dashboard: one page per route (the fleet overview at `/`, a host at `/hosts/<name>`, a job at
- * `/jobs/<id>`), each with the one stream its view needs. Sections of other pages leave the document.
+ * `/jobs/<id>`, the alerts at `/alerts`), each with the one stream its view needs. Sections of other pages leave the document.
  */
 async function boot(): Promise<void> {
   const route = parseRoute(location)
@@ -18,6 +19,7 @@ async function boot(): Promise<void> {
   if (!me) return
   if (route.page === 'host') hostPage(me, route)
   else if (route.page === 'job') await jobPage(me, route.id)
+  else if (route.page === 'alerts') alertsPage(me, route.id)
   else fleetPage(me)
 }
 

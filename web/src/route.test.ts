@@ -27,4 +27,13 @@ describe('dashboard routes', () => {
       zoom: null,
     })
   })
+
+  it('takes /alerts for the alerts page and /alerts/<16 hex digits> for one alert on it', () => {
+    expect(parseRoute({ pathname: '/alerts', search: '' })).toEqual({ page: 'alerts', id: null })
+    expect(parseRoute({ pathname: '/alerts/0123456789abcdef', search: '' })).toEqual({
+      page: 'alerts',
+      id: '0123456789abcdef',
+    })
+    expect(parseRoute({ pathname: '/alerts/not-an-id', search: '' })).toEqual({ page: 'overview' })
+  })
 })

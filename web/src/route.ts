@@ -7,6 +7,8 @@ export type Route =
   /** A host's charts, over a picked range or a zoomed span. */
   | { page: 'host'; host: string; range: Range; zoom: { from: number; to: number } | null }
   | { page: 'job'; id: string }
+  /** Current and past alerts, silences, rules and channels; one alert's history and notifications when `id`. */
+  | { page: 'alerts'; id: string | null }
 
 /** The route a location names; anything unknown is the overview. */
 export function parseRoute(loc: { pathname: string; search: string }): Route {
@@ -21,6 +23,8 @@ export function parseRoute(loc: { pathname: string; search: string }): Route {
   }
   const job = /^\/jobs\/([A-Za-z0-9_-]+)\/?$/.exec(loc.pathname)
   if (job?.[1]) return { page: 'job', id: job[1] }
+  const alert = /^\/alerts(?:\/([0-9a-f]{16}))?\/?$/.exec(loc.pathname)
+  if (alert) return { page: 'alerts', id: alert[1] ?? null }
   return { page: 'overview' }
 }
 

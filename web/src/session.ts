@@ -1,6 +1,7 @@
-import type { Identity } from '../../server/protocol/index.ts'
+import type { AlertView, Identity } from '../../server/protocol/index.ts'
 import { $ } from './dom.ts'
 import { Stream, type StreamOptions, type StreamState } from './stream.ts'
+import { alertFeed } from './views/alerts.ts'
 
 /** A JSON answer, or null for a refusal. */
 export async function getJson<T>(path: string): Promise<T | null> {
@@ -15,9 +16,21 @@ export function showState(state: StreamState): void {
   ;(conn.querySelector('.label') as HTMLElement).textContent = state
 }
 
-/** The page's one stream, on the topics it shows. */
+/**
+ * The page's one stream, on the topics it shows and `alerts`, whose firing alerts every page shows in its banner
+ * (read again whenever the stream could not resume).
+ */
 export function startStream(opts: Omit<StreamOptions, 'url'>): Stream {
-  const stream = new Stream({ url: '/api/stream', ...opts })
+  const stream = new Stream({
+    url: '/api/stream',
+    ...opts,
+    topics: [...opts.topics, 'alerts'],
+    on: { ...opts.on, alert: (d) => alertFeed.on(d as AlertView) },
+    onOpen(resumed) {
+      if (!resumed) void alertFeed.load()
+      opts.onOpen?.(resumed)
+    },
+  })
   stream.start()
   return stream
 }

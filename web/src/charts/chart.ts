@@ -94,6 +94,45 @@ function gapPlugin(gaps: () => readonly Gap[]): Plugin<'line'> {
   }
 }
 
+/** Where an alert on one of a chart's metrics fired or resolved: a vertical line at that time. */
+export interface AlertMark {
+  at: number
+  state: 'firing' | 'resolved'
+  metric: string
+}
+
+/**
+ * Draws a line at each alert mark in the visible window whose metric the chart shows (red where it fired, green
+ * where it resolved), and keeps their count in the canvas's `data-alert-marks`.
+ */
+function alertMarkPlugin(marks: () => readonly AlertMark[], metrics: ReadonlySet<string>): Plugin<'line'> {
+  return {
+    id: 'vigilAlertMarks',
+    afterDatasetsDraw(chart) {
+      const { ctx, chartArea, scales, canvas } = chart
+      const x = scales.x
+      let drawn = 0
+      if (x) {
+        ctx.save()
+        ctx.lineWidth = 1.5
+        ctx.setLineDash([4, 3])
+        for (const m of marks()) {
+          if (!metrics.has(m.metric) || m.at < x.min || m.at > x.max) continue
+          const px = x.getPixelForValue(m.at)
+          ctx.strokeStyle = css(m.state === 'firing' ? '--bad' : '--live')
+          ctx.beginPath()
+          ctx.moveTo(px, chartArea.top)
+          ctx.lineTo(px, chartArea.bottom)
+          ctx.stroke()
+          drawn++
+        }
+        ctx.restore()
+      }
+      if (canvas.dataset.alertMarks !== String(drawn)) canvas.dataset.alertMarks = String(drawn)
+    },
+  }
+}
+
 /**
  * Drag across a chart to pick a time span: a shaded box follows the pointer and `onZoom(from, to)` gets the
  * span in data time on release. A click without a drag does nothing.
@@ -159,7 +198,12 @@ export function createChart(
   canvas: HTMLCanvasElement,
   legend: HTMLElement,
   unit: string,
-  opts: { max?: number; onZoom?: (from: number, to: number) => void; gaps?: () => readonly Gap[] } = {},
+  opts: {
+    max?: number
+    onZoom?: (from: number, to: number) => void
+    gaps?: () => readonly Gap[]
+    marks?: () => readonly AlertMark[]
+  } = {},
 ): StreamingChart {
   let windowMs = 300_000
   const metrics = new Set<string>()
@@ -204,7 +248,11 @@ export function createChart(
         },
       },
     },
-    plugins: [bandPlugin(buffers), ...(opts.gaps ? [gapPlugin(opts.gaps)] : [])],
+    plugins: [
+      bandPlugin(buffers),
+      ...(opts.gaps ? [gapPlugin(opts.gaps)] : []),
+      ...(opts.marks ? [alertMarkPlugin(opts.marks, metrics)] : []),
+    ],
   })
   if (opts.onZoom) dragToZoom(chart, canvas, opts.onZoom)
 

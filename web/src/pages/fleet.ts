@@ -12,6 +12,7 @@ import { formatBytes, formatDuration } from '../format.ts'
 import { hostUrl, jobUrl } from '../route.ts'
 import { getJson, showState, startStream } from '../session.ts'
 import type { Stream } from '../stream.ts'
+import { alertFeed, alertLine, alertUrl } from '../views/alerts.ts'
 import { AuditView } from '../views/control.ts'
 import { JobsList } from '../views/jobs.ts'
 
@@ -110,7 +111,8 @@ export function fleetPage(me: Identity): void {
       seen: cell(),
       agent: cell(),
     }
-    cells.host.innerHTML = '<span class="dot"></span><a></a><span class="warn"></span>'
+    cells.host.innerHTML =
+      '<span class="dot"></span><a></a><span class="warn"></span><a class="alerts-badge" hidden></a>'
     const a = cells.host.querySelector('a') as HTMLAnchorElement
     a.href = hostUrl(h.host)
     a.textContent = h.host
@@ -121,7 +123,21 @@ export function fleetPage(me: Identity): void {
       sparks: { cpu: sparkCell(cells.cpu), mem: sparkCell(cells.mem), disk: sparkCell(cells.disk) },
     }
     rows.set(h.host, row)
+    showAlerts(row)
     return row
+  }
+
+  /** A host's firing alerts: a badge with their count, most severe first, linking to the first. */
+  function showAlerts(row: Row): void {
+    const firing = alertFeed.forHost(row.host.host)
+    const badge = row.cells.host.querySelector('.alerts-badge') as HTMLAnchorElement
+    badge.hidden = firing.length === 0
+    const [first] = firing
+    if (!first) return
+    badge.textContent = `${firing.length} firing`
+    badge.dataset.severity = first.severity
+    badge.href = alertUrl(first.id)
+    badge.title = firing.map(alertLine).join('\n')
   }
 
   function update(h: FleetHost): void {
@@ -191,6 +207,9 @@ export function fleetPage(me: Identity): void {
     if (tr?.dataset.host && !(e.target as HTMLElement).closest('a')) location.assign(hostUrl(tr.dataset.host))
   })
   setInterval(draw, 1000)
+  alertFeed.listen(() => {
+    for (const r of rows.values()) showAlerts(r)
+  })
 
   const jobs = new JobsList((id) => location.assign(jobUrl(id)))
   const audit = me.role === 'operator' || me.role === 'admin' ? new AuditView() : null

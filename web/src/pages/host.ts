@@ -1,5 +1,6 @@
 import { CLOCK_SKEW_WARN_MS } from '../../../server/protocol/fleet.ts'
 import type {
+  AlertView,
   AuditEntry,
   CatalogEntry,
   ConfigEvent,
@@ -9,7 +10,7 @@ import type {
   ProcessInfo,
   SeriesResponse,
 } from '../../../server/protocol/index.ts'
-import { createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
+import { type AlertMark, createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from '../charts/defs.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import { $, esc } from '../dom.ts'
@@ -18,6 +19,7 @@ import { UpdateCost } from '../perf.ts'
 import { hostUrl, RANGES, type Range } from '../route.ts'
 import { getJson, showState, startStream } from '../session.ts'
 import type { Stream } from '../stream.ts'
+import { alertFeed } from '../views/alerts.ts'
 import { AuditView, ControlPanel } from '../views/control.ts'
 import { SelfCostView } from '../views/self.ts'
 
@@ -66,6 +68,8 @@ export function hostPage(
   let lastBackfill = Number.POSITIVE_INFINITY
   /** Spans the host's agent dropped from a full spool: shaded on every chart. */
   let gaps: readonly Gap[] = []
+  /** Where this host's metric alerts fired and resolved, from their histories. */
+  let marks: readonly AlertMark[] = []
   const cost = new UpdateCost()
   const q = (metric: string) => `metric=${encodeURIComponent(metric)}&host=${encodeURIComponent(host)}`
 
@@ -85,7 +89,7 @@ export function hostPage(
       el.querySelector('canvas') as HTMLCanvasElement,
       el.querySelector('.legend') as HTMLElement,
       def.unit,
-      { ...(def.max === undefined ? {} : { max: def.max }), onZoom: setZoom, gaps: () => gaps },
+      { ...(def.max === undefined ? {} : { max: def.max }), onZoom: setZoom, gaps: () => gaps, marks: () => marks },
     )
     const csv = el.querySelector('details.csv') as HTMLDetailsElement
     csv.addEventListener('toggle', () => {
@@ -331,6 +335,24 @@ export function hostPage(
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
     for (const c of cards.values()) c.chart.applyTheme()
   })
+
+  async function loadMarks(): Promise<void> {
+    const res = await getJson<{ alerts: AlertView[] }>(`/api/alerts?host=${encodeURIComponent(host)}&limit=1000`)
+    marks = (res?.alerts ?? []).flatMap((a) =>
+      a.kind !== 'metric'
+        ? []
+        : a.history.flatMap((h) => (h.state === 'pending' ? [] : [{ at: h.at, state: h.state, metric: a.series }])),
+    )
+  }
+  let marksTimer: ReturnType<typeof setTimeout> | null = null
+  alertFeed.listen((a) => {
+    if (a && a.host !== host) return
+    marksTimer ??= setTimeout(() => {
+      marksTimer = null
+      void loadMarks()
+    }, 200)
+  })
+  void loadMarks()
 
   const panel = new ControlPanel(me, host)
   const audit = me.role === 'operator' || me.role === 'admin' ? new AuditView() : null
