@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from './config.ts'
-import { type Hub, startHub } from './hub.ts'
-import { silentLogger } from './log.ts'
+import type { Hub } from './hub.ts'
 import type {
   FleetResponse,
   HealthResponse,
@@ -15,52 +11,12 @@ import type {
   SeriesResponse,
 } from './protocol/index.ts'
 import { useAgentProcesses } from './testing/agents.ts'
-import { useCleanup } from './testing/cleanup.ts'
-import { useClusterServers } from './testing/cluster.ts'
+import { useHubCluster } from './testing/cluster.ts'
 import { ControlClient } from './testing/control.ts'
 import { Collector, sleep } from './testing/hub.ts'
 
-const servers = useClusterServers()
-const cleanup = useCleanup()
-
-let clusters = 0
 const agents = useAgentProcesses()
-
-/** A database and a Redis database of their own, for one test's hubs. */
-async function newCluster(): Promise<{ url: string; redis: string }> {
-  // Each cluster its own Redis database too, so one test's stream never reaches another's hubs
-  return { url: await servers.pg.createDatabase(), redis: `${servers.redis.url}/${++clusters}` }
-}
-
-/** Hubs sharing one database and one Redis, each with its own port, data dir and host name (`hub-<first + i>`). */
-async function cluster(
-  n: number,
-  env: Record<string, string> = {},
-  on?: { url: string; redis: string },
-  first = 0,
-): Promise<Hub[]> {
-  const { url, redis } = on ?? (await newCluster())
-  return Promise.all(
-    Array.from({ length: n }, async (_, i) => {
-      const dir = mkdtempSync(join(tmpdir(), 'vigil-hubs-'))
-      cleanup(() => rmSync(dir, { recursive: true, force: true }))
-      const hub = await startHub(
-        loadConfig({
-          VIGIL_PORT: '0',
-          VIGIL_DATA_DIR: dir,
-          VIGIL_DATABASE_URL: url,
-          VIGIL_REDIS_URL: redis,
-          VIGIL_SAMPLE_MS: '60000',
-          VIGIL_HOSTNAME: `hub-${first + i}`,
-          ...env,
-        }),
-        { log: silentLogger },
-      )
-      cleanup(() => hub.close())
-      return hub
-    }),
-  )
-}
+const { servers, newCluster, cluster, cleanup } = useHubCluster()
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' })
 

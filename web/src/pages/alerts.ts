@@ -7,7 +7,7 @@ import type {
   Silence,
 } from '../../../server/protocol/index.ts'
 import { CommandFailed, ControlSocket } from '../control.ts'
-import { $, esc } from '../dom.ts'
+import { $, debounced, esc } from '../dom.ts'
 import { formatDuration } from '../format.ts'
 import { hostUrl } from '../route.ts'
 import { getJson, showState, startStream } from '../session.ts'
@@ -285,13 +285,7 @@ export function alertsPage(me: Identity, selected: string | null): void {
   if (!admin) $('#channels-result').textContent = 'Admins manage channels: their URLs are secrets.'
 
   // Live: every change re-reads the list (alerts change far less often than samples arrive)
-  let reload: ReturnType<typeof setTimeout> | null = null
-  alertFeed.listen(() => {
-    reload ??= setTimeout(() => {
-      reload = null
-      void loadAlerts()
-    }, 200)
-  })
+  alertFeed.listen(debounced(() => void loadAlerts(), 200))
   startStream({
     topics: [],
     on: {

@@ -13,7 +13,7 @@ import type {
 import { type AlertMark, createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from '../charts/defs.ts'
 import { SeriesBuffer } from '../charts/series.ts'
-import { $, esc } from '../dom.ts'
+import { $, debounced, esc } from '../dom.ts'
 import { formatBytes, formatValue } from '../format.ts'
 import { UpdateCost } from '../perf.ts'
 import { hostUrl, RANGES, type Range } from '../route.ts'
@@ -337,20 +337,20 @@ export function hostPage(
   })
 
   async function loadMarks(): Promise<void> {
-    const res = await getJson<{ alerts: AlertView[] }>(`/api/alerts?host=${encodeURIComponent(host)}&limit=1000`)
-    marks = (res?.alerts ?? []).flatMap((a) =>
+    // The hub being away leaves the marks as they were: the next alert event reads them again
+    const res = await getJson<{ alerts: AlertView[] }>(`/api/alerts?host=${encodeURIComponent(host)}&limit=1000`).catch(
+      () => null,
+    )
+    if (!res) return
+    marks = res.alerts.flatMap((a) =>
       a.kind !== 'metric'
         ? []
         : a.history.flatMap((h) => (h.state === 'pending' ? [] : [{ at: h.at, state: h.state, metric: a.series }])),
     )
   }
-  let marksTimer: ReturnType<typeof setTimeout> | null = null
+  const reloadMarks = debounced(() => void loadMarks(), 200)
   alertFeed.listen((a) => {
-    if (a && a.host !== host) return
-    marksTimer ??= setTimeout(() => {
-      marksTimer = null
-      void loadMarks()
-    }, 200)
+    if (!a || a.host === host) reloadMarks()
   })
   void loadMarks()
 

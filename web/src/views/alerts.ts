@@ -30,9 +30,15 @@ export class AlertFeed {
 
   /** Reads the firing alerts; call once the stream is open, so no change falls between the two. */
   async load(): Promise<void> {
-    const answer = await fetch('/api/alerts?state=firing', { headers: { accept: 'application/json' } })
-    if (!answer.ok) return
-    const res = (await answer.json()) as { alerts: AlertView[] }
+    let res: { alerts: AlertView[] }
+    try {
+      const answer = await fetch('/api/alerts?state=firing', { headers: { accept: 'application/json' } })
+      if (!answer.ok) return
+      res = (await answer.json()) as { alerts: AlertView[] }
+    } catch {
+      // The hub is away: the stream's next open reads them again
+      return
+    }
     this.#firing.clear()
     for (const a of res.alerts) this.#firing.set(a.id, a)
     this.#changed(null)
