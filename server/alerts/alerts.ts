@@ -27,6 +27,9 @@ import { type AlertFilter, AlertRecords, type NewNotification } from './records.
 export const ALERTS_TOPIC = 'alerts'
 /** How often time-driven changes are looked for: `forMs`, `keepFiringMs`, repeats, silences ending. */
 const SWEEP_MS = 1000
+/** Resolved alerts unchanged and notifications finished this long ago are pruned. */
+const KEEP_MS = 30 * 86_400_000
+const PRUNE_EVERY_MS = 3_600_000
 /** Health components that are not a hub fault to alert on: a failing channel cannot notify about itself. */
 const NOT_FAULTS = new Set(['notifications'])
 
@@ -62,6 +65,9 @@ export class Alerts {
   #channels: ChannelView[] = []
   #rules = new Map<string, AlertRule>()
   #closingSilences = false
+  #reloading: Promise<void> | null = null
+  #reloadAgain = false
+  #prunedAt = 0
   #closed = false
   #silences: { s: Silence; test: ReturnType<typeof silenceTest> }[] = []
   #metricRules = false
@@ -110,7 +116,7 @@ export class Alerts {
     if (e.event === 'metrics') {
       // Parsed only when a rule could want it: no metric rules, no cost per sample
       if (!this.#metricRules) return
-      const m = JSON.parse(e.data) as MetricsEvent
+      const m = (e.payload ?? JSON.parse(e.data)) as MetricsEvent
       this.#evaluator.metrics(m.host, m.values, now, out)
     } else if (e.event === 'host') {
       const h = JSON.parse(e.data) as HostEntry
@@ -130,6 +136,7 @@ export class Alerts {
 
   #tick(): void {
     if (!this.#d.singleton.held) {
+      if (this.#active) this.#outbox.forget()
       this.#active = false
       return
     }
@@ -148,6 +155,20 @@ export class Alerts {
     void this.#silencesEnded(now)
     this.#held(now)
     this.#outbox.kick()
+    if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
+      this.#prunedAt = now
+      void this.#prune(now)
+    }
+  }
+
+  /** Drops what is older than `KEEP_MS`: resolved alerts not changed since, and finished notifications. */
+  async #prune(now: number): Promise<void> {
+    try {
+      const gone = await this.records.prune(now - KEEP_MS)
+      this.#evaluator.forget(gone)
+    } catch (err) {
+      this.#d.log.warn('old alerts could not be pruned; trying again later', { err })
+    }
   }
 
   /** Takes over evaluation: the stored alerts, rules, channels and silences, then hosts and health as they are. */
@@ -165,17 +186,30 @@ export class Alerts {
     this.#outbox.kick()
   }
 
-  async #reloadConfig(): Promise<void> {
-    const [rules, channels] = await Promise.all([this.config.rules(), this.config.channels()])
-    this.#channels = channels
-    this.#rules = new Map(rules.map((r) => [r.rule.name, r.rule]))
-    this.#metricRules = rules.some((r) => r.rule.kind === 'metric')
-    const now = Date.now()
-    const out = this.#evaluator.setRules(
-      rules.map((r) => r.rule),
-      now,
-    )
-    if (out.length > 0) this.#apply(out, now)
+  /** Reads the rules and channels again; calls while a read runs are folded into one more read after it. */
+  #reloadConfig(): Promise<void> {
+    if (this.#reloading) {
+      this.#reloadAgain = true
+      return this.#reloading
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#reloadAgain = false
+        const [rules, channels] = await Promise.all([this.config.rules(), this.config.channels()])
+        this.#channels = channels
+        this.#rules = new Map(rules.map((r) => [r.rule.name, r.rule]))
+        this.#metricRules = rules.some((r) => r.rule.kind === 'metric')
+        const now = Date.now()
+        const out = this.#evaluator.setRules(
+          rules.map((r) => r.rule),
+          now,
+        )
+        if (out.length > 0) this.#apply(out, now)
+      } while (this.#reloadAgain)
+    })().finally(() => {
+      this.#reloading = null
+    })
+    return this.#reloading
   }
 
   async #reloadSilences(): Promise<void> {
@@ -217,13 +251,15 @@ export class Alerts {
    */
   #commit(rows: AlertRecord[], gone: string[], notices: NewNotification[], events: AlertView[], now: number): void {
     this.#commits = this.#commits.then(async () => {
-      for (let attempt = 0; !this.#closed; attempt++) {
+      for (let attempt = 0; ; attempt++) {
         try {
           await this.records.commit(rows, gone, notices, now)
           break
         } catch (err) {
+          // Stopping with storage away: the next start evaluates again from the last stored state
+          if (this.#closed) return
           if (attempt === 0) this.#d.log.warn('alert state could not be stored; retrying', { err })
-          await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** attempt)))
+          await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** attempt)))
         }
       }
       for (const e of events) this.#d.bus.publish(ALERTS_TOPIC, 'alert', e)
@@ -363,6 +399,7 @@ export class Alerts {
     await this.#activating
     await this.#outbox.close()
     this.#closed = true
-    await this.#commits
+    // A commit retrying while storage is away is given up within a retry's wait
+    await Promise.race([this.#commits, new Promise((r) => setTimeout(r, 5000).unref())])
   }
 }

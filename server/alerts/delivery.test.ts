@@ -100,4 +100,24 @@ describe('the notification outbox', () => {
     expect((await a.get('/api/alerts/notifications?alertId=nope')).status).toBe(400)
     expect((await a.get('/api/alerts?state=burning')).status).toBe(400)
   })
+
+  it('prunes resolved alerts and finished notifications older than the cut, and keeps the firing alert', async () => {
+    const a = await alerts.start()
+    await a.channel()
+    await a.rule({ name: 'stays', metric: 'app.s', op: '>', threshold: 0, severity: 'warning' })
+    await a.rule({ name: 'went', metric: 'app.w', op: '>', threshold: 0, severity: 'warning' })
+    await a.metric('app.s', 1)
+    await a.metric('app.w', 1)
+    await a.metric('app.w', 0)
+    await a.requests(3)
+    await until('all delivered', async () => {
+      const { body } = await a.get('/api/alerts/notifications')
+      const ns = (body as { notifications: NotificationView[] }).notifications
+      return ns.length === 3 && ns.every((n) => n.status === 'delivered') ? true : undefined
+    })
+    const host = a.hub().host
+    expect(await a.hub().alerts.records.prune(Date.now() + 1)).toEqual([alertId('went', host, 'app.w')])
+    expect((await a.alerts()).map((x) => [x.rule, x.state])).toEqual([['stays', 'firing']])
+    expect((await a.get('/api/alerts/notifications')).body).toEqual({ notifications: [] })
+  })
 })

@@ -101,6 +101,14 @@ export class Evaluator {
     }
   }
 
+  /** Forgets alerts whose rows were pruned (resolved ones only: an active alert is never pruned). */
+  forget(ids: readonly string[]): void {
+    if (ids.length === 0) return
+    const drop = new Set(ids)
+    for (const [key, live] of this.#alerts)
+      if (drop.has(live.rec.id) && live.rec.state === 'resolved') this.#alerts.delete(key)
+  }
+
   /** Every alert it holds, resolved ones included. */
   records(): IterableIterator<AlertRecord> {
     return [...this.#alerts.values()].map((l) => l.rec)[Symbol.iterator]()

@@ -1,6 +1,6 @@
 export { ALERTS_TOPIC, Alerts } from './alerts.ts'
 export { AlertConfig, type ChannelTestResult, type ChannelView, type RuleView } from './config.ts'
-export { alertId } from './evaluator.ts'
+export { alertId, type Change, Evaluator } from './evaluator.ts'
 export { formats, type Notice, summary } from './formats.ts'
 export { alertRoutes } from './http.ts'
 export { RETRY_FIRST_MS, RETRY_MAX_MS, retryDelay } from './outbox.ts'

@@ -36,6 +36,8 @@ export class Outbox {
   #running: Promise<void> | null = null
   #again = false
   #closed = false
+  /** Aborts the requests under way when the hub stops: their notices stay pending for the next start. */
+  readonly #stop = new AbortController()
 
   constructor(records: AlertRecords, config: AlertConfig, health: Health, log: Logger) {
     this.#records = records
@@ -84,8 +86,10 @@ export class Outbox {
     try {
       const channel = await this.#config.channel(n.channel)
       const attempt: Attempt = channel
-        ? await send(channel, n.notice, n.key)
+        ? await send(channel, n.notice, n.key, this.#stop.signal)
         : { ok: false, status: null, error: `no channel ${n.channel} any more`, ms: 0 }
+      // Cut short by the stop: not an attempt the channel failed, so not recorded; it is sent again after restart
+      if (this.#closed) return false
       const now = Date.now()
       const next = attempt.ok || !channel || now - n.createdAt >= GIVE_UP_MS ? null : now + retryDelay(n.attempts + 1)
       await this.#records.attempted(n, attempt, now, next)
@@ -113,9 +117,16 @@ export class Outbox {
     }
   }
 
-  /** Stops taking new work and waits for the pass under way (its attempts are recorded). */
+  /** Forgets the channels' failures and their health report: another hub delivers now. */
+  forget(): void {
+    this.#failing.clear()
+    this.#health.clear('notifications')
+  }
+
+  /** Stops taking new work, aborts the requests under way, and waits for the pass to end. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#stop.abort()
     await this.#running
   }
 }

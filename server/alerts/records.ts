@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, type SQL } from 'drizzle-orm'
 import type {
   AlertRecord,
   AlertState,
@@ -82,6 +82,31 @@ export class AlertRecords {
           .onConflictDoNothing(),
       ),
     ])
+  }
+
+  /**
+   * Deletes resolved alerts unchanged since `before`, and delivered or failed notifications (with their attempts)
+   * created before it. Answers the ids of the alerts deleted.
+   */
+  async prune(before: number): Promise<string[]> {
+    const { alerts, alertNotifications: n, alertAttempts: at } = this.#sql.t
+    const old = await this.#sql.db
+      .select({ id: n.id })
+      .from(n)
+      .where(and(ne(n.status, 'pending'), lt(n.createdAt, before)))
+      .limit(10_000)
+    const ids = old.map((r) => r.id)
+    if (ids.length > 0) {
+      await transaction(this.#sql, (db) => [
+        db.delete(at).where(inArray(at.notificationId, ids)),
+        db.delete(n).where(inArray(n.id, ids)),
+      ])
+    }
+    const gone = await this.#sql.db
+      .delete(alerts)
+      .where(and(eq(alerts.state, 'resolved'), lt(alerts.updatedAt, before)))
+      .returning({ id: alerts.id })
+    return gone.map((r) => r.id)
   }
 
   /** Every stored alert: what an evaluator starts from. */

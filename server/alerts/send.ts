@@ -15,9 +15,10 @@ export interface Attempt {
 /**
  * Posts a notice to a channel in the channel kind's format, with `Idempotency-Key` so a receiver can drop a retry
  * it already has. A redirect is an error, not followed: a channel's URL is where its notices go. The URL is never
- * in the answer (a failure names the status or the network error only).
+ * in the answer (a failure names the status or the network error only). `stop` aborts the request (the hub is
+ * stopping).
  */
-export async function send(channel: AlertChannel, notice: Notice, key: string): Promise<Attempt> {
+export async function send(channel: AlertChannel, notice: Notice, key: string, stop?: AbortSignal): Promise<Attempt> {
   const out = formats[channel.kind](notice)
   const started = performance.now()
   const ms = () => Math.round(performance.now() - started)
@@ -27,7 +28,9 @@ export async function send(channel: AlertChannel, notice: Notice, key: string): 
       body: out.body,
       headers: { ...out.headers, ...channel.headers, 'idempotency-key': key, 'user-agent': 'vigil-alerts' },
       redirect: 'manual',
-      signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+      signal: stop
+        ? AbortSignal.any([stop, AbortSignal.timeout(SEND_TIMEOUT_MS)])
+        : AbortSignal.timeout(SEND_TIMEOUT_MS),
     })
     // The body is not read beyond this: a receiver's answer is its status
     await res.body?.cancel()

@@ -41,7 +41,7 @@ export class Bus implements HubBus {
     const id = ++this.#lastId
     if (id > this.#reserved - ID_BLOCK / 2) this.#reserve()
     const data = JSON.stringify(payload)
-    return { id, ts, topic, event, data, frame: encodeFrame(String(id), event, data) }
+    return { id, ts, topic, event, data, frame: encodeFrame(String(id), event, data), payload }
   }
 
   /**

@@ -10,6 +10,11 @@ export interface BusEvent extends StoredEvent {
   local?: true
   /** The hub that published it, when several share a bus; absent on the in-process bus. */
   origin?: string
+  /**
+   * The payload `data` encodes, on the hub that published it, so a subscriber in the hub need not parse `data`
+   * again; absent on an event that came from another hub. Read-only: every subscriber shares it.
+   */
+  payload?: unknown
 }
 
 export interface Subscriber {

@@ -9,6 +9,8 @@ export interface Received {
   body: string
   /** The status it was answered with. */
   answered: number
+  /** When it arrived (`Date.now()`). */
+  at: number
 }
 
 /**
@@ -29,6 +31,7 @@ export class Receiver {
     const r = new Receiver(server)
     server.on('request', (req, res) => {
       const chunks: Buffer[] = []
+      const at = Date.now()
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const answered = r.status()
@@ -38,6 +41,7 @@ export class Receiver {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           answered,
+          at,
         })
         res.writeHead(answered).end()
       })
