@@ -19,6 +19,7 @@ import { spawnServe } from '../server/testing/process.ts'
 import { Receiver } from '../server/testing/receiver.ts'
 import { cpuSeconds, numberFlag, percentile, sleep, until } from './lib/proc.ts'
 import { spawnSimFleet } from './lib/sim-fleet-process.ts'
+import { simMetricNames } from './lib/sim-names.ts'
 
 const AGENTS = numberFlag('agents', 100)
 const METRICS = numberFlag('metrics', 200)
@@ -35,20 +36,6 @@ const fmt = (xs: number[], p: number) =>
     p,
   ).toFixed(1)
 
-/** The metric names a simulated host reports (as `sim-fleet.ts` makes them), to spread the rules over. */
-function simNames(n: number): string[] {
-  const out = ['cpu.usage_pct', 'mem.used_bytes', 'mem.total_bytes', 'load.1m', 'disk.read_bytes_per_s']
-  for (let i = 0; out.length < n; i++) {
-    out.push(
-      `cpu.core.${i}.usage_pct`,
-      `net.eth${i}.rx_bytes_per_s`,
-      `fs.mount${i}.used_pct`,
-      `fs.mount${i}.used_bytes`,
-    )
-  }
-  return out.slice(0, n)
-}
-
 /** Sends commands on the control channel one after another; resolves with each answer. */
 async function control(url: string, token: string, commands: object[]): Promise<void> {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/control`, {
@@ -63,7 +50,7 @@ async function control(url: string, token: string, commands: object[]): Promise<
       if (++answered === commands.length) resolve()
     }),
   )
-  commands.forEach((c, i) => ws.send(JSON.stringify({ id: i, ...c })))
+  for (const [i, c] of commands.entries()) ws.send(JSON.stringify({ id: i, ...c }))
   await done
   ws.close()
 }
@@ -181,7 +168,7 @@ try {
   )
 
   // Rules that evaluate every sample of their metric on every host, and never cross; one probe rule that does
-  const names = simNames(METRICS)
+  const names = simMetricNames(METRICS)
   const rules: object[] = [
     { type: 'alert.channel.set', name: 'hook', kind: 'webhook', url: receiver.url('/hook') },
     {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HubLink, Spool } from '../../server/agent/index.ts'
 import { silentLogger } from '../../server/log.ts'
+import { simMetricNames } from './sim-names.ts'
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -25,20 +26,7 @@ const metrics = Number(arg('metrics'))
 const dir = arg('dir') as string
 const first = Number(arg('first') ?? 0)
 
-/** Metric names shaped like a host's: per-core CPU, interfaces, mounts, then the host-wide ones. */
-function names(n: number): string[] {
-  const out = ['cpu.usage_pct', 'mem.used_bytes', 'mem.total_bytes', 'load.1m', 'disk.read_bytes_per_s']
-  for (let i = 0; out.length < n; i++) {
-    out.push(
-      `cpu.core.${i}.usage_pct`,
-      `net.eth${i}.rx_bytes_per_s`,
-      `fs.mount${i}.used_pct`,
-      `fs.mount${i}.used_bytes`,
-    )
-  }
-  return out.slice(0, n)
-}
-const NAMES = names(metrics)
+const NAMES = simMetricNames(metrics)
 
 /** A tick's values: the seq in cpu.usage_pct (the bench checks history by it), the rest wobbling with few decimals. */
 function values(seq: number, host: number): Record<string, number> {

@@ -1,19 +1,15 @@
-import { randomBytes } from 'node:crypto'
 import type { Audit } from '../audit/index.ts'
 import type { BusEvent, HubBus } from '../bus/index.ts'
-import { AppError } from '../errors.ts'
 import type { Health } from '../health.ts'
 import type { Logger } from '../log.ts'
 import type {
   AlertRecord,
   AlertRule,
-  AlertSilence,
   AlertView,
   HostEntry,
   Job,
   MetricsEvent,
   NotificationView,
-  Silence,
 } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
 import type { AlertConfig, ChannelView } from './config.ts'
@@ -22,6 +18,7 @@ import type { Notice } from './formats.ts'
 import { silenceTest } from './match.ts'
 import { Outbox } from './outbox.ts'
 import { type AlertFilter, AlertRecords, type NewNotification } from './records.ts'
+import { Silences } from './silences.ts'
 
 /** The topic of `alert`, `alert.config`, `alert.silence` and `alert.health` events. */
 export const ALERTS_TOPIC = 'alerts'
@@ -59,17 +56,16 @@ export interface AlertsDeps {
 export class Alerts {
   readonly config: AlertConfig
   readonly records: AlertRecords
+  readonly silences: Silences
   readonly #d: AlertsDeps
   readonly #outbox: Outbox
   readonly #evaluator = new Evaluator()
   #channels: ChannelView[] = []
   #rules = new Map<string, AlertRule>()
-  #closingSilences = false
   #reloading: Promise<void> | null = null
   #reloadAgain = false
   #prunedAt = 0
   #closed = false
-  #silences: { s: Silence; test: ReturnType<typeof silenceTest> }[] = []
   #metricRules = false
   #active = false
   #activating: Promise<void> | null = null
@@ -83,6 +79,13 @@ export class Alerts {
     this.#d = deps
     this.config = deps.config
     this.records = new AlertRecords(deps.sql)
+    this.silences = new Silences({
+      records: this.records,
+      bus: deps.bus,
+      audit: deps.audit,
+      log: deps.log,
+      topic: ALERTS_TOPIC,
+    })
     this.#outbox = new Outbox(this.records, deps.config, deps.health, deps.log)
   }
 
@@ -124,14 +127,19 @@ export class Alerts {
     } else if (e.event === 'job') {
       this.#evaluator.job(JSON.parse(e.data) as Job, now, out)
     } else if (e.topic === ALERTS_TOPIC) {
-      if (e.event === 'alert.config') void this.#reloadConfig()
-      else if (e.event === 'alert.silence') void this.#reloadSilences()
+      if (e.event === 'alert.config') this.#reload(this.#reloadConfig(), 'rules and channels')
+      else if (e.event === 'alert.silence') this.#reload(this.silences.reload(), 'silences')
       else if (e.event === 'alert.health') {
         const { hub } = JSON.parse(e.data) as { hub: string }
         this.#evaluator.health(hub, this.#hubFaults.get(hub) ?? new Set(), now, out)
       }
     }
     if (out.length > 0) this.#apply(out, now)
+  }
+
+  /** A reload that failed (storage away) keeps what was read before; the next change or takeover reads again. */
+  #reload(reading: Promise<void>, what: string): void {
+    reading.catch((err: unknown) => this.#d.log.warn(`alert ${what} could not be read again`, { err }))
   }
 
   #tick(): void {
@@ -152,7 +160,7 @@ export class Alerts {
     const out: Change[] = []
     this.#evaluator.sweep(now, out)
     if (out.length > 0) this.#apply(out, now)
-    void this.#silencesEnded(now)
+    void this.silences.handleEnded(now)
     this.#held(now)
     this.#outbox.kick()
     if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
@@ -173,7 +181,7 @@ export class Alerts {
 
   /** Takes over evaluation: the stored alerts, rules, channels and silences, then hosts and health as they are. */
   async #activate(): Promise<void> {
-    const [records] = await Promise.all([this.records.all(), this.#reloadSilences()])
+    const [records] = await Promise.all([this.records.all(), this.silences.reload()])
     this.#evaluator.load(records)
     await this.#reloadConfig()
     const now = Date.now()
@@ -210,15 +218,6 @@ export class Alerts {
       this.#reloading = null
     })
     return this.#reloading
-  }
-
-  async #reloadSilences(): Promise<void> {
-    const active = await this.records.activeSilences(Date.now())
-    this.#silences = active.map((s) => ({ s, test: silenceTest(s.matchers) }))
-  }
-
-  #silencedBy(a: Pick<AlertRecord, 'rule' | 'host' | 'severity'>, now: number): string[] {
-    return this.#silences.filter(({ s, test }) => s.endsAt > now && test(a)).map(({ s }) => s.id)
   }
 
   /**
@@ -269,7 +268,7 @@ export class Alerts {
 
   /** The firing notices of an alert, unless a silence holds them back; marks the episode notified when queued. */
   #notify(a: AlertRecord, now: number, why: 'firing' | 'repeat'): NewNotification[] {
-    if (this.#silencedBy(a, now).length > 0) return []
+    if (this.silences.matching(a, now).length > 0) return []
     const key = why === 'repeat' ? `${a.id}:firing:${a.episode}.${++a.repeats}` : `${a.id}:firing:${a.episode}`
     a.notifiedEpisode = a.episode
     a.notifiedAt = now
@@ -310,66 +309,16 @@ export class Alerts {
       const held = a.notifiedEpisode < a.episode
       const repeat = !held && repeatMs !== undefined && a.notifiedAt !== null && now - a.notifiedAt >= repeatMs
       if (!held && !repeat) continue
-      if (this.#silencedBy(a, now).length > 0) continue
+      if (this.silences.matching(a, now).length > 0) continue
       notices.push(...this.#notify(a, now, held ? 'firing' : 'repeat'))
       rows.push(snapshot(a))
     }
     if (rows.length > 0) this.#commit(rows, [], notices, [], now)
   }
 
-  /** Silences that ended (by time, or `alert.unsilence`): each handled once, an expiry audited as the system's. */
-  async #silencesEnded(now: number): Promise<void> {
-    if (this.#closingSilences) return
-    this.#closingSilences = true
-    try {
-      const ended = await this.records.endedUnclosed(now)
-      for (const s of ended) {
-        if (!(await this.records.closeSilence(s.id, now))) continue
-        if (s.endedBy !== null) continue
-        await this.#d.audit.record({
-          actor: 'system',
-          role: 'system',
-          remote: null,
-          command: 'alert.silence.expire',
-          args: { silenceId: s.id, matchers: s.matchers, reason: s.reason },
-          outcome: 'accepted',
-          errorCode: null,
-        })
-        this.#d.bus.publish(ALERTS_TOPIC, 'alert.silence', { ...s, state: 'expired' })
-      }
-    } catch (err) {
-      this.#d.log.warn('ended silences could not be handled; trying again', { err })
-    } finally {
-      this.#closingSilences = false
-    }
-  }
-
   #view(a: Omit<AlertView, 'silenced' | 'silencedBy'>, now: number): AlertView {
-    const silencedBy = this.#silencedBy(a, now)
+    const silencedBy = this.silences.matching(a, now)
     return { ...a, silenced: silencedBy.length > 0, silencedBy }
-  }
-
-  /** `alert.silence`: holds back the notifications of the alerts it matches until it ends. */
-  async silence(cmd: AlertSilence, by: string, now = Date.now()): Promise<{ silenceId: string; endsAt: number }> {
-    const s: Silence = {
-      id: `sil_${randomBytes(6).toString('hex')}`,
-      matchers: cmd.matchers,
-      reason: cmd.reason,
-      createdBy: by,
-      startsAt: now,
-      endsAt: now + cmd.durationMs,
-      endedBy: null,
-    }
-    await this.records.addSilence(s)
-    this.#d.bus.publish(ALERTS_TOPIC, 'alert.silence', { ...s, state: 'active' })
-    return { silenceId: s.id, endsAt: s.endsAt }
-  }
-
-  /** `alert.unsilence`: ends a silence now; the alerts it held back and still firing are notified. */
-  async unsilence(id: string, by: string, now = Date.now()): Promise<{ silenceId: string; endedAt: number }> {
-    if (!(await this.records.endSilence(id, by, now))) throw new AppError('not_found', `No active silence ${id}`)
-    this.#d.bus.publish(ALERTS_TOPIC, 'alert.silence', { id, endedBy: by, endsAt: now, state: 'ended' })
-    return { silenceId: id, endedAt: now }
   }
 
   /** `GET /api/alerts`: current and recent alerts with their history, marked silenced by the silences on now. */
@@ -380,11 +329,6 @@ export class Alerts {
       const silencedBy = tests.filter((t) => t.test(a)).map((t) => t.id)
       return { ...a, silenced: silencedBy.length > 0, silencedBy }
     })
-  }
-
-  /** `GET /api/alerts/silences`: those on now and those that ended in the last day. */
-  silences(now = Date.now()): Promise<Silence[]> {
-    return this.records.silences(now, 86_400_000)
   }
 
   notifications(alertId: string | undefined, limit: number): Promise<NotificationView[]> {

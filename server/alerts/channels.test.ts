@@ -1,30 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import type { Reply } from '../protocol/index.ts'
-import { ControlClient } from '../testing/control.ts'
-import { startTestHub, type TestHub } from '../testing/hub.ts'
+import { describe, expect, it } from 'vitest'
+import { useAlertHub } from '../testing/alerts.ts'
 import { Receiver } from '../testing/receiver.ts'
 
-let t: TestHub | null = null
-let receiver: Receiver | null = null
-let admin: ControlClient | null = null
-afterEach(async () => {
-  admin?.close()
-  await t?.stop()
-  await receiver?.close()
-  t = null
-  receiver = null
-})
+const alerts = useAlertHub()
 
 async function setup() {
-  t = await startTestHub({ VIGIL_SAMPLE_MS: '1000' })
-  receiver = await Receiver.start()
-  const token = (await t.hub.tokens.create('admin', 'root')).token
-  admin = new ControlClient(`ws://127.0.0.1:${t.hub.port}/api/control`, { authorization: `Bearer ${token}` })
-  await admin.opened()
-  return { hub: t.hub, r: receiver, c: admin }
+  const a = await alerts.start()
+  return { hub: a.hub(), r: a.r, c: a.command }
 }
-
-const result = (r: Reply | undefined) => (r && 'ok' in r && r.ok ? r.result : r)
 
 describe('alert.channel.test against an in-test receiver', () => {
   it('posts the generic webhook body with its Idempotency-Key and the channel’s own headers, and answers delivered', async () => {
@@ -35,8 +18,8 @@ describe('alert.channel.test against an in-test receiver', () => {
       url: r.url('/in'),
       headers: { Authorization: 'Bearer rcv-secret' },
     }
-    await c.request({ id: 1, type: 'alert.channel.set', ...channel })
-    expect(result(await c.request({ id: 2, type: 'alert.channel.test', name: 'hook' }))).toEqual({
+    await c({ type: 'alert.channel.set', ...channel })
+    expect(await c({ type: 'alert.channel.test', name: 'hook' })).toEqual({
       channel: 'hook',
       delivered: true,
       status: 200,
@@ -70,8 +53,8 @@ describe('alert.channel.test against an in-test receiver', () => {
   it('speaks Slack’s, Discord’s and ntfy’s formats', async () => {
     const { r, c } = await setup()
     for (const kind of ['slack', 'discord', 'ntfy']) {
-      await c.request({ id: `s-${kind}`, type: 'alert.channel.set', name: kind, kind, url: r.url(`/${kind}`) })
-      expect(result(await c.request({ id: `t-${kind}`, type: 'alert.channel.test', name: kind }))).toMatchObject({
+      await c({ type: 'alert.channel.set', name: kind, kind, url: r.url(`/${kind}`) })
+      expect(await c({ type: 'alert.channel.test', name: kind })).toMatchObject({
         delivered: true,
       })
     }
@@ -110,8 +93,8 @@ describe('alert.channel.test against an in-test receiver', () => {
   it('answers delivered: false with the status of a failing receiver, the error of an unreachable one, and not_found for no channel', async () => {
     const { r, c } = await setup()
     r.status = () => 500
-    await c.request({ id: 1, type: 'alert.channel.set', name: 'bad', kind: 'webhook', url: r.url('/x') })
-    expect(result(await c.request({ id: 2, type: 'alert.channel.test', name: 'bad' }))).toMatchObject({
+    await c({ type: 'alert.channel.set', name: 'bad', kind: 'webhook', url: r.url('/x') })
+    expect(await c({ type: 'alert.channel.test', name: 'bad' })).toMatchObject({
       delivered: false,
       status: 500,
       error: 'the channel answered 500',
@@ -119,14 +102,13 @@ describe('alert.channel.test against an in-test receiver', () => {
     const gone = await Receiver.start()
     const url = gone.url('/gone')
     await gone.close()
-    await c.request({ id: 3, type: 'alert.channel.set', name: 'gone', kind: 'webhook', url })
-    expect(result(await c.request({ id: 4, type: 'alert.channel.test', name: 'gone' }))).toMatchObject({
+    await c({ type: 'alert.channel.set', name: 'gone', kind: 'webhook', url })
+    expect(await c({ type: 'alert.channel.test', name: 'gone' })).toMatchObject({
       delivered: false,
       status: null,
       error: 'could not reach the channel: ECONNREFUSED',
     })
-    expect(await c.request({ id: 5, type: 'alert.channel.test', name: 'nope' })).toEqual({
-      id: 5,
+    expect(await c({ type: 'alert.channel.test', name: 'nope' })).toMatchObject({
       ok: false,
       error: { code: 'not_found', message: 'No alert channel nope' },
     })

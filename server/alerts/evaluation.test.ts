@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { sleep, until, useAlertHub } from '../testing/alerts.ts'
+import { body, sleep, until, useAlertHub } from '../testing/alerts.ts'
 import { Collector } from '../testing/hub.ts'
 import { alertId } from './index.ts'
 
 const alerts = useAlertHub()
-
-const body = (req: { body: string } | undefined) => JSON.parse(req?.body ?? 'null') as Record<string, unknown>
 
 describe('alert evaluation on a real hub with a real receiver', () => {
   it('does not fire for 1.5 s above a forMs of 2 s, and fires exactly once after 3 s above, with the documented body and key', async () => {

@@ -17,7 +17,7 @@ export function alertRoutes(alerts: Alerts): Hono<AuthEnv> {
   )
   app.get('/api/alerts/rules', async (c) => c.json({ rules: await alerts.config.rules() }))
   app.get('/api/alerts/channels', async (c) => c.json({ channels: await alerts.config.channels() }))
-  app.get('/api/alerts/silences', async (c) => c.json({ silences: await alerts.silences() }))
+  app.get('/api/alerts/silences', async (c) => c.json({ silences: await alerts.silences.list() }))
   app.get('/api/alerts/notifications', zValidator('query', NotificationsQuery, invalidAs400), async (c) => {
     const q = c.req.valid('query')
     return c.json({ notifications: await alerts.notifications(q.alertId, q.limit) })

@@ -2,14 +2,12 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { useAgentProcesses } from '../testing/agents.ts'
-import { until, useAlertHub } from '../testing/alerts.ts'
+import { body, until, useAlertHub } from '../testing/alerts.ts'
 import { spawnRun } from '../testing/process.ts'
 import { alertId } from './index.ts'
 
 const alerts = useAlertHub()
 const agents = useAgentProcesses()
-
-const body = (req: { body: string } | undefined) => JSON.parse(req?.body ?? 'null') as Record<string, unknown>
 
 describe('the built-in rule kinds', () => {
   it('fires host.offline when an agent is stopped and resolves it when the agent returns', async () => {

@@ -69,8 +69,8 @@ export const handlers: Handlers = {
   'alert.channel.set': ({ id: _, type: __, ...channel }, ctx) => ctx.alerts.config.setChannel(channel, ctx.actor.name),
   'alert.channel.delete': (cmd, ctx) => ctx.alerts.config.deleteChannel(cmd.name),
   'alert.channel.test': (cmd, ctx) => ctx.alerts.config.testChannel(cmd.name),
-  'alert.silence': ({ id: _, type: __, ...silence }, ctx) => ctx.alerts.silence(silence, ctx.actor.name),
-  'alert.unsilence': (cmd, ctx) => ctx.alerts.unsilence(cmd.silenceId, ctx.actor.name),
+  'alert.silence': ({ id: _, type: __, ...silence }, ctx) => ctx.alerts.silences.silence(silence, ctx.actor.name),
+  'alert.unsilence': (cmd, ctx) => ctx.alerts.silences.unsilence(cmd.silenceId, ctx.actor.name),
 }
 
 /** Runs a validated command through its handler; settles once the command has taken effect. */

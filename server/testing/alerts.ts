@@ -18,6 +18,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
   }
 }
 
+/** A received notice's JSON body. */
+export const body = (req: { body: string } | undefined) => JSON.parse(req?.body ?? 'null') as Record<string, unknown>
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
