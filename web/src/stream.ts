@@ -10,6 +10,8 @@ export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'offline'
 export interface StreamOptions {
   url: string
   topics: readonly string[]
+  /** More query parameters for the stream (`tail` for a job's log). */
+  params?: Record<string, string>
   /** Handlers by event name; each gets the parsed `data`. */
   on: Record<string, (data: unknown) => void>
   onState(state: StreamState): void
@@ -57,7 +59,7 @@ export class Stream {
   }
 
   #open(): void {
-    const params = new URLSearchParams({ topics: this.#opts.topics.join(',') })
+    const params = new URLSearchParams({ ...this.#opts.params, topics: this.#opts.topics.join(',') })
     if (this.#lastId !== null) params.set('lastEventId', this.#lastId)
     const es = new EventSource(`${this.#opts.url}?${params}`)
     this.#es = es

@@ -12,6 +12,8 @@ declare global {
       view(): { from: number; to: number; zoomed: boolean }
       /** How many of a metric's points carry a min/max band. */
       band(metric: string): number
+      /** The host page's charts with data: whether each is on screen, how often it was drawn, and up to when. */
+      charts(): { id: string; metric: string | null; seen: boolean; draws: number; drawnTo: number }[]
     }
   }
 }

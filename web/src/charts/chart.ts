@@ -178,8 +178,8 @@ function dragToZoom(
 }
 
 export interface StreamingChart {
-  /** Adds a line for a metric, sharing its buffer's points in place. */
-  addSeries(metric: string, label: string, buffer: SeriesBuffer): void
+  /** Adds a line for a metric, sharing its buffer's points in place; placed among the others by `rank` if given. */
+  addSeries(metric: string, label: string, buffer: SeriesBuffer, rank?: number): void
   has(metric: string): boolean
   /** Moves the window to [now - windowMs, now] and redraws without animation. */
   render(now: number, windowMs: number): void
@@ -208,6 +208,8 @@ export function createChart(
   let windowMs = 300_000
   const metrics = new Set<string>()
   const buffers: SeriesBuffer[] = []
+  /** Each line's rank, in dataset order (lines without one go last, in the order they came). */
+  const ranks: number[] = []
   const chart = new Chart<'line', Point[]>(canvas, {
     type: 'line',
     data: { datasets: [] },
@@ -257,24 +259,24 @@ export function createChart(
   if (opts.onZoom) dragToZoom(chart, canvas, opts.onZoom)
 
   const api: StreamingChart = {
-    addSeries(metric, label, buffer) {
+    addSeries(metric, label, buffer, rank) {
       if (metrics.has(metric)) return
       metrics.add(metric)
-      const slot = `--series-${chart.data.datasets.length % 8}`
-      const color = css(slot)
-      const ds: ChartDataset<'line', Point[]> = {
-        label,
-        data: buffer.points,
-        borderColor: color,
-        backgroundColor: color,
-      }
-      chart.data.datasets.push(ds)
-      buffers.push(buffer)
+      const ds: ChartDataset<'line', Point[]> = { label, data: buffer.points }
       const key = document.createElement('span')
       key.className = 'key'
-      key.style.setProperty('--key', `var(${slot})`)
       key.textContent = label
-      legend.append(key)
+      const at = rank === undefined ? ranks.length : ranks.filter((r) => r <= rank).length
+      ranks.splice(at, 0, rank ?? Number.POSITIVE_INFINITY)
+      chart.data.datasets.splice(at, 0, ds)
+      buffers.splice(at, 0, buffer)
+      legend.insertBefore(key, legend.children[at] ?? null)
+      // Colours follow the position, so a line placed before others takes its slot and they move on one
+      chart.data.datasets.forEach((d, i) => {
+        d.borderColor = css(`--series-${i % 8}`)
+        d.backgroundColor = d.borderColor
+        ;(legend.children[i] as HTMLElement).style.setProperty('--key', `var(--series-${i % 8})`)
+      })
       legend.hidden = chart.data.datasets.length < 2
     },
     has: (metric) => metrics.has(metric),

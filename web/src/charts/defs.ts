@@ -8,6 +8,8 @@ export interface ChartDef {
   /** The metric whose latest value the card's header shows; the first line added when absent. */
   primary?: string
   label(metric: string): string
+  /** Where a metric's line goes among the chart's (lowest first); in the order they arrive when absent. */
+  rank?(metric: string): number
 }
 
 const MEM_LABELS: Record<string, string> = {
@@ -34,7 +36,15 @@ export const CHARTS: readonly ChartDef[] = [
     primary: 'mem.used_bytes',
     label: (m) => MEM_LABELS[m] ?? m,
   },
-  { id: 'load', title: 'Load average', unit: 'load', match: /^load\.\d+m$/, label: (m) => m.slice(5) },
+  {
+    id: 'load',
+    title: 'Load average',
+    unit: 'load',
+    match: /^load\.\d+m$/,
+    label: (m) => m.slice(5),
+    // 1m, 5m, 15m: by minutes, not as the names sort
+    rank: (m) => Number.parseInt(m.slice(5), 10),
+  },
   {
     id: 'net',
     title: 'Network',

@@ -259,5 +259,6 @@ export function fleetPage(me: Identity): void {
     timestamps: () => [],
     view: () => ({ from: 0, to: 0, zoomed: false }),
     band: () => 0,
+    charts: () => [],
   }
 }

@@ -42,6 +42,12 @@ interface Card {
   now: HTMLElement
   chart: StreamingChart
   first: string | null
+  /** Whether the card is in (or near) the viewport: only those are drawn. */
+  seen: boolean
+  /** Draws so far, for tests and the benchmark. */
+  draws: number
+  /** The newest time drawn. */
+  drawnTo: number
 }
 
 /**
@@ -76,6 +82,24 @@ export function hostPage(
   $<HTMLElement>('#host').textContent = host
   document.title = `${host} · Vigil`
 
+  // A chart off screen is not drawn at all: its buffer keeps filling, and it catches up in one draw when it
+  // scrolls into view (a hidden tab draws nothing either, and catches up when shown)
+  const byEl = new Map<Element, Card>()
+  const onScreen = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const c = byEl.get(e.target)
+        if (!c) continue
+        c.seen = e.isIntersecting
+        if (c.seen) dirty = true
+      }
+    },
+    { rootMargin: '100px 0px' },
+  )
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) dirty = true
+  })
+
   function card(def: ChartDef): Card {
     let c = cards.get(def.id)
     if (c) return c
@@ -95,8 +119,19 @@ export function hostPage(
     csv.addEventListener('toggle', () => {
       if (csv.open) (csv.querySelector('.menu') as HTMLElement).replaceChildren(...csvLinks(chart.metrics()))
     })
-    c = { def, el, now: el.querySelector('.now') as HTMLElement, chart, first: def.primary ?? null }
+    c = {
+      def,
+      el,
+      now: el.querySelector('.now') as HTMLElement,
+      chart,
+      first: def.primary ?? null,
+      seen: false,
+      draws: 0,
+      drawnTo: 0,
+    }
     cards.set(def.id, c)
+    byEl.set(el, c)
+    onScreen.observe(el)
     return c
   }
 
@@ -111,7 +146,7 @@ export function hostPage(
     b = new SeriesBuffer()
     buffers.set(metric, b)
     const c = card(def)
-    c.chart.addSeries(metric, def.label(metric), b)
+    c.chart.addSeries(metric, def.label(metric), b, def.rank?.(metric))
     c.first ??= metric
     c.el.classList.remove('hidden')
     return b
@@ -139,8 +174,10 @@ export function hostPage(
     const w = to - from
     if (!zoom) for (const b of buffers.values()) b.trim(from)
     for (const c of cards.values()) {
-      if (c.el.classList.contains('hidden')) continue
+      if (!c.seen || c.el.classList.contains('hidden')) continue
       c.chart.render(to, w)
+      c.draws++
+      c.drawnTo = to
       drawn++
     }
     // DOM writes after all canvas work: interleaved, each one would force a layout in the next chart's update
@@ -383,8 +420,12 @@ export function hostPage(
   window.vigil = {
     perf: () => ({
       ...cost.summary(),
-      charts: [...cards.values()].filter((c) => !c.el.classList.contains('hidden')).length,
+      charts: [...cards.values()].filter((c) => c.seen && !c.el.classList.contains('hidden')).length,
     }),
+    charts: () =>
+      [...cards.values()]
+        .filter((c) => !c.el.classList.contains('hidden'))
+        .map((c) => ({ id: c.def.id, metric: c.first, seen: c.seen, draws: c.draws, drawnTo: c.drawnTo })),
     state: () => stream?.state ?? 'connecting',
     timestamps: (metric) => buffers.get(metric)?.points.map((p) => p.x) ?? [],
     view: () => ({ ...visibleWindow(), zoomed: zoom !== null }),

@@ -1,4 +1,4 @@
-import type { Identity, Job, MetricsEvent } from '../../../server/protocol/index.ts'
+import type { Identity, Job, LogEvent, MetricsEvent } from '../../../server/protocol/index.ts'
 import { ControlSocket } from '../control.ts'
 import { $ } from '../dom.ts'
 import { hostUrl } from '../route.ts'
@@ -7,7 +7,7 @@ import { JobView } from '../views/jobs.ts'
 
 /**
  * A job's page at `/jobs/<id>`: its progress, live log, the CPU of its processes over its host's, and cancel and
- * retry for operators. The host's CPU comes from the host's own metrics topic.
+ * retry for operators. One stream carries the job's topic and its host's metrics.
  */
 export async function jobPage(me: Identity, id: string): Promise<void> {
   const operator = me.role === 'operator' || me.role === 'admin'
@@ -29,9 +29,13 @@ export async function jobPage(me: Identity, id: string): Promise<void> {
   const link = $<HTMLAnchorElement>('#job-host')
   link.href = hostUrl(job.host)
   link.textContent = `on ${job.host}`
+  // The page's one stream: the job (opening with its last lines) and its host's metrics
   startStream({
-    topics: [`metrics:${job.host}`],
+    topics: [`job:${id}`, `metrics:${job.host}`],
+    params: { tail: JobView.TAIL },
     on: {
+      job: (d) => view.onJob(d as Job),
+      log: (d) => view.onLog(d as LogEvent),
       metrics: (d) => {
         const ev = d as MetricsEvent
         const cpu = ev.values['cpu.usage_pct']

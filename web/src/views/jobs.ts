@@ -78,10 +78,10 @@ export class JobsList {
 
 /**
  * One job: its progress, a virtualized live log that follows the end until you scroll up, search in the loaded
- * lines, cancel and retry for operators, and the job's audit trail. It has its own stream on `job:<id>`.
+ * lines, cancel and retry for operators, and the job's audit trail. Its `job` and `log` events come from the
+ * page's one stream, on `job:<id>`.
  */
 export class JobView {
-  #es: EventSource | null = null
   #job: Job | null = null
   #lines: LogLine[] = []
   #follow = true
@@ -127,18 +127,24 @@ export class JobView {
     this.#chart = null
     $('#job-chart-legend').innerHTML = ''
     $('#job-title').textContent = id
-    this.#es = new EventSource(
-      `/api/stream?topics=job:${encodeURIComponent(id)}&tail=${KEEP_LINES > 10_000 ? 10_000 : KEEP_LINES}`,
-    )
-    this.#es.addEventListener('job', (e) => this.#show(JSON.parse((e as MessageEvent<string>).data) as Job))
-    this.#es.addEventListener('log', (e) => this.#append(JSON.parse((e as MessageEvent<string>).data) as LogEvent))
     void this.#loadAudit(id)
   }
 
   close(): void {
-    this.#es?.close()
-    this.#es = null
     this.#job = null
+  }
+
+  /** The stream's parameters for the job's topic: the last lines a fresh stream opens with. */
+  static readonly TAIL = String(Math.min(KEEP_LINES, 10_000))
+
+  /** A `job` event of the job shown. */
+  onJob(job: Job): void {
+    this.#show(job)
+  }
+
+  /** A `log` event of the job shown. */
+  onLog(ev: LogEvent): void {
+    this.#append(ev)
   }
 
   /** The host's CPU from the dashboard's stream, drawn under the job's own. */

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest'
+import { useE2eHub } from './harness.ts'
+
+const hub = useE2eHub(['--sample-ms', '500'])
+
+describe('the dashboard draws only what is seen', () => {
+  it('does not draw an off-screen chart while its events arrive, and catches it up in one draw when scrolled into view, with no gap', async () => {
+    const page = await hub.browser.newPage({ viewport: { width: 1280, height: 480 } })
+    await page.goto(hub.hostPage)
+    const charts = () => page.evaluate(() => window.vigil.charts())
+    await expect
+      .poll(async () => (await charts()).filter((c) => !c.seen).length, { timeout: 15_000 })
+      .toBeGreaterThan(0)
+    await page.waitForTimeout(1000)
+    const off = (await charts()).filter((c) => !c.seen).at(-1)
+    if (!off?.metric) throw new Error('no chart off screen')
+    const times = () => page.evaluate((m) => window.vigil.timestamps(m), off.metric as string)
+    const before = await times()
+    await page.waitForTimeout(3000)
+    // Its events kept arriving into its buffer; the chart was not drawn once
+    expect((await times()).length).toBeGreaterThan(before.length + 3)
+    expect((await charts()).find((c) => c.id === off.id)?.draws).toBe(off.draws)
+
+    await page.locator(`[data-chart="${off.id}"]`).scrollIntoViewIfNeeded()
+    await expect
+      .poll(async () => (await charts()).find((c) => c.id === off.id)?.draws, { timeout: 5000 })
+      .toBeGreaterThan(off.draws)
+    const now = (await charts()).find((c) => c.id === off.id)
+    const held = await times()
+    expect(now?.seen).toBe(true)
+    // One draw shows everything that arrived meanwhile: up to the newest point, no hole between
+    expect(now?.drawnTo).toBeGreaterThanOrEqual(held.at(-2) as number)
+    const steps = held.slice(1).map((t, i) => t - (held[i] as number))
+    expect(Math.max(...steps)).toBeLessThan(1000)
+    await page.close()
+  })
+})
+
+describe('the dashboard as a new user tries it', () => {
+  it('keeps each range label on one line on a phone, lists load as 1m, 5m, 15m, and puts the sampling panel below the charts', async () => {
+    const page = await hub.browser.newPage({ viewport: { width: 390, height: 844 } })
+    await page.goto(hub.hostPage)
+    await expect.poll(() => page.locator('[data-chart="load"] .legend .key').count(), { timeout: 15_000 }).toBe(3)
+    expect(await page.locator('[data-chart="load"] .legend .key').allTextContents()).toEqual(['1m', '5m', '15m'])
+    const heights = await page
+      .locator('#ranges button:not([hidden])')
+      .evaluateAll((els) => els.map((el) => Math.round(el.getBoundingClientRect().height)))
+    expect(new Set(heights).size).toBe(1)
+    const [grid, panel] = await Promise.all([
+      page.locator('#grid').boundingBox(),
+      page.locator('#control').boundingBox(),
+    ])
+    expect(panel?.y).toBeGreaterThanOrEqual((grid?.y ?? 0) + (grid?.height ?? 0))
+    await page.close()
+  })
+
+  it('shows the whole log search placeholder on a job page, on a phone too', async () => {
+    const run = hub.run('polish', ['true'])
+    await run.exited
+    const id = /job (j[0-9a-f]+)/.exec(run.stderr())?.[1] as string
+    for (const width of [1280, 390]) {
+      const page = await hub.browser.newPage({ viewport: { width, height: 800 } })
+      await page.goto(`${hub.server.url}/jobs/${id}`)
+      const fit = await page.locator('#job-search').evaluate((el) => {
+        const input = el as HTMLInputElement
+        const style = getComputedStyle(input)
+        const ctx = document.createElement('canvas').getContext('2d') as CanvasRenderingContext2D
+        ctx.font = `${style.fontSize} ${style.fontFamily}`
+        const room = input.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight)
+        return { text: ctx.measureText(input.placeholder).width, room }
+      })
+      expect(fit.text).toBeLessThanOrEqual(fit.room)
+      await page.close()
+    }
+  })
+
+  it('opens a job page on the one EventSource of the dashboard, carrying the job, its log and its host', async () => {
+    const run = hub.run('one-stream', ['bash', '-c', 'echo first; echo second'])
+    await run.exited
+    const id = /job (j[0-9a-f]+)/.exec(run.stderr())?.[1] as string
+    const page = await hub.browser.newPage()
+    await page.addInitScript(() => {
+      const Native = window.EventSource
+      const urls: string[] = []
+      ;(window as unknown as { streams: string[] }).streams = urls
+      window.EventSource = class extends Native {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init)
+          urls.push(String(url))
+        }
+      }
+    })
+    await page.goto(`${hub.server.url}/jobs/${id}`)
+    await expect
+      .poll(() => page.locator('#job-log .log-line').allTextContents(), { timeout: 10_000 })
+      .toEqual(['first', 'second'])
+    const streams = await page.evaluate(() => (window as unknown as { streams: string[] }).streams)
+    expect(streams).toHaveLength(1)
+    const q = new URL(streams[0] as string, hub.server.url).searchParams
+    expect(q.get('topics')?.split(',')).toEqual([`job:${id}`, 'metrics:e2e-hub', 'alerts'])
+    expect(q.get('tail')).toBe('10000')
+    await page.close()
+  })
+})
