@@ -254,7 +254,16 @@ export function fleetPage(me: Identity): void {
   void audit?.load()
 
   window.vigil = {
-    perf: () => ({ firstChartMs: null, updates: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, charts: 0 }),
+    perf: () => ({
+      firstChartMs: null,
+      updates: 0,
+      p50Ms: 0,
+      p99Ms: 0,
+      maxMs: 0,
+      pixelsP50Ms: null,
+      pixelsP95Ms: null,
+      charts: 0,
+    }),
     state: () => stream?.state ?? 'connecting',
     timestamps: () => [],
     view: () => ({ from: 0, to: 0, zoomed: false }),

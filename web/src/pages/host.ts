@@ -186,7 +186,11 @@ export function hostPage(
       const text = last ? formatValue(c.def.unit, last.y) : ''
       if (c.now.textContent !== text) c.now.textContent = text
     }
-    if (drawn > 0) cost.firstChartMs ??= Math.round(performance.now())
+    if (drawn > 0) {
+      cost.firstChartMs ??= Math.round(performance.now())
+      // Live only: a zoomed span is not where new samples are drawn
+      if (!zoom) cost.drew(newestTs)
+    }
     cost.frame(performance.now() - t0)
   }
 
