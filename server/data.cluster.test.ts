@@ -142,6 +142,11 @@ describe('one hub on PostgreSQL', () => {
       [2, 'two'],
       [3, 'three'],
     ])
+    // The log's search runs in PostgreSQL too (ILIKE): case-insensitive, _ taken literally
+    const found = await call<{ lines: { seq: number }[] }>(h, operator, 'GET', `/api/jobs/${id}/logs?q=T`)
+    expect(found.body.lines.map((l) => l.seq)).toEqual([2, 3])
+    const literal = await call<{ lines: unknown[] }>(h, operator, 'GET', `/api/jobs/${id}/logs?q=t_o`)
+    expect(literal.body.lines).toEqual([])
     const audit = await call<{ entries: AuditEntry[] }>(h, operator, 'GET', '/api/audit?limit=5')
     expect(audit.body.entries.map((e) => [e.command, e.actor, e.outcome])).toEqual([
       ['sampling.set', 'ops', 'accepted'],

@@ -122,7 +122,7 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
   app.get('/api/jobs/:id', read, ownJob, async (c) => c.json(await jobs.get(c.req.param('id'))))
   app.get('/api/jobs/:id/logs', read, ownJob, zValidator('query', LogsQuery, invalidAs400), async (c) => {
     const q = c.req.valid('query')
-    return c.json(await jobs.logs(c.req.param('id'), q.after, q.limit))
+    return c.json(await jobs.logs(c.req.param('id'), q.after, q.limit, q.q))
   })
   return app
 }

@@ -108,6 +108,35 @@ describe('job ingest API and streams', () => {
     expect((logs.body.lines as LogLine[]).map((l) => l.text)).toEqual(['a', 'b'])
   })
 
+  it('searches the whole stored log with ?q=, case-insensitively, taking % and _ literally, paged by after', async () => {
+    const { reporter, as } = await setup()
+    const api = as(reporter)
+    const id = (await api('POST', '/api/jobs', { name: 'build' })).body.id as string
+    const text = Array.from({ length: 5000 }, (_, i) => (i % 1000 === 999 ? `ERROR at step ${i + 1}` : `ok ${i + 1}`))
+    await api(
+      'POST',
+      `/api/jobs/${id}/logs?batch=0`,
+      text.map((t) => ({ text: t })),
+    )
+    await api('POST', `/api/jobs/${id}/logs?batch=1`, [{ text: '100% done_now' }, { text: '100x done-now' }])
+    const seqs = async (query: string) =>
+      ((await api('GET', `/api/jobs/${id}/logs?${query}`)).body.lines as LogLine[]).map((l) => [l.seq, l.text])
+    expect(await seqs('q=error')).toEqual([
+      [1000, 'ERROR at step 1000'],
+      [2000, 'ERROR at step 2000'],
+      [3000, 'ERROR at step 3000'],
+      [4000, 'ERROR at step 4000'],
+      [5000, 'ERROR at step 5000'],
+    ])
+    expect(await seqs('q=Error&after=2000&limit=2')).toEqual([
+      [3000, 'ERROR at step 3000'],
+      [4000, 'ERROR at step 4000'],
+    ])
+    expect(await seqs(`q=${encodeURIComponent('0% done_')}`)).toEqual([[5001, '100% done_now']])
+    expect(await seqs('q=nothing-like-it')).toEqual([])
+    expect((await api('GET', `/api/jobs/${id}/logs?q=`)).status).toBe(400)
+  })
+
   it('keeps the first 1,000 and the last N lines and says how many were dropped', async () => {
     const { reporter, as } = await setup({ VIGIL_JOB_LOG_LINES: '100' })
     const api = as(reporter)

@@ -225,9 +225,13 @@ export class Jobs {
     })
   }
 
-  /** Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for. */
-  async logs(id: string, after: number, limit: number): Promise<Awaited<ReturnType<JobLogs['read']>>> {
-    return this.#logs.read(await this.#row(id), after, limit)
+  /**
+   * Lines after `after`, with a `dropped` count when the retention gap lies in the range asked for; with `q`, only
+   * those containing it (the search runs over every stored line, not what a client has loaded).
+   */
+  async logs(id: string, after: number, limit: number, q?: string): Promise<Awaited<ReturnType<JobLogs['read']>>> {
+    const job = await this.#row(id)
+    return q === undefined ? this.#logs.read(job, after, limit) : this.#logs.search(job, q, after, limit)
   }
 
   /** The last `n` lines, for a `job:<id>` stream that opens without resuming. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lte } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm'
 import { jobLogs, jobs } from '../../db/schema.ts'
 import type { LogLine, LogLineIn } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
@@ -154,6 +154,27 @@ export class JobLogs {
     const first = lines[0]?.seq
     const gap = job.logDropped > 0 && first !== undefined && first > after + 1
     return { lines, dropped: gap ? { after: first - 1 - job.logDropped, count: job.logDropped } : null }
+  }
+
+  /**
+   * The lines after `after` that contain `q`, case-insensitively (ASCII letters on SQLite), in order, at most
+   * `limit`: a search across the whole stored log. `dropped` is never set: a match says nothing of a gap.
+   */
+  async search(job: LogState, q: string, after: number, limit: number): Promise<{ lines: LogLine[]; dropped: null }> {
+    const { jobLogs: t } = this.#sql.t
+    // The text is matched as it is: % and _ in it are not wildcards
+    const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    const matches =
+      this.#sql.kind === 'postgres'
+        ? sql`${t.text} ILIKE ${pattern} ESCAPE '\\'`
+        : sql`${t.text} LIKE ${pattern} ESCAPE '\\'`
+    const lines = await this.#sql.db
+      .select(lineColumns(t))
+      .from(t)
+      .where(and(eq(t.jobId, job.id), gt(t.seq, after), matches))
+      .orderBy(asc(t.seq))
+      .limit(limit)
+    return { lines, dropped: null }
   }
 
   /** The last `n` lines, oldest first. */

@@ -77,6 +77,8 @@ export const JobsQuery = z.object({
 export const LogsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Only the lines that contain this text (case-insensitive), across the whole stored log. */
+  q: z.string().min(1).max(200).optional(),
 })
 
 export interface Progress {
