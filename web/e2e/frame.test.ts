@@ -104,4 +104,34 @@ describe('the dashboard as a new user tries it', () => {
     expect(q.get('tail')).toBe('10000')
     await page.close()
   })
+
+  it('searches the whole stored log from the job page and jumps to a match far outside the loaded lines, then back to live', async () => {
+    const token = hub.createToken('reporter', 'e2e-search')
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const post = (path: string, body: unknown) =>
+      fetch(`${hub.server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    const id = ((await (await post('/api/jobs', { name: 'long-log' })).json()) as { id: string }).id
+    for (let b = 0; b < 3; b++) {
+      const lines = Array.from({ length: 10_000 }, (_, i) => {
+        const seq = b * 10_000 + i + 1
+        return { text: seq === 5000 ? 'the needle at 5000' : `line ${seq}` }
+      })
+      expect((await post(`/api/jobs/${id}/logs?batch=${b}`, lines)).status).toBe(200)
+    }
+    const page = await hub.browser.newPage()
+    await page.goto(`${hub.server.url}/jobs/${id}`)
+    // It opens on the last 10,000 lines: line 5000 is not among them
+    await expect
+      .poll(() => page.locator('#job-log .log-line').last().getAttribute('data-seq'), { timeout: 10_000 })
+      .toBe('30000')
+    await page.fill('#job-search', 'NEEDLE')
+    await expect.poll(() => page.locator('#job-search-count').textContent()).toBe('1 matches in the whole log')
+    const needle = page.locator('#job-log .log-line[data-seq="5000"]')
+    await expect.poll(() => needle.textContent()).toBe('the needle at 5000')
+    expect(await needle.getAttribute('class')).toContain('match')
+    expect(await needle.isVisible()).toBe(true)
+    await page.click('#job-live')
+    await expect.poll(() => page.locator('#job-log .log-line').last().getAttribute('data-seq')).toBe('30000')
+    await page.close()
+  })
 })

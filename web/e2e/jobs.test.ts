@@ -33,7 +33,7 @@ describe('jobs in Chromium', () => {
     // The chart overlays the host's CPU; the job's own line fills in from heartbeats
     await expect.poll(() => page.locator('#job-chart-legend .key').allTextContents()).toEqual(['job processes', 'host'])
     await page.fill('#job-search', 'row 2')
-    await expect.poll(() => page.locator('#job-search-count').textContent()).toBe('11 matches')
+    await expect.poll(() => page.locator('#job-search-count').textContent()).toBe('11 matches in the whole log')
 
     page.once('dialog', (d) => void d.accept('wrong dataset'))
     await page.click('#job-cancel')

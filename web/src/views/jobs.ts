@@ -3,12 +3,16 @@ import { createChart, type StreamingChart } from '../charts/chart.ts'
 import { SeriesBuffer } from '../charts/series.ts'
 import type { ControlSocket } from '../control.ts'
 import { CommandFailed } from '../control.ts'
-import { $, esc } from '../dom.ts'
+import { $, debounced, esc } from '../dom.ts'
 import { formatBytes } from '../format.ts'
 
 const LINE_PX = 18
 /** Lines kept in the browser for one job: the virtual list draws only what is on screen. */
 const KEEP_LINES = 100_000
+/** Matches the hub is asked for at most. */
+const SEARCH_LIMIT = 1000
+/** Lines read around a search match far outside those held, and at the end when going back to live. */
+const WINDOW_LINES = 10_000
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'lost'])
 
 function duration(ms: number): string {
@@ -85,7 +89,14 @@ export class JobView {
   #job: Job | null = null
   #lines: LogLine[] = []
   #follow = true
-  #matches: number[] = []
+  /** Seqs of the lines that match the search, from the hub's search of the whole stored log. */
+  #matches = new Set<number>()
+  /**
+   * Whether the lines held are a window around a search match rather than the live end: live lines are then not
+   * appended, and "jump to live" reads the end again.
+   */
+  #windowed = false
+  #searchRun = 0
   #drawQueued = false
   readonly #canCommand: boolean
   readonly #control: ControlSocket | null
@@ -106,9 +117,13 @@ export class JobView {
     $('#job-live').addEventListener('click', () => {
       this.#follow = true
       $('#job-live').hidden = true
+      if (this.#windowed) void this.#loadEnd()
       this.#draw()
     })
-    $('#job-search').addEventListener('input', () => this.#search())
+    $('#job-search').addEventListener(
+      'input',
+      debounced(() => void this.#search(), 250),
+    )
     $('#job-cancel').addEventListener('click', () => void this.#cancel())
     $('#job-retry').addEventListener(
       'click',
@@ -120,6 +135,8 @@ export class JobView {
     this.close()
     this.#lines = []
     this.#follow = true
+    this.#windowed = false
+    this.#matches = new Set()
     this.#jobCpu = new SeriesBuffer()
     this.#hostCpu = new SeriesBuffer()
     // A fresh chart per job: its lines share the new buffers
@@ -210,10 +227,34 @@ export class JobView {
   }
 
   #append(ev: LogEvent): void {
+    // A window around a search match holds older lines: the live ones come back with "jump to live"
+    if (this.#windowed) return
     const last = this.#lines.at(-1)?.seq ?? 0
-    for (const l of ev.lines) if (l.seq > last) this.#lines.push(l)
+    const q = $<HTMLInputElement>('#job-search').value.toLowerCase()
+    const matched = this.#matches.size
+    for (const l of ev.lines) {
+      if (l.seq <= last) continue
+      this.#lines.push(l)
+      if (q && l.text.toLowerCase().includes(q)) this.#matches.add(l.seq)
+    }
+    if (this.#matches.size !== matched) this.#showCount()
     if (this.#lines.length > KEEP_LINES) this.#lines.splice(0, this.#lines.length - KEEP_LINES)
-    if ($<HTMLInputElement>('#job-search').value) this.#search()
+    this.#draw()
+  }
+
+  /** Holds the lines the hub answers for `after`/`limit` instead of those held, and draws them. */
+  async #loadLines(after: number, limit: number): Promise<boolean> {
+    if (!this.#job) return false
+    const res = await fetch(`/api/jobs/${encodeURIComponent(this.#job.id)}/logs?after=${after}&limit=${limit}`)
+    if (!res.ok) return false
+    this.#lines = ((await res.json()) as { lines: LogLine[] }).lines
+    return true
+  }
+
+  /** Back to the live end after a jump: the last lines, as the page opened with, then live ones again. */
+  async #loadEnd(): Promise<void> {
+    const total = this.#job?.log.lines ?? 0
+    if (await this.#loadLines(Math.max(0, total - WINDOW_LINES), WINDOW_LINES)) this.#windowed = false
     this.#draw()
   }
 
@@ -229,11 +270,10 @@ export class JobView {
       if (this.#follow) log.scrollTop = log.scrollHeight
       const first = Math.max(0, Math.floor(log.scrollTop / LINE_PX) - 20)
       const count = Math.ceil(log.clientHeight / LINE_PX) + 40
-      const matches = new Set(this.#matches)
       const html = this.#lines
         .slice(first, first + count)
-        .map((l, i) => {
-          const cls = `log-line ${l.stream}${matches.has(first + i) ? ' match' : ''}`
+        .map((l) => {
+          const cls = `log-line ${l.stream}${this.#matches.has(l.seq) ? ' match' : ''}`
           return `<div class="${cls}" data-seq="${l.seq}">${esc(l.text)}${l.cut ? ' <em>[cut]</em>' : ''}</div>`
         })
         .join('')
@@ -243,17 +283,48 @@ export class JobView {
     })
   }
 
-  #search(): void {
-    const q = $<HTMLInputElement>('#job-search').value.toLowerCase()
-    this.#matches = q === '' ? [] : this.#lines.flatMap((l, i) => (l.text.toLowerCase().includes(q) ? [i] : []))
-    $('#job-search-count').textContent = q === '' ? '' : `${this.#matches.length} matches`
-    const first = this.#matches[0]
+  /**
+   * Searches the whole stored log on the hub (not only the lines held), marks the matches, and shows the first
+   * one: scrolled to if held, else in a window of lines read around it.
+   */
+  async #search(): Promise<void> {
+    const run = ++this.#searchRun
+    const q = $<HTMLInputElement>('#job-search').value
+    if (q === '' || !this.#job) {
+      this.#matches = new Set()
+      $('#job-search-count').textContent = ''
+      this.#draw()
+      return
+    }
+    const res = await fetch(
+      `/api/jobs/${encodeURIComponent(this.#job.id)}/logs?q=${encodeURIComponent(q)}&limit=${SEARCH_LIMIT}`,
+    )
+    if (run !== this.#searchRun || !res.ok) return
+    const found = ((await res.json()) as { lines: LogLine[] }).lines
+    this.#matches = new Set(found.map((l) => l.seq))
+    this.#showCount()
+    const first = found[0]
     if (first !== undefined) {
       this.#follow = false
       $('#job-live').hidden = false
-      $('#job-log').scrollTop = first * LINE_PX
+      let at = this.#lines.findIndex((l) => l.seq === first.seq)
+      if (at < 0) {
+        // Far outside what is held: read a window around it
+        await this.#loadLines(Math.max(0, first.seq - WINDOW_LINES / 2), WINDOW_LINES)
+        if (run !== this.#searchRun) return
+        this.#windowed = true
+        at = this.#lines.findIndex((l) => l.seq === first.seq)
+      }
+      const log = $('#job-log')
+      ;(log.querySelector('.log-space') as HTMLElement).style.height = `${this.#lines.length * LINE_PX}px`
+      log.scrollTop = Math.max(0, at) * LINE_PX
     }
     this.#draw()
+  }
+
+  #showCount(): void {
+    const n = this.#matches.size
+    $('#job-search-count').textContent = `${n >= SEARCH_LIMIT ? `${SEARCH_LIMIT}+` : n} matches in the whole log`
   }
 
   async #cancel(): Promise<void> {
