@@ -21,7 +21,7 @@ async function open(path: string): Promise<Page> {
 }
 
 describe('the overview at fleet scale in Chromium', () => {
-  it('lists 200 simulated hosts live, filters and sorts them, and counts them online', async () => {
+  it('lists 200 simulated hosts live, paints only the rows on screen, filters and sorts them, and counts them online', async () => {
     // 200 tokens made at once through the data dir, as `vigil token create` does one at a time
     const tokens = sqliteTokenAdmin(openDb(hub.dataDir))
     for (let i = 0; i < 200; i++) {
@@ -44,6 +44,12 @@ describe('the overview at fleet scale in Chromium', () => {
       await expect
         .poll(() => page.locator('#fleet-counts').textContent(), { timeout: 10_000 })
         .toBe('201 online · 0 offline')
+      // A row far below the window takes its figures but is not painted until it is scrolled to
+      const far = page.locator('#fleet-table tbody tr[data-host="node-180"]')
+      expect(await far.locator('td').nth(5).textContent()).toBe('')
+      await far.scrollIntoViewIfNeeded()
+      await expect.poll(() => far.locator('td').nth(5).textContent(), { timeout: 10_000 }).toBe('1.80')
+      await page.locator('#fleet-table tbody tr[data-host="node-042"]').scrollIntoViewIfNeeded()
       await expect
         .poll(() => page.locator('#fleet-table tbody tr[data-host="node-042"] td').nth(5).textContent(), {
           timeout: 10_000,
@@ -57,7 +63,8 @@ describe('the overview at fleet scale in Chromium', () => {
         .poll(async () => {
           const cpus = await page.locator('#fleet-table tbody tr td:nth-child(2) .value').allTextContents()
           const values = cpus.map((t) => Number.parseFloat(t)).filter((v) => !Number.isNaN(v))
-          return values.length > 100 && values.every((v, i) => i === 0 || v <= (values[i - 1] as number))
+          // The rows on screen (and 200 px beyond) are painted, in descending CPU order
+          return values.length >= 10 && values.every((v, i) => i === 0 || v <= (values[i - 1] as number))
         })
         .toBe(true)
     } finally {

@@ -28,6 +28,8 @@ interface Row {
   tr: HTMLTableRowElement
   cells: Record<'host' | 'cpu' | 'mem' | 'disk' | 'net' | 'load' | 'seen' | 'agent', HTMLTableCellElement>
   sparks: Record<'cpu' | 'mem' | 'disk', { data: Spark; line: SVGPolylineElement; value: HTMLElement }>
+  /** Whether the row is on (or near) the screen: only those are painted. */
+  seen: boolean
 }
 
 const pct = (v: number | null) => (v === null ? '–' : `${v.toFixed(1)}%`)
@@ -76,6 +78,23 @@ function ago(ms: number | null, now: number): string {
 export function fleetPage(me: Identity): void {
   const body = $<HTMLElement>('#fleet-table tbody')
   const rows = new Map<string, Row>()
+  // Rows off screen take their figures but are not painted: at 200 hosts most of the table is off screen
+  const byTr = new Map<Element, Row>()
+  const onScreen = new IntersectionObserver(
+    (entries) => {
+      const now = Date.now()
+      for (const e of entries) {
+        const r = byTr.get(e.target)
+        if (!r) continue
+        const was = r.seen
+        r.seen = e.isIntersecting
+        if (!r.seen || was) continue
+        paint(r)
+        drawRow(r, now)
+      }
+    },
+    { rootMargin: '200px 0px' },
+  )
   const filter = $<HTMLInputElement>('#fleet-filter')
   const stateFilter = $<HTMLSelectElement>('#fleet-state')
   const sortBy = $<HTMLSelectElement>('#fleet-sort')
@@ -121,8 +140,11 @@ export function fleetPage(me: Identity): void {
       tr,
       cells,
       sparks: { cpu: sparkCell(cells.cpu), mem: sparkCell(cells.mem), disk: sparkCell(cells.disk) },
+      seen: false,
     }
     rows.set(h.host, row)
+    byTr.set(tr, row)
+    onScreen.observe(tr)
     showAlerts(row)
     return row
   }
@@ -140,19 +162,25 @@ export function fleetPage(me: Identity): void {
     badge.title = firing.map(alertLine).join('\n')
   }
 
+  /** Takes a host's figures into its row; the row's cells are painted only while it is on screen. */
   function update(h: FleetHost): void {
     const row = rowFor(h)
     row.host = h
     row.tr.dataset.state = h.state
-    for (const [key, v] of [
-      ['cpu', h.cpuPct],
-      ['mem', h.memPct],
-      ['disk', h.diskPct],
-    ] as const) {
-      const s = row.sparks[key]
-      if (h.ts !== null) record(s.data, h.ts, v)
-      s.value.textContent = pct(v)
+    if (h.ts !== null) {
+      record(row.sparks.cpu.data, h.ts, h.cpuPct)
+      record(row.sparks.mem.data, h.ts, h.memPct)
+      record(row.sparks.disk.data, h.ts, h.diskPct)
     }
+    if (row.seen) paint(row)
+  }
+
+  /** Writes a row's figures and warnings into its cells. */
+  function paint(row: Row): void {
+    const h = row.host
+    row.sparks.cpu.value.textContent = pct(h.cpuPct)
+    row.sparks.mem.value.textContent = pct(h.memPct)
+    row.sparks.disk.value.textContent = pct(h.diskPct)
     row.cells.net.textContent = h.netBytesPerS === null ? '–' : `${formatBytes(h.netBytesPerS)}/s`
     row.cells.load.textContent = h.load1 === null ? '–' : h.load1.toFixed(2)
     row.cells.agent.textContent = h.local ? 'hub' : (h.agentVersion ?? '–')
@@ -162,8 +190,11 @@ export function fleetPage(me: Identity): void {
     }
     if (h.droppedTicks > 0) warnings.push(`${h.droppedTicks} ticks lost from a full spool`)
     const warn = row.cells.host.querySelector('.warn') as HTMLElement
-    warn.textContent = warnings.length ? ` ⚠ ${warnings.join('; ')}` : ''
-    warn.title = warnings.join('\n')
+    const text = warnings.length ? ` ⚠ ${warnings.join('; ')}` : ''
+    if (warn.textContent !== text) {
+      warn.textContent = text
+      warn.title = warnings.join('\n')
+    }
   }
 
   const order: Record<string, (a: FleetHost, b: FleetHost) => number> = {
@@ -191,13 +222,17 @@ export function fleetPage(me: Identity): void {
     draw()
   }
 
-  /** Redraws the sparklines and last-seen times of the rows on screen. */
+  /** A row's sparklines and last-seen time, as of `now`. */
+  function drawRow(r: Row, now: number): void {
+    for (const s of Object.values(r.sparks)) s.line.setAttribute('points', sparkPoints(s.data, now))
+    r.cells.seen.textContent = r.host.state === 'online' && r.host.local ? 'now' : ago(r.host.lastSeenAt, now)
+  }
+
+  /** Redraws the sparklines and last-seen times of the rows on screen (a row scrolled away is drawn on its return). */
   function draw(): void {
     const now = Date.now()
     for (const r of rows.values()) {
-      if (!r.tr.isConnected) continue
-      for (const s of Object.values(r.sparks)) s.line.setAttribute('points', sparkPoints(s.data, now))
-      r.cells.seen.textContent = r.host.state === 'online' && r.host.local ? 'now' : ago(r.host.lastSeenAt, now)
+      if (r.seen && r.tr.isConnected) drawRow(r, now)
     }
   }
 
