@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import type { Hub } from '../hub.ts'
 import type { AlertView } from '../protocol/index.ts'
-import { result, sleep, until } from '../testing/alerts.ts'
+import { result, until } from '../testing/alerts.ts'
 import { useHubCluster } from '../testing/cluster.ts'
 import { ControlClient } from '../testing/control.ts'
-import { Collector } from '../testing/hub.ts'
+import { Collector, sleep } from '../testing/hub.ts'
 import { Receiver } from '../testing/receiver.ts'
 import { alertId } from './index.ts'
 

@@ -6,19 +6,19 @@ import type {
   AlertRecord,
   AlertRule,
   AlertView,
+  ChannelView,
   HostEntry,
   Job,
   MetricsEvent,
   NotificationView,
 } from '../protocol/index.ts'
 import type { Sql } from '../store/index.ts'
-import type { AlertConfig, ChannelView } from './config.ts'
+import type { AlertConfig } from './config.ts'
 import { type Change, Evaluator, snapshot } from './evaluator.ts'
 import type { Notice } from './formats.ts'
-import { silenceTest } from './match.ts'
 import { Outbox } from './outbox.ts'
 import { type AlertFilter, AlertRecords, type NewNotification } from './records.ts'
-import { Silences } from './silences.ts'
+import { marked, Silences } from './silences.ts'
 
 /** The topic of `alert`, `alert.config`, `alert.silence` and `alert.health` events. */
 export const ALERTS_TOPIC = 'alerts'
@@ -109,30 +109,29 @@ export class Alerts {
 
   /** Bus events feed the evaluator while this hub evaluates; config and silence changes reload what they name. */
   #on(e: BusEvent): void {
-    if (e.topic === ALERTS_TOPIC && e.event === 'alert.health') {
-      const { hub, faults } = JSON.parse(e.data) as { hub: string; faults: string[] }
-      this.#hubFaults.set(hub, new Set(faults))
-    }
+    // The payload as this hub published it, or parsed from another hub's event
+    const data = <T>() => (e.payload ?? JSON.parse(e.data)) as T
+    const health =
+      e.topic === ALERTS_TOPIC && e.event === 'alert.health' ? data<{ hub: string; faults: string[] }>() : null
+    if (health) this.#hubFaults.set(health.hub, new Set(health.faults))
     if (!this.#active) return
     const now = Date.now()
     const out: Change[] = []
     if (e.event === 'metrics') {
-      // Parsed only when a rule could want it: no metric rules, no cost per sample
+      // Read only when a rule could want it: no metric rules, no cost per sample
       if (!this.#metricRules) return
-      const m = (e.payload ?? JSON.parse(e.data)) as MetricsEvent
+      const m = data<MetricsEvent>()
       this.#evaluator.metrics(m.host, m.values, now, out)
     } else if (e.event === 'host') {
-      const h = JSON.parse(e.data) as HostEntry
+      const h = data<HostEntry>()
       if (!h.local) this.#evaluator.host(h.host, h.state === 'online', h.ts, now, out)
     } else if (e.event === 'job') {
-      this.#evaluator.job(JSON.parse(e.data) as Job, now, out)
+      this.#evaluator.job(data<Job>(), now, out)
+    } else if (health) {
+      this.#evaluator.health(health.hub, this.#hubFaults.get(health.hub) ?? new Set(), now, out)
     } else if (e.topic === ALERTS_TOPIC) {
       if (e.event === 'alert.config') this.#reload(this.#reloadConfig(), 'rules and channels')
       else if (e.event === 'alert.silence') this.#reload(this.silences.reload(), 'silences')
-      else if (e.event === 'alert.health') {
-        const { hub } = JSON.parse(e.data) as { hub: string }
-        this.#evaluator.health(hub, this.#hubFaults.get(hub) ?? new Set(), now, out)
-      }
     }
     if (out.length > 0) this.#apply(out, now)
   }
@@ -317,18 +316,12 @@ export class Alerts {
   }
 
   #view(a: Omit<AlertView, 'silenced' | 'silencedBy'>, now: number): AlertView {
-    const silencedBy = this.silences.matching(a, now)
-    return { ...a, silenced: silencedBy.length > 0, silencedBy }
+    return marked(a, this.silences.matching(a, now))
   }
 
   /** `GET /api/alerts`: current and recent alerts with their history, marked silenced by the silences on now. */
   async list(f: AlertFilter, now = Date.now()): Promise<AlertView[]> {
-    const [alerts, silences] = await Promise.all([this.records.list(f), this.records.activeSilences(now)])
-    const tests = silences.map((s) => ({ id: s.id, test: silenceTest(s.matchers) }))
-    return alerts.map((a) => {
-      const silencedBy = tests.filter((t) => t.test(a)).map((t) => t.id)
-      return { ...a, silenced: silencedBy.length > 0, silencedBy }
-    })
+    return this.silences.mark(await this.records.list(f), now)
   }
 
   notifications(alertId: string | undefined, limit: number): Promise<NotificationView[]> {

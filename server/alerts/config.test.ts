@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AuditEntry, Reply } from '../protocol/index.ts'
+import type { AuditEntry, ChannelView, Reply, RuleView } from '../protocol/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
-import type { ChannelView, RuleView } from './index.ts'
 
 let t: TestHub | null = null
 const clients: ControlClient[] = []

@@ -1,35 +1,16 @@
 import { eq } from 'drizzle-orm'
 import { AppError } from '../errors.ts'
-import { AlertChannel, AlertRule, ChannelKind, Severity } from '../protocol/index.ts'
+import {
+  AlertChannel,
+  AlertRule,
+  ChannelKind,
+  type ChannelTestResult,
+  type ChannelView,
+  type RuleView,
+  Severity,
+} from '../protocol/index.ts'
 import { dbErrorCode, type Sql, type Tables } from '../store/index.ts'
 import { send, testNotice } from './send.ts'
-
-/** A channel as reads show it: its URL's host only, never the URL or its headers. */
-export interface ChannelView {
-  name: string
-  kind: ChannelKind
-  urlHost: string
-  headers: string[]
-  minSeverity: Severity
-  updatedAt: number
-  updatedBy: string
-}
-
-/** A rule as reads show it: the rule as it was set, with who set it and when. */
-export interface RuleView {
-  rule: AlertRule
-  updatedAt: number
-  updatedBy: string
-}
-
-/** What `alert.channel.test` answers: whether the test notice was delivered, and the channel's answer. */
-export interface ChannelTestResult {
-  channel: string
-  delivered: boolean
-  status: number | null
-  error: string | null
-  ms: number
-}
 
 /**
  * Alert rules and notification channels: durable desired state, by name, on either backend. A rule may only

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { NotificationView } from '../protocol/index.ts'
-import { sleep, until, useAlertHub } from '../testing/alerts.ts'
+import { until, useAlertHub } from '../testing/alerts.ts'
+import { sleep } from '../testing/hub.ts'
 import { alertId } from './index.ts'
 
 const alerts = useAlertHub()

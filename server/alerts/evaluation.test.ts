@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { body, sleep, until, useAlertHub } from '../testing/alerts.ts'
-import { Collector } from '../testing/hub.ts'
+import { body, until, useAlertHub } from '../testing/alerts.ts'
+import { Collector, sleep } from '../testing/hub.ts'
 import { alertId } from './index.ts'
 
 const alerts = useAlertHub()

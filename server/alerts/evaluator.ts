@@ -66,6 +66,7 @@ const breaches = (op: string, v: number, t: number) =>
  */
 export class Evaluator {
   #rules: Compiled[] = []
+  #byName = new Map<string, Compiled>()
   readonly #alerts = new Map<string, Live>()
   /** Metric slots by host, then metric name: what a sample of that series evaluates. */
   #slots = new Map<string, Map<string, Slot[]>>()
@@ -73,11 +74,11 @@ export class Evaluator {
   /** Takes the rules in force; alerts of a rule that is gone resolve. */
   setRules(rules: readonly AlertRule[], now: number): Change[] {
     this.#rules = rules.map(compile)
+    this.#byName = new Map(this.#rules.map((c) => [c.rule.name, c]))
     this.#slots = new Map()
-    const byName = new Map(this.#rules.map((c) => [c.rule.name, c]))
     const changes: Change[] = []
     for (const live of this.#alerts.values()) {
-      const c = byName.get(live.rec.rule)
+      const c = this.#byName.get(live.rec.rule)
       if (c) {
         live.rec.severity = c.rule.severity
         continue
@@ -110,8 +111,8 @@ export class Evaluator {
   }
 
   /** Every alert it holds, resolved ones included. */
-  records(): IterableIterator<AlertRecord> {
-    return [...this.#alerts.values()].map((l) => l.rec)[Symbol.iterator]()
+  *records(): IterableIterator<AlertRecord> {
+    for (const l of this.#alerts.values()) yield l.rec
   }
 
   /** One host's samples: each series that a metric rule matches is evaluated at once. */
@@ -282,9 +283,8 @@ export class Evaluator {
   /** What only time moves: a pending alert whose condition still holds past `forMs`, a firing one past `keepFiringMs`. */
   sweep(now: number, out: Change[]): void {
     if (this.#alerts.size === 0) return
-    const byName = new Map(this.#rules.map((c) => [c.rule.name, c]))
     for (const live of this.#alerts.values()) {
-      const c = byName.get(live.rec.rule)
+      const c = this.#byName.get(live.rec.rule)
       if (!c) continue
       if (live.rec.state === 'pending' && live.holds && now - live.rec.since >= c.forMs) out.push(this.#fire(live, now))
       else if (live.rec.state === 'firing' && live.clearSince !== null && now - live.clearSince >= c.keepFiringMs) {

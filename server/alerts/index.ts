@@ -1,5 +1,5 @@
 export { ALERTS_TOPIC, Alerts } from './alerts.ts'
-export { AlertConfig, type ChannelTestResult, type ChannelView, type RuleView } from './config.ts'
+export { AlertConfig } from './config.ts'
 export { alertId, type Change, Evaluator } from './evaluator.ts'
 export { formats, type Notice, summary } from './formats.ts'
 export { alertRoutes } from './http.ts'

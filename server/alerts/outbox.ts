@@ -70,7 +70,11 @@ export class Outbox {
       if (due.length === 0 || this.#closed) return
       // A channel's notices go in order, one at a time; channels go side by side
       const byChannel = new Map<string, Due[]>()
-      for (const n of due) byChannel.set(n.channel, [...(byChannel.get(n.channel) ?? []), n])
+      for (const n of due) {
+        const lane = byChannel.get(n.channel)
+        if (lane) lane.push(n)
+        else byChannel.set(n.channel, [n])
+      }
       const lanes = [...byChannel.values()].slice(0, IN_FLIGHT)
       await Promise.all(
         lanes.map(async (lane) => {

@@ -189,6 +189,13 @@ export class AlertRecords {
       ids.length === 0
         ? []
         : await this.#sql.db.select().from(at).where(inArray(at.notificationId, ids)).orderBy(asc(at.id))
+    const byNotification = new Map<number, NotificationView['attempts']>()
+    for (const a of attempts) {
+      const one = { at: a.at, ok: a.ok, status: a.status, error: a.error, ms: a.ms }
+      const list = byNotification.get(a.notificationId)
+      if (list) list.push(one)
+      else byNotification.set(a.notificationId, [one])
+    }
     return rows.map((r) => ({
       id: r.id,
       alertId: r.alertId,
@@ -196,9 +203,7 @@ export class AlertRecords {
       key: r.key,
       state: r.state as Notice['state'],
       status: r.status as NotificationStatus,
-      attempts: attempts
-        .filter((a) => a.notificationId === r.id)
-        .map((a) => ({ at: a.at, ok: a.ok, status: a.status, error: a.error, ms: a.ms })),
+      attempts: byNotification.get(r.id) ?? [],
       nextAt: r.status === 'pending' ? r.nextAt : null,
       createdAt: r.createdAt,
       deliveredAt: r.deliveredAt,

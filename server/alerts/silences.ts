@@ -7,6 +7,19 @@ import type { AlertRecord, AlertSilence, Silence } from '../protocol/index.ts'
 import { silenceTest } from './match.ts'
 import type { AlertRecords } from './records.ts'
 
+/** A test of an alert against `list`: the ids of the silences on at `now` that match it. */
+function silencesTest(
+  list: readonly Silence[],
+): (a: Pick<AlertRecord, 'rule' | 'host' | 'severity'>, now: number) => string[] {
+  const tests = list.map((s) => ({ s, test: silenceTest(s.matchers) }))
+  return (a, now) => tests.filter(({ s, test }) => s.endsAt > now && test(a)).map(({ s }) => s.id)
+}
+
+/** An alert as reads and events show it: marked with the silences that hold back its notices. */
+export function marked<T>(a: T, silencedBy: string[]): T & { silenced: boolean; silencedBy: string[] } {
+  return { ...a, silenced: silencedBy.length > 0, silencedBy }
+}
+
 /** How long an ended silence is still listed. */
 const LISTED_AFTER_END_MS = 86_400_000
 
@@ -26,7 +39,7 @@ export interface SilencesDeps {
  */
 export class Silences {
   readonly #d: SilencesDeps
-  #on: { s: Silence; test: ReturnType<typeof silenceTest> }[] = []
+  #matching = silencesTest([])
   #closing = false
 
   constructor(deps: SilencesDeps) {
@@ -36,12 +49,18 @@ export class Silences {
   /** Reads the silences on now again (at takeover, and on each `alert.silence` event). */
   async reload(now = Date.now()): Promise<void> {
     const active = await this.#d.records.activeSilences(now)
-    this.#on = active.map((s) => ({ s, test: silenceTest(s.matchers) }))
+    this.#matching = silencesTest(active)
   }
 
   /** The ids of the silences on at `now` that match the alert. */
   matching(a: Pick<AlertRecord, 'rule' | 'host' | 'severity'>, now: number): string[] {
-    return this.#on.filter(({ s, test }) => s.endsAt > now && test(a)).map(({ s }) => s.id)
+    return this.#matching(a, now)
+  }
+
+  /** The alerts marked with the silences on at `now` as stored (any hub's read, not the evaluating hub's copy). */
+  async mark<T extends Pick<AlertRecord, 'rule' | 'host' | 'severity'>>(alerts: readonly T[], now: number) {
+    const matching = silencesTest(await this.#d.records.activeSilences(now))
+    return alerts.map((a) => marked(a, matching(a, now)))
   }
 
   /** `alert.silence`: holds back the notifications of the alerts it matches until it ends. */

@@ -274,3 +274,30 @@ export interface Silence {
   /** Who ended it early (`alert.unsilence`), else null. */
   endedBy: string | null
 }
+
+/** A channel as reads show it: its URL's host only, never the URL or its headers. */
+export interface ChannelView {
+  name: string
+  kind: ChannelKind
+  urlHost: string
+  headers: string[]
+  minSeverity: Severity
+  updatedAt: number
+  updatedBy: string
+}
+
+/** A rule as reads show it: the rule as it was set, with who set it and when. */
+export interface RuleView {
+  rule: AlertRule
+  updatedAt: number
+  updatedBy: string
+}
+
+/** What `alert.channel.test` answers: whether the test notice was delivered, and the channel's answer. */
+export interface ChannelTestResult {
+  channel: string
+  delivered: boolean
+  status: number | null
+  error: string | null
+  ms: number
+}

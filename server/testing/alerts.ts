@@ -1,7 +1,7 @@
 import { afterEach } from 'vitest'
 import type { AlertView, Reply } from '../protocol/index.ts'
 import { ControlClient } from './control.ts'
-import { startTestHub, type TestHub } from './hub.ts'
+import { sleep, startTestHub, type TestHub } from './hub.ts'
 import { Receiver } from './receiver.ts'
 
 /** A reply's result, or the reply itself when it is an error (so a test's expectation shows it). */
@@ -20,8 +20,6 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 
 /** A received notice's JSON body. */
 export const body = (req: { body: string } | undefined) => JSON.parse(req?.body ?? 'null') as Record<string, unknown>
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * A hub with an admin on the control channel, a receiver behind a webhook channel `hook`, and the calls the alert

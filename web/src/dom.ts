@@ -18,3 +18,28 @@ export function debounced(fn: () => void, ms: number): () => void {
     }, ms)
   }
 }
+
+/**
+ * Tells `changed(item, seen)` whenever an element comes into, or leaves, the viewport widened by `marginPx` above
+ * and below: what the pages use to leave off-screen charts and rows unpainted. Returns the call that starts
+ * watching an element for its item.
+ */
+export function onScreen<T>(
+  marginPx: number,
+  changed: (item: T, seen: boolean) => void,
+): (el: Element, item: T) => void {
+  const items = new Map<Element, T>()
+  const observer = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const item = items.get(e.target)
+        if (item !== undefined) changed(item, e.isIntersecting)
+      }
+    },
+    { rootMargin: `${marginPx}px 0px` },
+  )
+  return (el, item) => {
+    items.set(el, item)
+    observer.observe(el)
+  }
+}

@@ -3,11 +3,7 @@ import { $ } from './dom.ts'
 import { Stream, type StreamOptions, type StreamState } from './stream.ts'
 import { alertFeed } from './views/alerts.ts'
 
-/** A JSON answer, or null for a refusal. */
-export async function getJson<T>(path: string): Promise<T | null> {
-  const res = await fetch(path, { headers: { accept: 'application/json' } })
-  return res.ok ? ((await res.json()) as T) : null
-}
+export { getJson } from './http.ts'
 
 /** The connection indicator in the header: connecting, live, reconnecting or offline. */
 export function showState(state: StreamState): void {

@@ -1,8 +1,12 @@
 import type {
+  AlertRule,
   AlertView,
   ChannelKind,
+  ChannelTestResult,
+  ChannelView,
   Identity,
   NotificationView,
+  RuleView,
   Severity,
   Silence,
 } from '../../../server/protocol/index.ts'
@@ -12,18 +16,6 @@ import { formatDuration } from '../format.ts'
 import { hostUrl } from '../route.ts'
 import { getJson, showState, startStream } from '../session.ts'
 import { alertFeed, alertUrl } from '../views/alerts.ts'
-
-interface RuleView {
-  rule: { name: string; kind: string; severity: Severity; channels?: string[] } & Record<string, unknown>
-  updatedAt: number
-  updatedBy: string
-}
-interface ChannelView {
-  name: string
-  kind: ChannelKind
-  urlHost: string
-  minSeverity: Severity
-}
 
 const EXAMPLE_RULE = {
   name: 'disk-full',
@@ -38,16 +30,16 @@ const EXAMPLE_RULE = {
 const time = (ms: number | null) => (ms === null ? '–' : new Date(ms).toLocaleString())
 
 /** What a rule watches, in one line. */
-function condition(r: RuleView['rule']): string {
+function condition(r: AlertRule): string {
   if (r.kind === 'metric') {
-    const agg = r.aggregate as { fn: string; windowMs: number } | undefined
-    const of = agg ? `${agg.fn}(${r.metric}, ${formatDuration(agg.windowMs)})` : String(r.metric)
+    const agg = r.aggregate
+    const of = agg ? `${agg.fn}(${r.metric}, ${formatDuration(agg.windowMs)})` : r.metric
     const clear = r.clearThreshold === undefined ? '' : `, clears at ${r.clearThreshold}`
-    const hold = r.forMs ? ` for ${formatDuration(Number(r.forMs))}` : ''
+    const hold = r.forMs ? ` for ${formatDuration(r.forMs)}` : ''
     return `${of} ${r.op} ${r.threshold}${hold}${clear}${r.hosts ? ` on ${r.hosts}` : ''}`
   }
   if (r.kind === 'host.offline')
-    return `${r.hosts ?? 'any host'} offline${r.forMs ? ` for ${formatDuration(Number(r.forMs))}` : ''}`
+    return `${r.hosts ?? 'any host'} offline${r.forMs ? ` for ${formatDuration(r.forMs)}` : ''}`
   if (r.kind === 'job.failed') return `job ${r.job ?? '*'} failed or lost`
   return 'a hub fault in /api/health'
 }
@@ -205,7 +197,7 @@ export function alertsPage(me: Identity, selected: string | null): void {
       .join('')
     ruleSpecs = new Map(rules.map((r) => [r.rule.name, r.rule]))
   }
-  let ruleSpecs = new Map<string, RuleView['rule']>()
+  let ruleSpecs = new Map<string, AlertRule>()
   const json = $<HTMLTextAreaElement>('#rule-json')
   json.value = JSON.stringify(EXAMPLE_RULE, null, 2)
   $('#rules-table').addEventListener('click', (e) => {
@@ -249,7 +241,7 @@ export function alertsPage(me: Identity, selected: string | null): void {
     if (!name) return
     if (target.closest('button.test')) {
       void command('#channels-result', { type: 'alert.channel.test', name }).then((r) => {
-        const res = r as { delivered: boolean; status: number | null; error: string | null; ms: number } | null
+        const res = r as ChannelTestResult | null
         if (!res) return
         const el = $('#channels-result')
         el.dataset.kind = res.delivered ? 'success' : 'error'

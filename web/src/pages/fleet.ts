@@ -7,7 +7,7 @@ import {
   type FleetResponse,
 } from '../../../server/protocol/fleet.ts'
 import type { AuditEntry, Identity, Job } from '../../../server/protocol/index.ts'
-import { $ } from '../dom.ts'
+import { $, onScreen } from '../dom.ts'
 import { formatBytes, formatDuration } from '../format.ts'
 import { hostUrl, jobUrl } from '../route.ts'
 import { getJson, showState, startStream } from '../session.ts'
@@ -79,22 +79,13 @@ export function fleetPage(me: Identity): void {
   const body = $<HTMLElement>('#fleet-table tbody')
   const rows = new Map<string, Row>()
   // Rows off screen take their figures but are not painted: at 200 hosts most of the table is off screen
-  const byTr = new Map<Element, Row>()
-  const onScreen = new IntersectionObserver(
-    (entries) => {
-      const now = Date.now()
-      for (const e of entries) {
-        const r = byTr.get(e.target)
-        if (!r) continue
-        const was = r.seen
-        r.seen = e.isIntersecting
-        if (!r.seen || was) continue
-        paint(r)
-        drawRow(r, now)
-      }
-    },
-    { rootMargin: '200px 0px' },
-  )
+  const watch = onScreen<Row>(200, (r, seen) => {
+    const was = r.seen
+    r.seen = seen
+    if (!seen || was) return
+    paint(r)
+    drawRow(r, Date.now())
+  })
   const filter = $<HTMLInputElement>('#fleet-filter')
   const stateFilter = $<HTMLSelectElement>('#fleet-state')
   const sortBy = $<HTMLSelectElement>('#fleet-sort')
@@ -143,8 +134,7 @@ export function fleetPage(me: Identity): void {
       seen: false,
     }
     rows.set(h.host, row)
-    byTr.set(tr, row)
-    onScreen.observe(tr)
+    watch(tr, row)
     showAlerts(row)
     return row
   }

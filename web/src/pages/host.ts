@@ -13,7 +13,7 @@ import type {
 import { type AlertMark, createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from '../charts/defs.ts'
 import { SeriesBuffer } from '../charts/series.ts'
-import { $, debounced, esc } from '../dom.ts'
+import { $, debounced, esc, onScreen } from '../dom.ts'
 import { formatBytes, formatValue } from '../format.ts'
 import { UpdateCost } from '../perf.ts'
 import { hostUrl, RANGES, type Range } from '../route.ts'
@@ -84,18 +84,10 @@ export function hostPage(
 
   // A chart off screen is not drawn at all: its buffer keeps filling, and it catches up in one draw when it
   // scrolls into view (a hidden tab draws nothing either, and catches up when shown)
-  const byEl = new Map<Element, Card>()
-  const onScreen = new IntersectionObserver(
-    (entries) => {
-      for (const e of entries) {
-        const c = byEl.get(e.target)
-        if (!c) continue
-        c.seen = e.isIntersecting
-        if (c.seen) dirty = true
-      }
-    },
-    { rootMargin: '100px 0px' },
-  )
+  const watch = onScreen<Card>(100, (c, seen) => {
+    c.seen = seen
+    if (seen) dirty = true
+  })
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) dirty = true
   })
@@ -130,8 +122,7 @@ export function hostPage(
       drawnTo: 0,
     }
     cards.set(def.id, c)
-    byEl.set(el, c)
-    onScreen.observe(el)
+    watch(el, c)
     return c
   }
 

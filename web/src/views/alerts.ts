@@ -1,5 +1,6 @@
 import type { AlertView } from '../../../server/protocol/index.ts'
 import { $, esc } from '../dom.ts'
+import { getJson } from '../http.ts'
 
 const RANK = { critical: 0, warning: 1 } as const
 /** Alerts named in the banner; the rest are counted. */
@@ -30,15 +31,9 @@ export class AlertFeed {
 
   /** Reads the firing alerts; call once the stream is open, so no change falls between the two. */
   async load(): Promise<void> {
-    let res: { alerts: AlertView[] }
-    try {
-      const answer = await fetch('/api/alerts?state=firing', { headers: { accept: 'application/json' } })
-      if (!answer.ok) return
-      res = (await answer.json()) as { alerts: AlertView[] }
-    } catch {
-      // The hub is away: the stream's next open reads them again
-      return
-    }
+    // The hub being away leaves them as they were: the stream's next open reads them again
+    const res = await getJson<{ alerts: AlertView[] }>('/api/alerts?state=firing').catch(() => null)
+    if (!res) return
     this.#firing.clear()
     for (const a of res.alerts) this.#firing.set(a.id, a)
     this.#changed(null)
