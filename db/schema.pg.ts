@@ -165,18 +165,20 @@ export const jobs = pgTable(
   (t) => [index('jobs_created').on(t.createdAt), index('jobs_state').on(t.state)],
 )
 
-export const jobLogs = pgTable(
-  'job_logs',
+/** Job log lines in chunks, as in the SQLite schema. */
+export const jobLogChunks = pgTable(
+  'job_log_chunks',
   {
     jobId: text('job_id').notNull(),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     ts: ms('ts').notNull(),
     stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
     level: text('level'),
     text: text('text').notNull(),
-    cut: boolean('cut').notNull(),
+    meta: text('meta'),
   },
-  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.jobId, t.lastSeq] })],
 )
 
 export const hosts = pgTable(

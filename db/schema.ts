@@ -173,19 +173,24 @@ export const jobs = sqliteTable(
   (t) => [index('jobs_created').on(t.createdAt), index('jobs_state').on(t.state)],
 )
 
-/** Job log lines, `seq` assigned on ingest per job. */
-export const jobLogs = sqliteTable(
-  'job_logs',
+/**
+ * Job log lines, stored in chunks: each row holds consecutive lines (`seq` to `last_seq`) of one stream and level,
+ * their texts joined by LF (a stored line holds no LF or CR). `ts` is the first line's; `meta` is null, or JSON
+ * `{dt?: number[], cut?: number[]}`: each line's ts minus `ts` where they differ, and the offsets of cut lines.
+ */
+export const jobLogChunks = sqliteTable(
+  'job_log_chunks',
   {
     jobId: text('job_id').notNull(),
+    lastSeq: integer('last_seq').notNull(),
     seq: integer('seq').notNull(),
     ts: integer('ts').notNull(),
     stream: text('stream', { enum: ['stdout', 'stderr', 'system'] }).notNull(),
     level: text('level'),
     text: text('text').notNull(),
-    cut: integer('cut', { mode: 'boolean' }).notNull(),
+    meta: text('meta'),
   },
-  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.jobId, t.lastSeq] })],
 )
 
 /**

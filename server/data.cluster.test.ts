@@ -112,7 +112,7 @@ describe('one hub on PostgreSQL', () => {
     const tables = await withPgClient(url, async (c) => {
       const r = await c.query<{ tokens: string; jobs: string; lines: string }>(
         `SELECT (SELECT count(*) FROM tokens) AS tokens, (SELECT count(*) FROM jobs) AS jobs,
-          (SELECT count(*) FROM job_logs) AS lines`,
+          (SELECT sum(last_seq - seq + 1) FROM job_log_chunks) AS lines`,
       )
       return r.rows[0]
     })

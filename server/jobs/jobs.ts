@@ -17,7 +17,7 @@ import {
 } from '../protocol/index.ts'
 import type { Sql, Tables } from '../store/index.ts'
 import { type EtaState, nextEta } from './eta.ts'
-import { JobLogs } from './logs.ts'
+import { JobLogs, logEvents } from './logs.ts'
 
 /** `jobs` topic summaries per job: at most one per this many ms (4 per second). */
 const SUMMARY_EVERY_MS = 250
@@ -220,7 +220,7 @@ export class Jobs {
   ): Promise<{ duplicate: boolean; lines: number; lastSeq: number }> {
     return this.#change(id, async () => {
       const r = await this.#logs.append(await this.#row(id), batch, input)
-      if (r.lines.length > 0) this.#bus.publish(`job:${id}`, 'log', { jobId: id, lines: r.lines } satisfies LogEvent)
+      for (const event of logEvents(id, r.lines)) this.#bus.publish(`job:${id}`, 'log', event)
       return { duplicate: r.duplicate, lines: r.lines.length, lastSeq: r.lastSeq }
     })
   }
@@ -246,10 +246,9 @@ export class Jobs {
     const row = await this.#find(id)
     if (!row) return []
     const lines = tail > 0 ? await this.tail(id, tail) : []
-    return [
-      { event: 'job', data: toJob(row) },
-      { event: 'log', data: { jobId: id, lines } satisfies LogEvent },
-    ]
+    // Always a log event, empty when there are no lines to show, so a client knows the tail is all there
+    const events: LogEvent[] = lines.length > 0 ? logEvents(id, lines) : [{ jobId: id, lines: [] }]
+    return [{ event: 'job', data: toJob(row) }, ...events.map((data) => ({ event: 'log', data }))]
   }
 
   /**

@@ -6,6 +6,7 @@ import type { ProgressUpdate } from '../protocol/index.ts'
  * `current` and `total`, optionally `unit`). Null for an ordinary line.
  */
 export function parseDirective(line: string, custom: RegExp | null = null): ProgressUpdate | null {
+  if (custom === null && !line.startsWith('::')) return null
   const progress = /^::progress\s+(\d+(?:\.\d+)?)(?:\s*\/\s*(\d+(?:\.\d+)?))?(?:\s+(\S.*))?\s*$/.exec(line)
   if (progress) {
     const [, a = '0', b, unit] = progress

@@ -1,21 +1,22 @@
 import type { HeartbeatBody, HeartbeatReply, Job, LogLineIn, ProgressUpdate } from '../protocol/index.ts'
 
 const RETRY_BASE_MS = 250
-/** Most lines, and text bytes, per request when a backlog of batches is merged (the hub takes 1 MiB bodies). */
-const MERGE_LINES = 5000
-const MERGE_BYTES = 512 * 1024
 const RETRY_CAP_MS = 5000
+/** Most bytes and line objects per request when a backlog of batches is merged: the hub's limits. */
+const MAX_BODY_BYTES = 1024 * 1024 - 1024
+const MAX_BODY_OBJECTS = 10_000
+/**
+ * While the hub answers, at most this much encoded log waits to be sent: past it the runner stops reading the
+ * command's output until the hub caught up, so a line reaches the hub within a fraction of a second of being
+ * printed rather than queueing for seconds behind a backlog. While the hub is unreachable it all waits here.
+ */
+const MAX_BACKLOG_BYTES = 512 * 1024
 
 type Op =
-  | { kind: 'logs'; batch: number; lines: LogLineIn[] }
+  /** `json` is the lines encoded once, without the array's brackets; `bytes` its UTF-8 size. */
+  | { kind: 'logs'; batch: number; lines: LogLineIn[]; json: string; bytes: number }
   | { kind: 'progress'; update: ProgressUpdate }
   | { kind: 'finish'; state: 'succeeded' | 'failed' | 'cancelled'; exitCode: number | null }
-
-function textBytes(lines: LogLineIn[]): number {
-  let n = 0
-  for (const l of lines) n += l.text.length + 40
-  return n
-}
 
 /** A request the hub refused for good (4xx): retrying cannot help. */
 class Refused extends Error {}
@@ -34,6 +35,10 @@ export class Reporter {
   #draining: Promise<void> | null = null
   #batch = 0
   #stopped = false
+  /** Whether the last request reached the hub. */
+  #reachable = true
+  #backlogBytes = 0
+  #relieved: (() => void)[] = []
 
   constructor(url: string, token: string | undefined, log: (msg: string) => void, jobId: string | null = null) {
     this.#url = url.replace(/\/+$/, '')
@@ -51,7 +56,8 @@ export class Reporter {
     return this.#jobId
   }
 
-  async #request(method: string, path: string, body?: unknown): Promise<unknown> {
+  /** A request with a JSON body, or one encoded already (`encoded`), retried until the hub answers. */
+  async #request(method: string, path: string, body?: unknown, encoded?: string): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       if (this.#stopped) throw new Refused('reporter stopped')
       try {
@@ -61,13 +67,15 @@ export class Reporter {
             'content-type': 'application/json',
             ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
           },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(encoded !== undefined ? { body: encoded } : body === undefined ? {} : { body: JSON.stringify(body) }),
         })
+        this.#setReachable(true)
         if (res.ok) return res.json()
         const text = await res.text()
         if (res.status >= 400 && res.status < 500) throw new Refused(`${method} ${path}: ${res.status} ${text}`)
       } catch (err) {
         if (err instanceof Refused) throw err
+        this.#setReachable(false)
         if (attempt === 0) this.#log(`vigil run: hub unreachable (${(err as Error).message}); buffering and retrying`)
       }
       await new Promise((resolve) =>
@@ -85,8 +93,32 @@ export class Reporter {
   }
 
   logs(lines: LogLineIn[]): void {
-    if (lines.length === 0) return
-    this.#enqueue({ kind: 'logs', batch: this.#batch++, lines })
+    if (lines.length === 0 || this.#stopped) return
+    const json = lines.map((l) => JSON.stringify(l)).join(',')
+    const bytes = Buffer.byteLength(json)
+    this.#backlogBytes += bytes
+    this.#enqueue({ kind: 'logs', batch: this.#batch++, lines, json, bytes })
+  }
+
+  /** Whether the output should wait: the hub answers, but more than the backlog allows is still to send. */
+  get congested(): boolean {
+    return !this.#stopped && this.#reachable && this.#jobId !== null && this.#backlogBytes > MAX_BACKLOG_BYTES
+  }
+
+  /** Resolves once the output need not wait any more (see `congested`). */
+  relieved(): Promise<void> {
+    if (!this.congested) return Promise.resolve()
+    return new Promise((resolve) => this.#relieved.push(resolve))
+  }
+
+  #setReachable(reachable: boolean): void {
+    this.#reachable = reachable
+    this.#relieve()
+  }
+
+  #relieve(): void {
+    if (this.congested || this.#relieved.length === 0) return
+    for (const resolve of this.#relieved.splice(0)) resolve()
   }
 
   progress(update: ProgressUpdate): void {
@@ -136,19 +168,28 @@ export class Reporter {
           // A backlog goes as one request: consecutive batches merged, numbered by the last, so a retry of the
           // merged request is still recognised as already stored
           let n = 1
-          const lines = [...op.lines]
-          let bytes = textBytes(op.lines)
+          let bytes = op.bytes + 2
+          let objects = op.lines.length
           for (
             let next = this.#queue[n];
-            next?.kind === 'logs' && lines.length < MERGE_LINES && bytes < MERGE_BYTES;
+            next?.kind === 'logs' &&
+            bytes + next.bytes + 1 <= MAX_BODY_BYTES &&
+            objects + next.lines.length <= MAX_BODY_OBJECTS;
             next = this.#queue[++n]
           ) {
-            lines.push(...next.lines)
-            bytes += textBytes(next.lines)
+            bytes += next.bytes + 1
+            objects += next.lines.length
           }
-          const last = this.#queue[n - 1] as Extract<Op, { kind: 'logs' }>
-          await this.#request('POST', `${base}/logs?batch=${last.batch}`, lines)
+          const merged = this.#queue.slice(0, n) as Extract<Op, { kind: 'logs' }>[]
+          const body = `[${merged.map((o) => o.json).join(',')}]`
+          await this.#request(
+            'POST',
+            `${base}/logs?batch=${(merged.at(-1) as (typeof merged)[0]).batch}`,
+            undefined,
+            body,
+          )
           this.#queue.splice(0, n - 1)
+          for (const o of merged.slice(0, -1)) this.#backlogBytes -= o.bytes
         } else if (op.kind === 'progress') await this.#request('POST', `${base}/progress`, op.update)
         else
           await this.#request('POST', `${base}/finish`, {
@@ -160,7 +201,9 @@ export class Reporter {
         if (this.#stopped) return
         this.#log(`vigil run: the hub refused a report: ${err.message}`)
       }
-      this.#queue.shift()
+      const done = this.#queue.shift()
+      if (done?.kind === 'logs') this.#backlogBytes -= done.bytes
+      this.#relieve()
     }
   }
 
@@ -175,5 +218,6 @@ export class Reporter {
   /** Gives up on what is still queued. */
   stop(): void {
     this.#stopped = true
+    this.#relieve()
   }
 }

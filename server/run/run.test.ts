@@ -96,6 +96,66 @@ describe('vigil run', () => {
     expect(run.stderr()).toContain(`vigil run: job ${id}: ${h.url}/jobs/${id}\n`)
   })
 
+  it('delivers each of 300,000 lines of seq exactly once and in order, live to a subscriber with a 64 KiB queue and stored', {
+    timeout: 120_000,
+  }, async () => {
+    t = await startTestHub({
+      VIGIL_SAMPLE_MS: '60000',
+      VIGIL_SSE_BUFFER_BYTES: '65536',
+      VIGIL_JOB_LOG_LINES: '1000000',
+    })
+    const h = t.hub
+    const reporter = (await h.tokens.create('reporter', 'runner')).token
+    const n = 300_000
+    // Subscribed from before the job exists: the stream replays what came before it opened, then goes live
+    const { lastEventId } = (await (await fetch(`${h.url}/api/stats`)).json()) as { lastEventId: number }
+    const run = vigilRun(h.url, reporter, [], ['seq', String(n)])
+    const id = await run.jobId
+    const stream = jobStream(h.url, id, { 'Last-Event-ID': String(lastEventId) })
+    expect(await run.exited).toBe(0)
+    await stream.waitFor(() => statesOf(stream).includes('succeeded'), 60_000)
+    const expected = Array.from({ length: n }, (_, i) => String(i + 1)).join('\n')
+    const live = linesOf(stream)
+    expect(live.map((l) => l.text).join('\n')).toBe(expected)
+    expect(live.every((l, i) => l.seq === i + 1 && l.stream === 'stdout' && !l.cut)).toBe(true)
+    const stored: LogLine[] = []
+    for (let after = 0; ; after = stored.length) {
+      const page = (await (await fetch(`${h.url}/api/jobs/${id}/logs?after=${after}&limit=10000`)).json()) as {
+        lines: LogLine[]
+      }
+      if (page.lines.length === 0) break
+      stored.push(...page.lines)
+    }
+    expect(stored.map((l) => l.text).join('\n')).toBe(expected)
+    expect(stored.every((l, i) => l.seq === i + 1)).toBe(true)
+    // Echoed as the command printed it
+    expect(run.stdout()).toBe(`${expected}\n`)
+    expect(h.streams.dropped).toBe(0)
+  })
+
+  it('keeps empty lines, CRLF and CR line ends, stderr beside stdout, and takes directives out, whatever the read boundaries', async () => {
+    const { h, reporter } = await setup()
+    const script =
+      "printf 'a\\r\\nb\\rc\\n\\n::progress 40\\n'; printf 'err\\n' >&2; sleep 0.3; printf 'd'; sleep 0.3; printf 'e\\n\\n'; printf 'no end'"
+    const run = vigilRun(h.url, reporter, [], ['bash', '-c', script])
+    const id = await run.jobId
+    expect(await run.exited).toBe(0)
+    const logs = (await (await fetch(`${h.url}/api/jobs/${id}/logs`)).json()) as { lines: LogLine[] }
+    expect(logs.lines.filter((l) => l.stream === 'stdout').map((l) => l.text)).toEqual([
+      'a',
+      'b',
+      'c',
+      '',
+      'de',
+      '',
+      'no end',
+    ])
+    expect(logs.lines.filter((l) => l.stream === 'stderr').map((l) => l.text)).toEqual(['err'])
+    expect(logs.lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    const job = (await (await fetch(`${h.url}/api/jobs/${id}`)).json()) as Job
+    expect(job.progress.percent).toBe(40)
+  })
+
   it('reports a failing command as failed with its exit code, and exits with the same code', async () => {
     const { h, reporter } = await setup()
     const run = vigilRun(h.url, reporter, [], ['bash', '-c', 'echo nope; exit 7'])

@@ -1,17 +1,19 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { MAX_LINE_BYTES } from '../jobs/index.ts'
 import type { LogLineIn, ProgressUpdate } from '../protocol/index.ts'
 import { parseDirective } from './directives.ts'
+import { LineSplitter } from './lines.ts'
 import { Reporter } from './reporter.ts'
 import { groupMeter } from './resources.ts'
 
 const FLUSH_MS = 250
-const FLUSH_LINES = 100
-/** A batch also goes out once its text reaches this size, well under the hub's 1 MiB body limit. */
-const FLUSH_BYTES = 256 * 1024
+/**
+ * A batch also goes out once its text reaches this size: encoded, even text that JSON escapes six times over
+ * (control characters) stays under the hub's 1 MiB body limit.
+ */
+const FLUSH_BYTES = 128 * 1024
 const HEARTBEAT_MS = 2000
 /** After the command ends, how long the report may keep retrying an unreachable hub. */
 const CATCH_UP_MS = 5 * 60_000
@@ -200,25 +202,45 @@ async function execute(
     pendingBytes = 0
   }
   const flushTimer = setInterval(flush, FLUSH_MS)
+  /** A line for the hub: joined to the last pending text when it came in the same read of the same stream. */
+  const add = (stream: 'stdout' | 'stderr', text: string, ts: number) => {
+    // Longer than the hub keeps: sent one character over, so the hub cuts it and marks it cut
+    const kept = text.length > MAX_LINE_BYTES ? text.slice(0, MAX_LINE_BYTES + 1) : text
+    const last = pending.at(-1)
+    // Every line ends in LF, so an empty last line is still a line when the hub splits the text
+    if (last && last.stream === stream && last.ts === ts) last.text += `${kept}\n`
+    else pending.push({ stream, text: `${kept}\n`, ts })
+    pendingBytes += kept.length + 1
+    if (pendingBytes >= FLUSH_BYTES) flush()
+  }
   const read = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr', echo: NodeJS.WritableStream) => {
-    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
-    lines.on('line', (text) => {
-      echo.write(`${text}\n`)
+    let ts = 0
+    const lines = new LineSplitter((text) => {
       const directive = parseDirective(text, custom)
-      if (directive) {
-        const merged: ProgressUpdate = { ...progress, ...directive }
-        // A count replaces an earlier percent in the same flush: the hub derives the percent from it
-        if (directive.current !== undefined && directive.percent === undefined) delete merged.percent
-        progress = merged
-        return
-      }
-      // Longer than the hub keeps: sent one character over, so the hub cuts it and marks it cut
-      const kept = text.length > MAX_LINE_BYTES ? text.slice(0, MAX_LINE_BYTES + 1) : text
-      pending.push({ stream: name, text: kept, ts: Date.now() })
-      pendingBytes += kept.length
-      if (pending.length >= FLUSH_LINES || pendingBytes >= FLUSH_BYTES) flush()
+      if (!directive) return add(name, text, ts)
+      const merged: ProgressUpdate = { ...progress, ...directive }
+      // A count replaces an earlier percent in the same flush: the hub derives the percent from it
+      if (directive.current !== undefined && directive.percent === undefined) delete merged.percent
+      progress = merged
     })
-    return new Promise<void>((resolve) => lines.once('close', () => resolve()))
+    stream.setEncoding('utf8')
+    stream.on('data', (chunk: string) => {
+      // Echoed as it came; every line of one read shares its time
+      echo.write(chunk)
+      ts = Date.now()
+      lines.push(chunk)
+      if (reporter.congested) {
+        stream.pause()
+        void reporter.relieved().then(() => stream.resume())
+      }
+    })
+    return new Promise<void>((resolve) =>
+      stream.once('end', () => {
+        ts = Date.now()
+        lines.end()
+        resolve()
+      }),
+    )
   }
   const outputDone = Promise.all([
     read(child.stdout as NodeJS.ReadableStream, 'stdout', process.stdout),

@@ -37,11 +37,20 @@ const HEADERS = {
   'x-accel-buffering': 'no',
 }
 const PING = encodeComment('ping')
+/** Events read from the log at a time when replaying, at most and at least. */
 const REPLAY_BATCH = 256
+const MIN_REPLAY_BATCH = 4
 /** How often a congested queue too small to get a `drain` event is looked at. */
 const DRAIN_POLL_MS = 5
+/** A client whose queue does not go down at all for this long has stopped reading: it is cut off. */
+const STALL_MS = 5000
+const STALL_CHECK_MS = 100
 
-/** One SSE connection: a bounded queue in front of the socket, cut off when the client stops reading. */
+/**
+ * One SSE connection: a bounded queue in front of the socket. A live event that would overflow it is not queued:
+ * the client falls behind and catches up from the event log as fast as it reads, then goes live again, so a
+ * burst bigger than the queue costs a reading client some delay, never an event. One that stops reading is cut off.
+ */
 class SseClient implements Subscriber {
   /**
    * False while replaying: live events are then kept (in `held`), not written, since the log read in flight may
@@ -53,23 +62,32 @@ class SseClient implements Subscriber {
   #overflowed = false
   /** The id a replay or reset covered: live events up to it are already sent (0: none, as on a fresh stream). */
   #sentThrough = 0
+  /** The id of the last logged event written: where a client that fell behind catches up from. */
+  position = 0
   closed = false
   readonly res: Response
   readonly tokenId: number | null
   readonly #maxBuffer: number
   readonly #onDrop: () => void
+  readonly #onBehind: (client: SseClient) => void
 
-  constructor(res: Response, tokenId: number | null, maxBuffer: number, onDrop: () => void) {
+  constructor(
+    res: Response,
+    tokenId: number | null,
+    maxBuffer: number,
+    on: { drop(): void; behind(client: SseClient): void },
+  ) {
     this.res = res
     this.tokenId = tokenId
     this.#maxBuffer = maxBuffer
-    this.#onDrop = onDrop
+    this.#onDrop = on.drop
+    this.#onBehind = on.behind
   }
 
   deliver(event: BusEvent): void {
     if (this.live) {
       // A replay read from a shared log can be ahead of this hub's own feed: what it sent is not sent again
-      if (event.local || event.id > this.#sentThrough) this.write(event.frame)
+      if (event.local || event.id > this.#sentThrough) this.#writeEvent(event)
       return
     }
     if (this.closed) return
@@ -81,6 +99,20 @@ class SseClient implements Subscriber {
       this.#heldBytes = 0
       this.#overflowed = true
     } else this.held.push(event)
+  }
+
+  /** Writes a live event, or falls behind if it does not fit (an id-less one, in no log, is then lost to it). */
+  #writeEvent(event: BusEvent): boolean {
+    if (this.closed) return false
+    if (this.res.writableLength + event.frame.length > this.#maxBuffer) {
+      this.live = false
+      this.#overflowed = true
+      this.#onBehind(this)
+      return false
+    }
+    this.#send(event.frame)
+    if (!event.local) this.position = event.id
+    return true
   }
 
   /** Whether held events were let go since the last call: the replay must read again before going live. */
@@ -99,8 +131,9 @@ class SseClient implements Subscriber {
     this.held = []
     this.#heldBytes = 0
     this.#sentThrough = after
+    this.position = Math.max(this.position, after)
     this.live = true
-    for (const ev of held) if ((ev.local || ev.id > after) && !this.write(ev.frame)) return
+    for (const ev of held) if ((ev.local || ev.id > after) && !this.#writeEvent(ev)) return
   }
 
   #cutOff(): void {
@@ -111,15 +144,25 @@ class SseClient implements Subscriber {
   }
 
   /** Queues bytes, or cuts the client off if its queue would pass the bound. Never waits. */
-  write(buf: Buffer): boolean {
+  write(buf: Buffer, id?: number): boolean {
     if (this.closed) return false
     if (this.res.writableLength + buf.length > this.#maxBuffer) {
       this.#cutOff()
       return false
     }
+    this.#send(buf)
+    if (id !== undefined) this.position = id
+    return true
+  }
+
+  /** A heartbeat comment, left out while the queue is well filled: the queue's own bytes keep the peer busy. */
+  ping(): void {
+    if (!this.closed && !this.congested) this.#send(PING)
+  }
+
+  #send(buf: Buffer): void {
     // Both response kinds accept a Buffer; the union of their overloads just does not type as callable
     ;(this.res as ServerResponse).write(buf)
-    return true
   }
 
   get congested(): boolean {
@@ -127,22 +170,36 @@ class SseClient implements Subscriber {
   }
 
   /**
-   * Waits for the queue to go down. A response emits `drain` only after a write it refused (past its own high-water
-   * mark, 16 KiB); below that, with a small client bound, the queue is looked at again shortly instead.
+   * Waits until the queue is under half its bound; false if the client is gone, or was cut off because its queue
+   * did not go down at all for STALL_MS. A response emits `drain` only after a write it refused (past its own
+   * high-water mark, 16 KiB), and only once it is empty: the queue is looked at every few ms below that mark, and
+   * every STALL_CHECK_MS above it, to tell a slow reader from one that stopped.
    */
-  drained(): Promise<void> {
-    if (!(this.res as { writableNeedDrain?: boolean }).writableNeedDrain) {
-      return new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done)
-        this.res.off('close', done)
-        resolve()
+  async room(): Promise<boolean> {
+    let since = Date.now()
+    let queued = this.res.writableLength
+    while (this.congested && !this.closed) {
+      if (this.res.writableLength < queued) since = Date.now()
+      queued = this.res.writableLength
+      if (Date.now() - since >= STALL_MS) {
+        this.#cutOff()
+        return false
       }
-      this.res.on('drain', done)
-      this.res.on('close', done)
-    })
+      await new Promise<void>((resolve) => {
+        const needDrain = (this.res as { writableNeedDrain?: boolean }).writableNeedDrain
+        const done = () => {
+          clearTimeout(timer)
+          this.res.off('drain', done)
+          this.res.off('close', done)
+          resolve()
+        }
+        const timer = setTimeout(done, needDrain ? STALL_CHECK_MS : DRAIN_POLL_MS)
+        if (!needDrain) return
+        this.res.on('drain', done)
+        this.res.on('close', done)
+      })
+    }
+    return !this.closed
   }
 }
 
@@ -160,7 +217,7 @@ export class Streams {
     this.#log = log
     this.#opts = opts
     this.#heartbeat = setInterval(() => {
-      for (const client of this.#clients) client.write(PING)
+      for (const client of this.#clients) client.ping()
     }, opts.heartbeatMs)
   }
 
@@ -175,12 +232,18 @@ export class Streams {
 
   /** Takes over `res`: writes the headers, then a replay or reset when resuming, then live events. */
   open(res: Response, req: OpenRequest): void {
-    const client = new SseClient(res, req.tokenId, this.#opts.clientBufferBytes, () => {
-      this.#dropped++
-    })
-    this.#clients.add(client)
     // `metrics` carries `metrics:<host>` already: subscribed to both, a client would get its events twice
     const topics = distinctTopics(req.topics)
+    const client = new SseClient(res, req.tokenId, this.#opts.clientBufferBytes, {
+      drop: () => {
+        this.#dropped++
+      },
+      // Fell behind a burst: it reads on from the log where it stands, then goes live again
+      behind: (c) => {
+        this.#replay(c, c.position, topics).catch(() => this.#end(c))
+      },
+    })
+    this.#clients.add(client)
     const unsubscribe = this.#bus.subscribe(topics, client)
     res.on('close', () => {
       client.closed = true
@@ -193,7 +256,8 @@ export class Streams {
     })
     res.writeHead(200, HEADERS)
     const from = req.lastEventId
-    client.write(encodeOpen(this.#opts.retryMs, from ?? this.#bus.lastId))
+    client.position = from ?? this.#bus.lastId
+    client.write(encodeOpen(this.#opts.retryMs, client.position))
 
     if (from === null && this.#opts.snapshot) {
       // Events up to `at` were stored before the snapshot is read, so it has them; later ones are held, then sent
@@ -229,19 +293,30 @@ export class Streams {
    */
   async #replay(client: SseClient, from: number, topics: readonly string[]): Promise<void> {
     let cursor = from
+    let limit = REPLAY_BATCH
     for (;;) {
-      const batch = await this.#log.replay(cursor, topics, REPLAY_BATCH)
+      const batch = await this.#log.replay(cursor, topics, limit)
       if (client.closed) return
       if ('reset' in batch) {
         // The reset's id is where the client now is: every event held so far is at or before it
         const at = this.#bus.lastId
         const body: ResetEvent = { reason: batch.reset, lastEventId: String(from) }
-        if (client.write(encodeFrame(String(at), 'reset', JSON.stringify(body)))) client.goLive(at)
+        if (client.write(encodeFrame(String(at), 'reset', JSON.stringify(body)), at)) client.goLive(at)
         return
       }
+      let bytes = 0
       for (const row of batch.events) {
-        while (client.congested && !client.closed) await client.drained()
-        if (!client.write(encodeFrame(String(row.id), row.event, row.data))) return
+        if (!(await client.room())) return
+        if (!client.write(encodeFrame(String(row.id), row.event, row.data), row.id)) return
+        bytes += row.data.length
+      }
+      // Big events are read fewer at a time: a read holds about two client buffers, whatever the events' size
+      if (batch.events.length > 0) {
+        const perEvent = bytes / batch.events.length
+        limit = Math.max(
+          MIN_REPLAY_BATCH,
+          Math.min(REPLAY_BATCH, Math.floor((2 * this.#opts.clientBufferBytes) / perEvent)),
+        )
       }
       cursor = batch.through
       // The log was read to its end: what came after was emitted since, and is held, unless held events had to be

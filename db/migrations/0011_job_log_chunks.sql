@@ -1,0 +1,17 @@
+CREATE TABLE `job_log_chunks` (
+	`job_id` text NOT NULL,
+	`last_seq` integer NOT NULL,
+	`seq` integer NOT NULL,
+	`ts` integer NOT NULL,
+	`stream` text NOT NULL,
+	`level` text,
+	`text` text NOT NULL,
+	`meta` text,
+	PRIMARY KEY(`job_id`, `last_seq`)
+);
+--> statement-breakpoint
+-- Every stored line carried over as a chunk of one
+INSERT INTO `job_log_chunks` (`job_id`, `last_seq`, `seq`, `ts`, `stream`, `level`, `text`, `meta`)
+	SELECT `job_id`, `seq`, `seq`, `ts`, `stream`, `level`, `text`, CASE WHEN `cut` THEN '{"cut":[0]}' END FROM `job_logs`;
+--> statement-breakpoint
+DROP TABLE `job_logs`;
