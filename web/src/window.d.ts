@@ -1,8 +1,11 @@
 import type { PerfSummary } from './perf.ts'
 import type { StreamState } from './stream.ts'
+import type { LogViewState } from './views/log.ts'
 
 declare global {
   interface Window {
+    /** The job page's log view, for browser tests and `bench:web`. */
+    vigilLog?: () => LogViewState
     /** Read-only view for browser tests and debugging. */
     vigil: {
       state(): StreamState

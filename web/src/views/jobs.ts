@@ -5,14 +5,10 @@ import type { ControlSocket } from '../control.ts'
 import { CommandFailed } from '../control.ts'
 import { $, debounced, esc } from '../dom.ts'
 import { formatBytes } from '../format.ts'
+import { LogView } from './log.ts'
 
-const LINE_PX = 18
-/** Lines kept in the browser for one job: the virtual list draws only what is on screen. */
-const KEEP_LINES = 100_000
 /** Matches the hub is asked for at most. */
 const SEARCH_LIMIT = 1000
-/** Lines read around a search match far outside those held, and at the end when going back to live. */
-const WINDOW_LINES = 10_000
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'lost'])
 
 function duration(ms: number): string {
@@ -81,23 +77,14 @@ export class JobsList {
 }
 
 /**
- * One job: its progress, a virtualized live log that follows the end until you scroll up, search in the loaded
- * lines, cancel and retry for operators, and the job's audit trail. Its `job` and `log` events come from the
- * page's one stream, on `job:<id>`.
+ * One job: its progress, its whole log in a virtualized view that follows the end until you scroll up, search
+ * across the whole stored log, cancel and retry for operators, and the job's audit trail. Its `job` and `log`
+ * events come from the page's one stream, on `job:<id>`.
  */
 export class JobView {
   #job: Job | null = null
-  #lines: LogLine[] = []
-  #follow = true
-  /** Seqs of the lines that match the search, from the hub's search of the whole stored log. */
-  #matches = new Set<number>()
-  /**
-   * Whether the lines held are a window around a search match rather than the live end: live lines are then not
-   * appended, and "jump to live" reads the end again.
-   */
-  #windowed = false
+  readonly #log: LogView
   #searchRun = 0
-  #drawQueued = false
   readonly #canCommand: boolean
   readonly #control: ControlSocket | null
   #chart: StreamingChart | null = null
@@ -107,19 +94,18 @@ export class JobView {
   constructor(me: Identity, control: ControlSocket | null) {
     this.#canCommand = me.role === 'operator' || me.role === 'admin'
     this.#control = control
-    const log = $('#job-log')
-    log.addEventListener('scroll', () => {
-      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - LINE_PX
-      this.#follow = atEnd
-      $('#job-live').hidden = atEnd
-      this.#draw()
-    })
-    $('#job-live').addEventListener('click', () => {
-      this.#follow = true
-      $('#job-live').hidden = true
-      if (this.#windowed) void this.#loadEnd()
-      this.#draw()
-    })
+    this.#log = new LogView(
+      $('#job-log'),
+      async (after, limit) => {
+        if (!this.#job) return null
+        const res = await fetch(`/api/jobs/${encodeURIComponent(this.#job.id)}/logs?after=${after}&limit=${limit}`)
+        return res.ok ? ((await res.json()) as { lines: LogLine[] }).lines : null
+      },
+      (following) => {
+        $('#job-live').hidden = following
+      },
+    )
+    $('#job-live').addEventListener('click', () => this.#log.follow())
     $('#job-search').addEventListener(
       'input',
       debounced(() => void this.#search(), 250),
@@ -133,10 +119,7 @@ export class JobView {
 
   open(id: string): void {
     this.close()
-    this.#lines = []
-    this.#follow = true
-    this.#windowed = false
-    this.#matches = new Set()
+    this.#log.reset()
     this.#jobCpu = new SeriesBuffer()
     this.#hostCpu = new SeriesBuffer()
     // A fresh chart per job: its lines share the new buffers
@@ -152,7 +135,7 @@ export class JobView {
   }
 
   /** The stream's parameters for the job's topic: the last lines a fresh stream opens with. */
-  static readonly TAIL = String(Math.min(KEEP_LINES, 10_000))
+  static readonly TAIL = '10000'
 
   /** A `job` event of the job shown. */
   onJob(job: Job): void {
@@ -161,7 +144,10 @@ export class JobView {
 
   /** A `log` event of the job shown. */
   onLog(ev: LogEvent): void {
-    this.#append(ev)
+    const q = $<HTMLInputElement>('#job-search').value.toLowerCase()
+    const before = this.#log.matches
+    this.#log.append(ev.lines, q ? (l) => l.text.toLowerCase().includes(q) : undefined)
+    if (this.#log.matches !== before) this.#showCount()
   }
 
   /** The host's CPU from the dashboard's stream, drawn under the job's own. */
@@ -202,6 +188,7 @@ export class JobView {
   #show(job: Job): void {
     const first = this.#job === null
     this.#job = job
+    this.#log.grow(job.log.lines)
     if (first) void this.#loadChart(job)
     if (job.resources) this.#jobCpu.push(job.resources.at, job.resources.cpuPct)
     this.#drawChart()
@@ -226,74 +213,16 @@ export class JobView {
     $<HTMLButtonElement>('#job-retry').disabled = !this.#canCommand || live
   }
 
-  #append(ev: LogEvent): void {
-    // A window around a search match holds older lines: the live ones come back with "jump to live"
-    if (this.#windowed) return
-    const last = this.#lines.at(-1)?.seq ?? 0
-    const q = $<HTMLInputElement>('#job-search').value.toLowerCase()
-    const matched = this.#matches.size
-    for (const l of ev.lines) {
-      if (l.seq <= last) continue
-      this.#lines.push(l)
-      if (q && l.text.toLowerCase().includes(q)) this.#matches.add(l.seq)
-    }
-    if (this.#matches.size !== matched) this.#showCount()
-    if (this.#lines.length > KEEP_LINES) this.#lines.splice(0, this.#lines.length - KEEP_LINES)
-    this.#draw()
-  }
-
-  /** Holds the lines the hub answers for `after`/`limit` instead of those held, and draws them. */
-  async #loadLines(after: number, limit: number): Promise<boolean> {
-    if (!this.#job) return false
-    const res = await fetch(`/api/jobs/${encodeURIComponent(this.#job.id)}/logs?after=${after}&limit=${limit}`)
-    if (!res.ok) return false
-    this.#lines = ((await res.json()) as { lines: LogLine[] }).lines
-    return true
-  }
-
-  /** Back to the live end after a jump: the last lines, as the page opened with, then live ones again. */
-  async #loadEnd(): Promise<void> {
-    const total = this.#job?.log.lines ?? 0
-    if (await this.#loadLines(Math.max(0, total - WINDOW_LINES), WINDOW_LINES)) this.#windowed = false
-    this.#draw()
-  }
-
-  /** Draws only the lines in view, once per frame. */
-  #draw(): void {
-    if (this.#drawQueued) return
-    this.#drawQueued = true
-    requestAnimationFrame(() => {
-      this.#drawQueued = false
-      const log = $('#job-log')
-      const space = log.querySelector('.log-space') as HTMLElement
-      space.style.height = `${this.#lines.length * LINE_PX}px`
-      if (this.#follow) log.scrollTop = log.scrollHeight
-      const first = Math.max(0, Math.floor(log.scrollTop / LINE_PX) - 20)
-      const count = Math.ceil(log.clientHeight / LINE_PX) + 40
-      const html = this.#lines
-        .slice(first, first + count)
-        .map((l) => {
-          const cls = `log-line ${l.stream}${this.#matches.has(l.seq) ? ' match' : ''}`
-          return `<div class="${cls}" data-seq="${l.seq}">${esc(l.text)}${l.cut ? ' <em>[cut]</em>' : ''}</div>`
-        })
-        .join('')
-      const box = log.querySelector('.log-lines') as HTMLElement
-      box.style.top = `${first * LINE_PX}px`
-      box.innerHTML = html
-    })
-  }
-
   /**
-   * Searches the whole stored log on the hub (not only the lines held), marks the matches, and shows the first
-   * one: scrolled to if held, else in a window of lines read around it.
+   * Searches the whole stored log on the hub (not only the lines held), marks the matches, and scrolls to the
+   * first one, wherever it is in the log.
    */
   async #search(): Promise<void> {
     const run = ++this.#searchRun
     const q = $<HTMLInputElement>('#job-search').value
     if (q === '' || !this.#job) {
-      this.#matches = new Set()
+      this.#log.setMatches(new Set())
       $('#job-search-count').textContent = ''
-      this.#draw()
       return
     }
     const res = await fetch(
@@ -301,29 +230,14 @@ export class JobView {
     )
     if (run !== this.#searchRun || !res.ok) return
     const found = ((await res.json()) as { lines: LogLine[] }).lines
-    this.#matches = new Set(found.map((l) => l.seq))
+    this.#log.setMatches(new Set(found.map((l) => l.seq)))
     this.#showCount()
     const first = found[0]
-    if (first !== undefined) {
-      this.#follow = false
-      $('#job-live').hidden = false
-      let at = this.#lines.findIndex((l) => l.seq === first.seq)
-      if (at < 0) {
-        // Far outside what is held: read a window around it
-        await this.#loadLines(Math.max(0, first.seq - WINDOW_LINES / 2), WINDOW_LINES)
-        if (run !== this.#searchRun) return
-        this.#windowed = true
-        at = this.#lines.findIndex((l) => l.seq === first.seq)
-      }
-      const log = $('#job-log')
-      ;(log.querySelector('.log-space') as HTMLElement).style.height = `${this.#lines.length * LINE_PX}px`
-      log.scrollTop = Math.max(0, at) * LINE_PX
-    }
-    this.#draw()
+    if (first !== undefined) this.#log.show(first.seq)
   }
 
   #showCount(): void {
-    const n = this.#matches.size
+    const n = this.#log.matches
     $('#job-search-count').textContent = `${n >= SEARCH_LIMIT ? `${SEARCH_LIMIT}+` : n} matches in the whole log`
   }
 
