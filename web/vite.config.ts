@@ -17,6 +17,8 @@ export default defineConfig({
       },
     },
   },
+  // The render worker is a module, as the page's own scripts are
+  worker: { format: 'es' },
   server: {
     // `npm run dev` serves the hub on 8686; the Vite dev server proxies the API to it
     proxy: { '/api': { target: 'http://127.0.0.1:8686', changeOrigin: false } },

@@ -39,6 +39,63 @@ describe('the dashboard draws only what is seen', () => {
   })
 })
 
+describe('charts drawn in the render worker', () => {
+  it('draws the host page in a worker: the main thread only forwards points; tooltips show on hover, and ?render=main draws on the page', async () => {
+    const page = await hub.browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await page.goto(hub.hostPage)
+    const cpu = page.locator('[data-chart="cpu"] canvas')
+    await expect
+      .poll(async () => (await page.evaluate(() => window.vigil.perf())).worker?.updates ?? 0, { timeout: 15_000 })
+      .toBeGreaterThan(3)
+    expect(await cpu.getAttribute('class')).toBe('offscreen')
+    const perf = await page.evaluate(() => window.vigil.perf())
+    expect(perf.updates).toBeGreaterThan(3)
+    // The pointer is forwarded to the worker, whose tooltip says the time and the value under it
+    const box = await cpu.boundingBox()
+    if (!box) throw new Error('no CPU chart')
+    await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2)
+    await expect
+      .poll(() => cpu.getAttribute('data-tooltip'))
+      .toMatch(/^\d{1,2}:\d{2}:\d{2}.* \| all cores: \d+(\.\d)?%$/)
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height + 80)
+    await expect.poll(() => cpu.getAttribute('data-tooltip')).toBeNull()
+    await page.close()
+
+    const main = await hub.browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await main.goto(`${hub.hostPage}?render=main`)
+    await expect
+      .poll(async () => (await main.evaluate(() => window.vigil.perf())).updates, { timeout: 15_000 })
+      .toBeGreaterThan(3)
+    expect((await main.evaluate(() => window.vigil.perf())).worker).toBeNull()
+    expect(await main.locator('[data-chart="cpu"] canvas').getAttribute('class')).toBeNull()
+    await main.close()
+  })
+
+  it('does not draw again a chart whose lines got nothing new while its window moved less than a pixel', async () => {
+    const token = hub.createToken('reporter', 'e2e-still')
+    // One point of a custom metric, never another: its chart has nothing new to draw
+    const res = await fetch(`${hub.server.url}/api/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ samples: [{ name: 'e2e.still.value', value: 42 }] }),
+    })
+    expect(res.status).toBe(200)
+    const page = await hub.browser.newPage({ viewport: { width: 1280, height: 2000 } })
+    // An hour across about 600 px is 6 s a pixel: a 500 ms tick moves the window a twelfth of one
+    await page.goto(`${hub.hostPage}?range=1h`)
+    const draws = async (id: string) =>
+      (await page.evaluate(() => window.vigil.charts())).find((c) => c.id === id)?.draws ?? 0
+    await expect.poll(() => draws('custom:e2e.still.value'), { timeout: 15_000 }).toBeGreaterThan(0)
+    await page.waitForTimeout(1000)
+    const [still, cpu] = [await draws('custom:e2e.still.value'), await draws('cpu')]
+    await page.waitForTimeout(4000)
+    // The CPU chart took a point every tick and was drawn each time; the still one at most once, as a pixel passed
+    expect((await draws('cpu')) - cpu).toBeGreaterThanOrEqual(5)
+    expect((await draws('custom:e2e.still.value')) - still).toBeLessThanOrEqual(1)
+    await page.close()
+  })
+})
+
 describe('the dashboard as a new user tries it', () => {
   it('keeps each range label on one line on a phone, lists load as 1m, 5m, 15m, and puts the sampling panel below the charts', async () => {
     const page = await hub.browser.newPage({ viewport: { width: 390, height: 844 } })

@@ -37,11 +37,14 @@ export class UpdateCost {
     this.#pending = 0
   }
 
-  /** A frame drew samples up to `ts`: the first frame that drew a new one records how long it took to get there. */
-  drew(ts: number): void {
+  /**
+   * A frame drew samples up to `ts` (at wall-clock `at`, now unless a worker drew it): the first frame that drew
+   * a new one records how long it took to get there.
+   */
+  drew(ts: number, at = performance.timeOrigin + performance.now()): void {
     if (ts <= this.#drawnSample) return
     this.#drawnSample = ts
-    this.#pixels[this.#pixelCount % KEEP] = performance.timeOrigin + performance.now() - ts
+    this.#pixels[this.#pixelCount % KEEP] = at - ts
     this.#pixelCount++
   }
 

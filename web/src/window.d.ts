@@ -10,7 +10,8 @@ declare global {
     vigil: {
       state(): StreamState
       timestamps(metric: string): number[]
-      perf(): PerfSummary & { charts: number }
+      /** `worker`: the render worker's own time per update, when the charts are drawn there. */
+      perf(): PerfSummary & { charts: number; worker: PerfSummary | null }
       /** The span the charts show: a drag-to-zoom selection, else the picked range. */
       view(): { from: number; to: number; zoomed: boolean }
       /** How many of a metric's points carry a min/max band. */

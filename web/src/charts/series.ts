@@ -14,6 +14,8 @@ export interface Point {
  */
 export class SeriesBuffer {
   readonly points: Point[] = []
+  /** Counts the changes that are not appends or trims (history put in place), for a copy to know when to reload. */
+  version = 0
 
   /** The newest timestamp held, or -Infinity when empty. */
   get lastX(): number {
@@ -33,6 +35,7 @@ export class SeriesBuffer {
    */
   setHistory(history: readonly (readonly [number, number, ...number[]])[], to: number): void {
     const live = this.points.filter((p) => p.x > to)
+    this.version++
     this.points.length = 0
     for (const [x, y, lo, hi] of history) {
       if (x > to) continue
@@ -48,6 +51,7 @@ export class SeriesBuffer {
   fillSpan(history: readonly (readonly [number, number, ...number[]])[], from: number, to: number): void {
     const before = this.points.filter((p) => p.x < from)
     const after = this.points.filter((p) => p.x > to)
+    this.version++
     this.points.length = 0
     this.points.push(...before)
     for (const [x, y, lo, hi] of history) {

@@ -288,6 +288,7 @@ export function fleetPage(me: Identity): void {
       pixelsP50Ms: null,
       pixelsP95Ms: null,
       charts: 0,
+      worker: null,
     }),
     state: () => stream?.state ?? 'connecting',
     timestamps: () => [],

@@ -10,9 +10,10 @@ import type {
   ProcessInfo,
   SeriesResponse,
 } from '../../../server/protocol/index.ts'
-import { type AlertMark, createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
+import { type AlertMark, type ChartOptions, createChart, type Gap, type StreamingChart } from '../charts/chart.ts'
 import { CHARTS, type ChartDef, chartFor } from '../charts/defs.ts'
 import { SeriesBuffer } from '../charts/series.ts'
+import { canDrawInWorker, createWorkerChart, type DrawnReport } from '../charts/worker-chart.ts'
 import { $, debounced, esc, onScreen } from '../dom.ts'
 import { formatBytes, formatValue } from '../format.ts'
 import { UpdateCost } from '../perf.ts'
@@ -48,6 +49,9 @@ interface Card {
   draws: number
   /** The newest time drawn. */
   drawnTo: number
+  /** The window last drawn, and whether a line of it got points since: unchanged, it is not drawn again. */
+  drawnW: number
+  fresh: boolean
 }
 
 /**
@@ -67,7 +71,12 @@ export function hostPage(
   /** A span picked by dragging across a chart: every chart shows it, live points keep arriving but don't scroll it. */
   let zoom = start.zoom
   let newestTs = 0
+  /** Set when every chart on screen must be drawn (history, range, zoom, scrolled or shown again). */
   let dirty = false
+  /** Set when lines got new points: the charts they are on are drawn, and those whose window moved a pixel. */
+  let dirtyLines = false
+  /** The card each metric's line is on. */
+  const cardOf = new Map<string, Card>()
   let historyLoad = 0
   /** Set when a history load failed (the hub went away mid-load): the next open loads it again. */
   let historyMissing = false
@@ -77,6 +86,29 @@ export function hostPage(
   /** Where this host's metric alerts fired and resolved, from their histories. */
   let marks: readonly AlertMark[] = []
   const cost = new UpdateCost()
+  /**
+   * Charts are drawn in the render worker where the browser can (`?render=main` draws them on the main thread, to
+   * compare); the worker's own time per update is reported apart from the main thread's.
+   */
+  const inWorker = canDrawInWorker() && new URLSearchParams(location.search).get('render') !== 'main'
+  const workerCost = new UpdateCost()
+  /**
+   * The frame sent to the worker and not yet drawn: how many charts it has, and when it went. One at a time: while
+   * the worker draws, new samples wait in the buffers and go with the next frame, so a busy worker is never
+   * queued frames it would draw late.
+   */
+  let inFlight: { charts: number; at: number } | null = null
+  let reported = { charts: 0, ms: 0 }
+  const onDrawn = (r: DrawnReport) => {
+    reported = { charts: reported.charts + 1, ms: reported.ms + r.ms }
+    if (reported.charts < (inFlight?.charts ?? 1)) return
+    inFlight = null
+    workerCost.frame(reported.ms)
+    reported = { charts: 0, ms: 0 }
+    if (!zoom) cost.drew(r.newest, r.at)
+  }
+  const newChart = (canvas: HTMLCanvasElement, legend: HTMLElement, unit: string, opts: ChartOptions) =>
+    inWorker ? createWorkerChart(canvas, legend, unit, { ...opts, onDrawn }) : createChart(canvas, legend, unit, opts)
   const q = (metric: string) => `metric=${encodeURIComponent(metric)}&host=${encodeURIComponent(host)}`
 
   $<HTMLElement>('#host').textContent = host
@@ -101,7 +133,7 @@ export function hostPage(
     el.innerHTML = `<h2><span></span><span class="now"></span><details class="csv"><summary title="Download as CSV">CSV</summary><div class="menu"></div></details></h2><div class="chart-box"><canvas></canvas></div><div class="legend" hidden></div>`
     ;(el.querySelector('h2 span') as HTMLElement).textContent = def.title
     grid.append(el)
-    const chart = createChart(
+    const chart = newChart(
       el.querySelector('canvas') as HTMLCanvasElement,
       el.querySelector('.legend') as HTMLElement,
       def.unit,
@@ -120,6 +152,8 @@ export function hostPage(
       seen: false,
       draws: 0,
       drawnTo: 0,
+      drawnW: 0,
+      fresh: false,
     }
     cards.set(def.id, c)
     watch(el, c)
@@ -138,6 +172,7 @@ export function hostPage(
     buffers.set(metric, b)
     const c = card(def)
     c.chart.addSeries(metric, def.label(metric), b, def.rank?.(metric))
+    cardOf.set(metric, c)
     c.first ??= metric
     c.el.classList.remove('hidden')
     return b
@@ -148,17 +183,25 @@ export function hostPage(
     const t0 = performance.now()
     for (const name in ev.values) {
       const v = ev.values[name]
-      if (v !== undefined) buffer(name)?.push(ev.ts, v)
+      if (v !== undefined && buffer(name)?.push(ev.ts, v)) {
+        const c = cardOf.get(name)
+        if (c) c.fresh = true
+      }
     }
     if (ev.ts > newestTs) newestTs = ev.ts
-    dirty = true
+    dirtyLines = true
     cost.add(performance.now() - t0)
   }
 
   function render(): void {
     requestAnimationFrame(render)
-    if (!dirty || document.hidden) return
+    if (!(dirty || dirtyLines) || document.hidden) return
+    // A frame the worker has not answered within a second (a chart destroyed meanwhile) no longer holds the next
+    if (inFlight && performance.now() - inFlight.at < 1000) return
+    inFlight = null
+    const all = dirty
     dirty = false
+    dirtyLines = false
     const t0 = performance.now()
     let drawn = 0
     const { from, to } = visibleWindow()
@@ -166,6 +209,10 @@ export function hostPage(
     if (!zoom) for (const b of buffers.values()) b.trim(from)
     for (const c of cards.values()) {
       if (!c.seen || c.el.classList.contains('hidden')) continue
+      // Nothing new on it and its window moved by less than a pixel (the plot is about the card's width): as drawn
+      if (!all && !c.fresh && c.drawnW === w && ((to - c.drawnTo) / w) * c.el.clientWidth < 1) continue
+      c.fresh = false
+      c.drawnW = w
       c.chart.render(to, w)
       c.draws++
       c.drawnTo = to
@@ -179,8 +226,11 @@ export function hostPage(
     }
     if (drawn > 0) {
       cost.firstChartMs ??= Math.round(performance.now())
-      // Live only: a zoomed span is not where new samples are drawn
-      if (!zoom) cost.drew(newestTs)
+      // Live only: a zoomed span is not where new samples are drawn. A worker's charts are timed when it drew them
+      if (inWorker) {
+        inFlight = { charts: drawn, at: performance.now() }
+        reported = { charts: 0, ms: 0 }
+      } else if (!zoom) cost.drew(newestTs)
     }
     cost.frame(performance.now() - t0)
   }
@@ -416,6 +466,7 @@ export function hostPage(
     perf: () => ({
       ...cost.summary(),
       charts: [...cards.values()].filter((c) => c.seen && !c.el.classList.contains('hidden')).length,
+      worker: inWorker ? workerCost.summary() : null,
     }),
     charts: () =>
       [...cards.values()]
