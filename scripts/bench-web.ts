@@ -176,6 +176,42 @@ try {
     console.log(
       `fleet overview, ${rows} hosts (${hosts} simulated agents at 1 Hz and the hub): main thread busy ${((busy / wall) * 100).toFixed(1)} % over ${wall.toFixed(0)} s (budget 10 %)`,
     )
+    // Scrolled down the whole table and back by the wheel, 10 s: how long each frame took to come
+    await fleet.mouse.move(700, 500)
+    // A string, not a function: the loader's name helpers do not exist in the page
+    await fleet.evaluate(`{
+      const frames = []
+      let last = performance.now()
+      const tick = (t) => {
+        frames.push(t - last)
+        last = t
+        if (frames.length < 100000) requestAnimationFrame(tick)
+      }
+      requestAnimationFrame(tick)
+      window.frames_ = frames
+    }`)
+    const scrollUntil = Date.now() + 10_000
+    let travelled = 0
+    let was = 0
+    for (let down = true; Date.now() < scrollUntil; ) {
+      await fleet.mouse.wheel(0, down ? 240 : -240)
+      await sleep(50)
+      const y = await fleet.evaluate(() => ({ at: scrollY, max: document.documentElement.scrollHeight - innerHeight }))
+      travelled += Math.abs(y.at - was)
+      was = y.at
+      if (down && y.at >= y.max) down = false
+      else if (!down && y.at <= 0) down = true
+    }
+    const frames = (await fleet.evaluate(() => (window as unknown as { frames_: number[] }).frames_.slice(1))).sort(
+      (a, b) => a - b,
+    )
+    const at = (p: number) =>
+      (frames[Math.min(frames.length - 1, Math.ceil((p / 100) * frames.length) - 1)] ?? 0).toFixed(1)
+    const slow = frames.filter((f) => f > 1000 / 30).length
+    console.log(
+      `fleet overview scrolled by the wheel for 10 s (${Math.round(travelled).toLocaleString('en')} px, down and up): ${frames.length} frames, frame interval p50 ${at(50)} ms, p99 ${at(99)} ms, ` +
+        `${((slow / frames.length) * 100).toFixed(1)} % of frames over 33 ms`,
+    )
     await fleet.close()
   } finally {
     sim.kill('SIGKILL')
