@@ -7,7 +7,7 @@ import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
 import { MetricsBatch, type Role } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
-import { exposition, type PromSample, seriesSamples } from './prometheus.ts'
+import { exposition, OPENMETRICS_FORMAT, type PromSample, seriesSamples, TEXT_FORMAT } from './prometheus.ts'
 
 /** Roles that may push custom samples: reporters (scripts, jobs), agents (remote hosts) and admins. */
 const INGEST_ROLES: readonly Role[] = ['reporter', 'agent', 'admin']
@@ -40,8 +40,10 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
   app.get('/metrics', auth, requireRole(READ_ROLES, 'read metrics'), async (c) => {
     const since = Date.now() - STALE_MS
     const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
-    return c.body(exposition([...seriesSamples(fresh), ...(await deps.selfMetrics())]), 200, {
-      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    // A scraper that asks for OpenMetrics (Prometheus does, first) gets it; anything else the classic text format
+    const openMetrics = (c.req.header('accept') ?? '').includes('application/openmetrics-text')
+    return c.body(exposition([...seriesSamples(fresh), ...(await deps.selfMetrics())], openMetrics), 200, {
+      'content-type': openMetrics ? OPENMETRICS_FORMAT : TEXT_FORMAT,
     })
   })
 

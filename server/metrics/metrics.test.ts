@@ -177,7 +177,7 @@ describe('custom metric ingest', () => {
 })
 
 describe('Prometheus exposition and CSV export', () => {
-  it('serves /metrics that a Prometheus text-format parser reads, with labels for cores and the hub’s own figures', async () => {
+  it('serves /metrics that a Prometheus text-format parser reads, in base units, with labels for cores and interfaces and the hub’s own figures', async () => {
     const { url, post, hub } = await hubWith()
     hub.store.writeTick(
       hub.host,
@@ -187,24 +187,35 @@ describe('Prometheus exposition and CSV export', () => {
         'cpu.core.0.usage_pct': 10,
         'cpu.core.1.usage_pct': 15,
         'net.eth0.rx_bytes_per_s': 2048,
+        'proc.count': 212,
       },
       null,
     )
-    await post({ samples: [{ name: 'etl.rows_imported', value: 42 }] })
+    await post({
+      samples: [
+        { name: 'etl.rows_imported', value: 42 },
+        { name: 'etl.batch_ms', value: 250 },
+      ],
+    })
     const res = await fetch(`${url}/metrics`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
     const text = await res.text()
     const families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]))
-    expect(families.get('vigil_cpu_usage_pct')?.metrics).toEqual([{ labels: { host: hub.host }, value: '12.5' }])
-    expect(families.get('vigil_cpu_core_usage_pct')?.metrics).toEqual([
-      { labels: { host: hub.host, core: '0' }, value: '10' },
-      { labels: { host: hub.host, core: '1' }, value: '15' },
+    // Percentages as ratios, milliseconds as seconds, rates per second, no `_count` on a gauge
+    expect(families.get('vigil_cpu_usage_ratio')?.metrics).toEqual([{ labels: { host: hub.host }, value: '0.125' }])
+    expect(families.get('vigil_cpu_core_usage_ratio')?.metrics).toEqual([
+      { labels: { host: hub.host, core: '0' }, value: '0.1' },
+      { labels: { host: hub.host, core: '1' }, value: '0.15' },
     ])
-    expect(families.get('vigil_cpu_core_usage_pct')?.help).toBe('CPU busy time, core <core> (%)')
-    expect(families.get('vigil_net_rx_bytes_per_s')?.metrics).toEqual([
+    expect(families.get('vigil_cpu_core_usage_ratio')?.help).toBe('CPU busy time, core <core> (ratio, 0 to 1)')
+    expect(families.get('vigil_network_receive_bytes_per_second')?.metrics).toEqual([
       { labels: { host: hub.host, interface: 'eth0' }, value: '2048' },
     ])
+    expect(families.get('vigil_etl_batch_seconds')?.metrics).toEqual([{ labels: { host: hub.host }, value: '0.25' }])
+    expect(families.get('vigil_sampler_tick_seconds')?.help).toBe("Time the fast group's tick took (seconds)")
+    expect(families.get('vigil_processes')?.metrics).toEqual([{ labels: { host: hub.host }, value: '212' }])
+    expect([...families.keys()].filter((f) => /_pct$|_ms$|_per_s$|_count$/.test(f))).toEqual([])
     expect(families.get('vigil_etl_rows_imported')?.metrics).toEqual([{ labels: { host: hub.host }, value: '42' }])
     expect(families.get('vigil_clients')?.type).toBe('GAUGE')
     expect(families.get('vigil_dropped_clients_total')?.type).toBe('COUNTER')
@@ -215,6 +226,15 @@ describe('Prometheus exposition and CSV export', () => {
         /^(# (HELP|TYPE) [a-z0-9_]+ .+|[a-z_][a-z0-9_]*(\{([a-z_]+="[^"\n]*",?)+\})? [-+0-9.eInfNa]+)$/,
       )
     }
+    // OpenMetrics for a scraper that asks for it: a counter's family without `_total`, and the end marked
+    const om = await fetch(`${url}/metrics`, {
+      headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+    })
+    expect(om.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8')
+    const omText = await om.text()
+    expect(omText.endsWith('\n# EOF\n')).toBe(true)
+    expect(omText).toContain('# TYPE vigil_dropped_clients counter\nvigil_dropped_clients_total 0\n')
+    expect(omText).toContain('# TYPE vigil_cpu_usage_ratio gauge\n')
     const reporter = await fetch(`${url}/metrics`, {
       headers: { authorization: `Bearer ${(await hub.tokens.create('reporter')).token}` },
     })

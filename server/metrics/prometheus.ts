@@ -20,24 +20,42 @@ function formatValue(v: number): string {
   return String(v)
 }
 
-/** Stored series as gauges, the `host` label first and the name's variable part as a second label. */
+/** The unit a family's HELP names, after `prometheusName` took the value to a base unit. */
+function helpUnit(unit: string, scale: number): string {
+  if (scale === 0.01) return 'ratio, 0 to 1'
+  if (scale === 0.001) return 'seconds'
+  return unit.replace('/s', ' per second')
+}
+
+/**
+ * Stored series as gauges, named and scaled as Prometheus' naming guide has it (see `prometheusName`), the `host`
+ * label first and the name's variable part as a second label.
+ */
 export function seriesSamples(latest: readonly { host: string; name: string; value: number }[]): PromSample[] {
   return latest.map((s) => {
-    const { family, labels } = prometheusName(s.name)
+    const { family, labels, scale } = prometheusName(s.name)
     const d = describeMetric(s.name)
     // HELP is per family: "CPU busy time, core 3" becomes "CPU busy time, core <core>"
     let help = d.description
     for (const [k, v] of Object.entries(labels)) help = help.replace(v, `<${k}>`)
-    if (d.unit) help += ` (${d.unit})`
-    return { family, help, type: 'gauge', labels: { host: s.host, ...labels }, value: s.value }
+    const unit = helpUnit(d.unit, scale)
+    if (unit) help += ` (${unit})`
+    const value = scale === 1 ? s.value : Number((s.value * scale).toPrecision(12))
+    return { family, help, type: 'gauge', labels: { host: s.host, ...labels }, value }
   })
 }
 
+/** The exposition formats `/metrics` speaks, by the content type a scraper asks for. */
+export const TEXT_FORMAT = 'text/plain; version=0.0.4; charset=utf-8'
+export const OPENMETRICS_FORMAT = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
+
 /**
- * The Prometheus text exposition format (version 0.0.4): one HELP and TYPE per family, then its samples.
- * A second sample with the same family and labels is dropped, so two names that map alike never clash.
+ * The Prometheus text exposition format (version 0.0.4), or OpenMetrics 1.0 with `openMetrics` (a counter's
+ * family then drops its `_total`, which only its sample carries, and the text ends in `# EOF`): one HELP and TYPE
+ * per family, then its samples. A second sample with the same family and labels is dropped, so two names that
+ * map alike never clash.
  */
-export function exposition(samples: readonly PromSample[]): string {
+export function exposition(samples: readonly PromSample[], openMetrics = false): string {
   const families = new Map<string, { help: string; type: string; lines: Map<string, string> }>()
   for (const s of samples) {
     let f = families.get(s.family)
@@ -52,8 +70,10 @@ export function exposition(samples: readonly PromSample[]): string {
   }
   const out: string[] = []
   for (const [name, f] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
-    out.push(`# HELP ${name} ${escapeHelp(f.help)}`, `# TYPE ${name} ${f.type}`, ...f.lines.values())
+    const family = openMetrics && f.type === 'counter' ? name.replace(/_total$/, '') : name
+    out.push(`# HELP ${family} ${escapeHelp(f.help)}`, `# TYPE ${family} ${f.type}`, ...f.lines.values())
   }
+  if (openMetrics) out.push('# EOF')
   return `${out.join('\n')}\n`
 }
 

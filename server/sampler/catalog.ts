@@ -35,23 +35,64 @@ export function describeMetric(name: string): CatalogEntry {
   return { name, unit: '', group: 'custom', description: 'Custom metric' }
 }
 
-/** Names with a variable part: the part becomes a Prometheus label instead of being mangled into the name. */
-const LABELLED: [pattern: RegExp, label: string][] = [
-  [/^(cpu\.core)\.(\d+)\.(.+)$/, 'core'],
-  [/^(net)\.(.+)\.([a-z]+_bytes_per_s)$/, 'interface'],
-  [/^(fs)\.(.+)\.(used_pct|used_bytes|size_bytes)$/, 'mount'],
-  [/^(temp\.core)\.(\d+)_(celsius)$/, 'core'],
-  [/^(job)\.([a-z0-9]+)\.(cpu_pct|rss_bytes)$/, 'job'],
+/** How a metric is exposed to Prometheus: its family, its labels, and the factor its value is multiplied by. */
+export interface PrometheusName {
+  family: string
+  labels: Record<string, string>
+  scale: number
+}
+
+/**
+ * Vigil's names that Prometheus' naming guide spells otherwise: whole words for the direction, base units (seconds,
+ * ratios), no `_count` on a gauge. `$1` is the name's variable part, which becomes the label.
+ */
+const RENAMED: [pattern: RegExp, family: string, label: string | null][] = [
+  [/^cpu\.core\.(\d+)\.usage_pct$/, 'cpu_core_usage_ratio', 'core'],
+  [/^net\.(.+)\.rx_bytes_per_s$/, 'network_receive_bytes_per_second', 'interface'],
+  [/^net\.(.+)\.tx_bytes_per_s$/, 'network_transmit_bytes_per_second', 'interface'],
+  [/^disk\.(read|write)_ops_per_s$/, 'disk_$1_operations_per_second', null],
+  [/^fs\.(.+)\.used_pct$/, 'filesystem_used_ratio', 'mount'],
+  [/^fs\.(.+)\.used_bytes$/, 'filesystem_used_bytes', 'mount'],
+  [/^fs\.(.+)\.size_bytes$/, 'filesystem_size_bytes', 'mount'],
+  [/^temp\.core\.(\d+)_celsius$/, 'temp_core_celsius', 'core'],
+  [/^temp\.cpu_celsius$/, 'temp_cpu_celsius', null],
+  [/^proc\.count$/, 'processes', null],
+  [/^job\.([a-z0-9]+)\.cpu_pct$/, 'job_cpu_usage_ratio', 'job'],
+  [/^job\.([a-z0-9]+)\.rss_bytes$/, 'job_resident_memory_bytes', 'job'],
+  [/^vigil\.sampler_ms$/, 'sampler_tick_seconds', null],
+  [/^vigil\.sampler_slow_ms$/, 'sampler_slow_tick_seconds', null],
 ]
 
 /**
- * The Prometheus family and labels of a metric name: `cpu.core.3.usage_pct` → `vigil_cpu_core_usage_pct`
- * with `core="3"`; names without a variable part just swap dots for underscores.
+ * A name's unit suffix in Prometheus' spelling: rates per second, milliseconds as seconds, percentages as ratios
+ * (0 to 1), and the factor that takes the value there. Custom metrics get the same treatment.
  */
-export function prometheusName(name: string): { family: string; labels: Record<string, string> } {
-  for (const [pattern, label] of LABELLED) {
+function baseUnit(family: string): { family: string; scale: number } {
+  if (family.endsWith('_pct')) return { family: `${family.slice(0, -4)}_ratio`, scale: 0.01 }
+  if (family.endsWith('_ms')) return { family: `${family.slice(0, -3)}_seconds`, scale: 0.001 }
+  if (family.endsWith('_per_s')) return { family: `${family.slice(0, -6)}_per_second`, scale: 1 }
+  if (family.endsWith('_count')) return { family: family.slice(0, -6), scale: 1 }
+  return { family, scale: 1 }
+}
+
+/**
+ * The Prometheus family, labels and scale of a metric name, as Prometheus' naming guide has them:
+ * `cpu.core.3.usage_pct` → `vigil_cpu_core_usage_ratio{core="3"}` (times 0.01), `net.eth0.rx_bytes_per_s` →
+ * `vigil_network_receive_bytes_per_second{interface="eth0"}`; other names swap dots for underscores, with their
+ * unit suffix made a base unit (`_ms` → `_seconds`, `_pct` → `_ratio`, `_per_s` → `_per_second`).
+ */
+export function prometheusName(name: string): PrometheusName {
+  for (const [pattern, family, label] of RENAMED) {
     const m = pattern.exec(name)
-    if (m) return { family: `vigil_${m[1]}_${m[3]}`.replaceAll('.', '_'), labels: { [label]: m[2] ?? '' } }
+    if (!m) continue
+    const part = m[1] ?? ''
+    const unit = baseUnit(name.replaceAll('.', '_'))
+    return {
+      family: `vigil_${label ? family : family.replace('$1', part)}`,
+      labels: label ? { [label]: part } : {},
+      scale: unit.scale,
+    }
   }
-  return { family: `vigil_${name.replaceAll('.', '_')}`, labels: {} }
+  const { family, scale } = baseUnit(name.replaceAll('.', '_'))
+  return { family: `vigil_${family}`, labels: {}, scale }
 }

@@ -93,9 +93,7 @@ export interface PrivateRedis extends PrivateServer {
 
 /** `redis-server --save '' --appendonly no` on a free port: the bus of the cluster tests. */
 export async function startRedis(): Promise<PrivateRedis> {
-  const bin = findOnPath('redis-server')
-  if (!bin)
-    throw new Error('redis-server not found: install the Debian package redis-server (apt-get install redis-server)')
+  const bin = findBinary('redis-server', 'redis-server')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-'))
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
@@ -237,6 +235,13 @@ function postgresUser(): { uid: number; gid: number } {
   } catch {
     throw new Error('no postgres user to run PostgreSQL as (not as root): install the Debian package postgresql')
   }
+}
+
+/** A binary on PATH; throws at once, naming the Debian package that has it, when it is missing. */
+export function findBinary(name: string, pkg: string): string {
+  const bin = findOnPath(name)
+  if (!bin) throw new Error(`${name} not found: install the Debian package ${pkg} (apt-get install ${pkg})`)
+  return bin
 }
 
 function findOnPath(name: string): string | null {
