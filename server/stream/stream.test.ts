@@ -252,8 +252,7 @@ describe('GET /api/stream', () => {
     await reader.waitFor((e) => e.length === published.length, 30_000)
     expect(reader.ids()).toEqual(published)
     // The stalled client fell behind at once; it is cut off when its queue has not gone down for 5 s
-    await expect.poll(() => hub.streams.dropped, { timeout: 20_000 }).toBe(1)
-    expect(hub.streams.clients).toBe(1)
+    await expect.poll(() => [hub.streams.dropped, hub.streams.clients], { timeout: 20_000 }).toEqual([1, 1])
     const stats = (await (await fetch(`${hub.url}/api/stats`)).json()) as { clients: number; droppedClients: number }
     expect(stats).toMatchObject({ clients: 1, droppedClients: 1 })
     stalled.resume()

@@ -235,8 +235,10 @@ export class Streams {
     // `metrics` carries `metrics:<host>` already: subscribed to both, a client would get its events twice
     const topics = distinctTopics(req.topics)
     const client = new SseClient(res, req.tokenId, this.#opts.clientBufferBytes, {
+      // Cut off: counted, and no longer one of the clients, at once (its socket closes a moment later)
       drop: () => {
         this.#dropped++
+        this.#clients.delete(client)
       },
       // Fell behind a burst: it reads on from the log where it stands, then goes live again
       behind: (c) => {
