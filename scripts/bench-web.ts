@@ -16,7 +16,7 @@ import type { HostEntry } from '../server/protocol/index.ts'
 import { openDb } from '../server/store/index.ts'
 import { spawnServe } from '../server/testing/process.ts'
 import { launchChromium } from './lib/chromium.ts'
-import { numberFlag, sleep, until } from './lib/proc.ts'
+import { numberFlag, percentile, sleep, until } from './lib/proc.ts'
 import { spawnSimFleet } from './lib/sim-fleet-process.ts'
 
 const seconds = numberFlag('seconds', 20)
@@ -205,8 +205,7 @@ try {
     const frames = (await fleet.evaluate(() => (window as unknown as { frames_: number[] }).frames_.slice(1))).sort(
       (a, b) => a - b,
     )
-    const at = (p: number) =>
-      (frames[Math.min(frames.length - 1, Math.ceil((p / 100) * frames.length) - 1)] ?? 0).toFixed(1)
+    const at = (p: number) => percentile(frames, p).toFixed(1)
     const slow = frames.filter((f) => f > 1000 / 30).length
     console.log(
       `fleet overview scrolled by the wheel for 10 s (${Math.round(travelled).toLocaleString('en')} px, down and up): ${frames.length} frames, frame interval p50 ${at(50)} ms, p99 ${at(99)} ms, ` +

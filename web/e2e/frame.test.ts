@@ -72,12 +72,9 @@ describe('charts drawn in the render worker', () => {
   })
 
   it('does not draw again a chart whose lines got nothing new while its window moved less than a pixel', async () => {
-    const token = hub.createToken('reporter', 'e2e-still')
     // One point of a custom metric, never another: its chart has nothing new to draw
-    const res = await fetch(`${hub.server.url}/api/metrics`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ samples: [{ name: 'e2e.still.value', value: 42 }] }),
+    const res = await hub.poster('reporter', 'e2e-still')('/api/metrics', {
+      samples: [{ name: 'e2e.still.value', value: 42 }],
     })
     expect(res.status).toBe(200)
     const page = await hub.browser.newPage({ viewport: { width: 1280, height: 2000 } })
@@ -163,10 +160,7 @@ describe('the dashboard as a new user tries it', () => {
   })
 
   it('searches the whole stored log from the job page and jumps to a match far outside the loaded lines, then back to live', async () => {
-    const token = hub.createToken('reporter', 'e2e-search')
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    const post = (path: string, body: unknown) =>
-      fetch(`${hub.server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    const post = hub.poster('reporter', 'e2e-search')
     const id = ((await (await post('/api/jobs', { name: 'long-log' })).json()) as { id: string }).id
     for (let b = 0; b < 3; b++) {
       const lines = Array.from({ length: 10_000 }, (_, i) => {

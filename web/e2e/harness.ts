@@ -20,6 +20,8 @@ export interface E2eHub {
   restart(port: string): Promise<void>
   /** `vigil token create` against the hub's data dir; returns the secret. */
   createToken(role: string, name: string): string
+  /** POSTs JSON to the hub as a new token of `role` named `name`. */
+  poster(role: string, name: string): (path: string, body: unknown) => Promise<Response>
   /** `vigil run` (built) against the hub as a reporter: `--name`, then the command. */
   run(name: string, command: string[]): { exited: Promise<number | null>; stderr(): string }
 }
@@ -70,6 +72,13 @@ export function useE2eHub(serveArgs: string[]): E2eHub {
       server = await spawnServe([...args(), '--port', port], {}, true)
     },
     createToken: (role, name) => createToken(dataDir, role, name),
+    poster(role, name) {
+      const headers = {
+        authorization: `Bearer ${createToken(dataDir, role, name)}`,
+        'content-type': 'application/json',
+      }
+      return (path, body) => fetch(`${server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    },
     run(name, command) {
       const token = createToken(dataDir, 'reporter', `runner-${name.replace(/\W+/g, '-')}-${Date.now()}`)
       const child = spawn(

@@ -10,10 +10,7 @@ const NEEDLE = 123_456
 
 describe('a job log of a million lines in Chromium', () => {
   it('scrolls to its first, middle and last lines, jumps to a search match far from the end, and follows live lines', async () => {
-    const token = hub.createToken('reporter', 'e2e-million')
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    const post = (path: string, body: unknown) =>
-      fetch(`${hub.server.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    const post = hub.poster('reporter', 'e2e-million')
     const id = ((await (await post('/api/jobs', { name: 'million' })).json()) as { id: string }).id
     const text = (seq: number) => (seq === NEEDLE ? 'the needle' : `line ${seq}`)
     // 50,000 lines a request, as one text each, as vigil run sends them

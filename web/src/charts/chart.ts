@@ -1,9 +1,7 @@
-import { buildChart, insertLine, paint, setWindow, type Theme } from './core.ts'
+import { type AlertMark, buildChart, type Gap, insertLine, paint, setWindow, type Theme } from './core.ts'
 import type { SeriesBuffer } from './series.ts'
 
-export type { AlertMark, Gap } from './core.ts'
-
-import type { AlertMark, Gap } from './core.ts'
+export type { AlertMark, Gap }
 
 function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim()

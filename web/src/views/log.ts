@@ -103,8 +103,15 @@ export class LogView {
   /** Live lines, in seq order. */
   append(lines: readonly LogLine[], matches?: (l: LogLine) => boolean): void {
     const t0 = performance.now()
+    let page: Page | null = null
+    let at = -1
     for (const l of lines) {
-      this.#page(l.seq).lines[(l.seq - 1) % PAGE] = l
+      // Lines come in seq order: the page is looked up (and marked as just used) once for each it falls in
+      if (Math.floor((l.seq - 1) / PAGE) !== at) {
+        at = Math.floor((l.seq - 1) / PAGE)
+        page = this.#page(l.seq)
+      }
+      ;(page as Page).lines[(l.seq - 1) % PAGE] = l
       if (matches?.(l)) this.#matches.add(l.seq)
     }
     const last = lines.at(-1)?.seq ?? 0
