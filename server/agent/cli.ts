@@ -79,9 +79,9 @@ export async function agentCommand(args: string[], env: Record<string, string | 
     defaultProbe(),
     { sampleMs: sampling.fastMs, slowSampleMs: sampling.slowMs },
     {
-      metrics(ts, intervalMs, values, processes) {
+      metrics(ts, intervalMs, values, snapshot) {
         // Committed to the spool before it is sent: a tick the hub never saw is never lost
-        const tick = spool.append({ ts, intervalMs, values, ...(processes ? { processes } : {}) })
+        const tick = spool.append({ ts, intervalMs, values, ...snapshot })
         link?.live(tick)
       },
       faults,

@@ -1,6 +1,6 @@
 import { desc, eq, gte } from 'drizzle-orm'
 import type { HubBus } from '../bus/index.ts'
-import type { HostEntry, HostGap, HostInfo, Processes, SpoolStatus } from '../protocol/index.ts'
+import type { Devices, HostEntry, HostGap, HostInfo, Processes, SpoolStatus } from '../protocol/index.ts'
 import type { Sql, Tables } from '../store/index.ts'
 
 /** Why an agent may not speak as a host: the token belongs to another (`forbidden`), or another machine is it (`conflict`). */
@@ -107,6 +107,7 @@ export class Hosts {
         agentVersion: row.agentVersion,
         info: parse<HostInfo>(row.info),
         processes: null,
+        devices: null,
         spool: parse<SpoolStatus>(row.spool),
         clockSkewMs: mine ? 0 : null,
         gaps,
@@ -270,9 +271,10 @@ export class Hosts {
     if (h && (h.entry.lastSeenAt ?? 0) < at) h.entry.lastSeenAt = at
   }
 
-  processes(name: string, ts: number, processes: Processes): void {
+  /** A slow tick's process table and device names; an agent too old to send the names leaves them as they were. */
+  snapshot(name: string, ts: number, s: { processes: Processes; devices: Devices | null }): void {
     const h = this.#hosts.get(name)
-    if (h) this.#change(h, { processes }, ts)
+    if (h) this.#change(h, s.devices ? s : { processes: s.processes }, ts)
   }
 
   spool(name: string, spool: SpoolStatus): void {

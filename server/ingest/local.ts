@@ -27,9 +27,9 @@ export function localAgent(opts: LocalAgentOptions): Sampler {
     opts.probe,
     { sampleMs: opts.sampleMs, slowSampleMs: opts.slowSampleMs, ...(opts.clock ? { now: opts.clock } : {}) },
     {
-      metrics(ts, intervalMs, values, processes) {
+      metrics(ts, intervalMs, values, snapshot) {
         pipeline.tick(host, ts, intervalMs, values)
-        if (processes) hosts.processes(host, ts, processes)
+        if (snapshot) hosts.snapshot(host, ts, snapshot)
       },
       clock(behindMs) {
         if (behindMs === 0) health.clear('clock')

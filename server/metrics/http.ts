@@ -22,7 +22,7 @@ export interface MetricRouteDeps {
   store: Store
   pipeline: Pipeline
   /** Who may speak for a host: an agent token posts only for the host it is bound to. */
-  hosts: Pick<Hosts, 'speaksFor'>
+  hosts: Pick<Hosts, 'speaksFor' | 'get'>
   /** The hub's own host name: the default for samples that name none. */
   host: string
   tokens: Tokens
@@ -42,9 +42,16 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
     const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
     // A scraper that asks for OpenMetrics (Prometheus does, first) gets it; anything else the classic text format
     const openMetrics = (c.req.header('accept') ?? '').includes('application/openmetrics-text')
-    return c.body(exposition([...seriesSamples(fresh), ...(await deps.selfMetrics())], openMetrics), 200, {
-      'content-type': openMetrics ? OPENMETRICS_FORMAT : TEXT_FORMAT,
-    })
+    return c.body(
+      exposition(
+        [...seriesSamples(fresh, (h) => deps.hosts.get(h)?.devices ?? null), ...(await deps.selfMetrics())],
+        openMetrics,
+      ),
+      200,
+      {
+        'content-type': openMetrics ? OPENMETRICS_FORMAT : TEXT_FORMAT,
+      },
+    )
   })
 
   app.post(

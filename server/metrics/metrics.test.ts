@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { SeriesResponse } from '../protocol/index.ts'
+import type { HostEntry, SeriesResponse } from '../protocol/index.ts'
+import { parseNetDev } from '../sampler/linux.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
 import { SimAgent } from '../testing/sim-agent.ts'
 
@@ -240,6 +242,82 @@ describe('Prometheus exposition and CSV export', () => {
     })
     expect(reporter.status).toBe(403)
   })
+
+  it('exposes the kernel counters as _total counters, labelled with the real interface and mount names a host sent', async () => {
+    const { url, hub } = await hubWith()
+    const token = (await hub.tokens.create('agent', 'edge-a-token')).token
+    const a = new SimAgent({ url: hub.url, token, host: 'edge-a' })
+    await a.hello()
+    const values = {
+      'cpu.busy_seconds_total': 81234.56,
+      'net.br_1a2b.rx_bytes_total': 123456789012,
+      'net.eth9.tx_bytes_total': 5,
+      'disk.read_ops_total': 777,
+      'fs.mnt_my_disk.used_pct': 50,
+      'fs.root.used_pct': 25,
+    }
+    a.ticks([
+      {
+        seq: 1,
+        ts: Date.now(),
+        intervalMs: 1000,
+        values,
+        processes: { count: 1, topCpu: [], topMem: [] },
+        devices: { interfaces: ['br-1A2b'], mounts: ['/', '/mnt/my "disk"\\'] },
+      },
+    ])
+    await a.next('ack')
+    a.close()
+    const text = await (await fetch(`${url}/metrics`)).text()
+    // The edge host's lines only: the hub samples its own host too
+    const families = new Map(
+      parsePrometheusTextFormat(text).map((f) => [
+        f.name,
+        { ...f, metrics: f.metrics.filter((m) => m.labels?.host === 'edge-a') },
+      ]),
+    )
+    expect(families.get('vigil_cpu_seconds_total')).toEqual({
+      name: 'vigil_cpu_seconds_total',
+      help: 'CPU time spent <mode>, all cores, since boot (seconds)',
+      type: 'COUNTER',
+      metrics: [{ labels: { host: 'edge-a', mode: 'busy' }, value: '81234.56' }],
+    })
+    expect(families.get('vigil_network_receive_bytes_total')?.metrics).toEqual([
+      { labels: { host: 'edge-a', interface: 'br-1A2b' }, value: '123456789012' },
+    ])
+    // An interface the host did not name keeps its segment
+    expect(families.get('vigil_network_transmit_bytes_total')?.metrics).toEqual([
+      { labels: { host: 'edge-a', interface: 'eth9' }, value: '5' },
+    ])
+    expect(families.get('vigil_disk_read_operations_total')?.type).toBe('COUNTER')
+    // The real path, with its quotes and backslash escaped as the format has them
+    expect(text).toContain('vigil_filesystem_used_ratio{host="edge-a",mount="/mnt/my \\"disk\\"\\\\"} 0.5\n')
+    expect(text).toContain('vigil_filesystem_used_ratio{host="edge-a",mount="/"} 0.25\n')
+    const hosts = (await (await fetch(`${url}/api/hosts`)).json()) as { host: string; devices: unknown }[]
+    expect(hosts.find((h) => h.host === 'edge-a')?.devices).toEqual({
+      interfaces: ['br-1A2b'],
+      mounts: ['/', '/mnt/my "disk"\\'],
+    })
+  })
+
+  it.runIf(process.platform === 'linux')(
+    'labels the hub’s own filesystems with their mount paths and its interfaces as /proc/net/dev names them',
+    async () => {
+      const { url, hub } = await hubWith({ VIGIL_SAMPLE_MS: '200', VIGIL_SLOW_SAMPLE_MS: '1000' })
+      const own = async () =>
+        ((await (await fetch(`${url}/api/hosts`)).json()) as HostEntry[]).find((h) => h.host === hub.host)
+      await expect.poll(async () => (await own())?.devices?.mounts.includes('/'), { timeout: 10_000 }).toBe(true)
+      const interfaces = [...parseNetDev(readFileSync('/proc/net/dev', 'latin1')).keys()]
+      expect((await own())?.devices?.interfaces.sort()).toEqual(interfaces.sort())
+      const text = await (await fetch(`${url}/metrics`)).text()
+      expect(text).toMatch(new RegExp(`^vigil_filesystem_size_bytes\\{host="${hub.host}",mount="/"\\} \\d+$`, 'm'))
+      for (const i of interfaces) {
+        expect(text).toMatch(
+          new RegExp(`^vigil_network_receive_bytes_total\\{host="${hub.host}",interface="${i}"\\} \\d+$`, 'm'),
+        )
+      }
+    },
+  )
 
   it('exports a series as CSV with the same buckets as the JSON answer', async () => {
     const { url, hub } = await hubWith()

@@ -1,5 +1,5 @@
-import type { StatsResponse } from '../protocol/index.ts'
-import { describeMetric, prometheusName } from '../sampler/index.ts'
+import type { Devices, StatsResponse } from '../protocol/index.ts'
+import { describeMetric, mountSegment, prometheusName, segment } from '../sampler/index.ts'
 
 /** One line of the exposition: a family, its labels and a value. */
 export interface PromSample {
@@ -27,11 +27,27 @@ function helpUnit(unit: string, scale: number): string {
   return unit.replace('/s', ' per second')
 }
 
+/** A host's segment → real name, per label: `var_lib` → `/var/lib` for `mount`, `br_1a2b` → `br-1a2b` for `interface`. */
+type RealNames = Record<'interface' | 'mount', Map<string, string>>
+
+function realNames(devices: Devices | null): RealNames {
+  return {
+    interface: new Map(devices?.interfaces.map((i) => [segment(i), i])),
+    mount: new Map(devices?.mounts.map((m) => [mountSegment(m), m])),
+  }
+}
+
 /**
- * Stored series as gauges, named and scaled as Prometheus' naming guide has it (see `prometheusName`), the `host`
- * label first and the name's variable part as a second label.
+ * Stored series, named and scaled as Prometheus' naming guide has it (see `prometheusName`): counters for `_total`
+ * names, gauges for the rest, the `host` label first and the name's variable part as a second label. An interface
+ * or mount label carries the real name the host's latest slow tick gave (`devices`), the name's segment until one
+ * has.
  */
-export function seriesSamples(latest: readonly { host: string; name: string; value: number }[]): PromSample[] {
+export function seriesSamples(
+  latest: readonly { host: string; name: string; value: number }[],
+  devices: (host: string) => Devices | null = () => null,
+): PromSample[] {
+  const names = new Map<string, RealNames>()
   return latest.map((s) => {
     const { family, labels, scale } = prometheusName(s.name)
     const d = describeMetric(s.name)
@@ -40,8 +56,19 @@ export function seriesSamples(latest: readonly { host: string; name: string; val
     for (const [k, v] of Object.entries(labels)) help = help.replace(v, `<${k}>`)
     const unit = helpUnit(d.unit, scale)
     if (unit) help += ` (${unit})`
+    for (const k of ['interface', 'mount'] as const) {
+      const seg = labels[k]
+      if (seg === undefined) continue
+      let real = names.get(s.host)
+      if (!real) {
+        real = realNames(devices(s.host))
+        names.set(s.host, real)
+      }
+      labels[k] = real[k].get(seg) ?? seg
+    }
     const value = scale === 1 ? s.value : Number((s.value * scale).toPrecision(12))
-    return { family, help, type: 'gauge', labels: { host: s.host, ...labels }, value }
+    const type = family.endsWith('_total') ? 'counter' : 'gauge'
+    return { family, help, type, labels: { host: s.host, ...labels }, value }
   })
 }
 

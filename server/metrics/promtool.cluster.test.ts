@@ -49,6 +49,9 @@ describe('/metrics against Prometheus’ own linter', () => {
       stdout: '',
       stderr: '',
     })
+    // The kernel counters, as counters
+    expect(text).toContain('# TYPE vigil_cpu_seconds_total counter')
+    expect(text).toContain('# TYPE vigil_disk_read_bytes_total counter')
     expect(text).toContain('# TYPE vigil_etl_batch_seconds gauge')
     expect(text).toContain('# TYPE vigil_etl_queue gauge')
     expect(text).toContain('# TYPE vigil_etl_done_ratio gauge')

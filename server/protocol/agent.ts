@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { METRIC_NAME_MAX, METRIC_NAME_PATTERN } from './common.ts'
 import { SamplingSettings } from './control.ts'
-import { HostInfo, Processes, SpoolStatus } from './hosts.ts'
+import { Devices, HostInfo, Processes, SpoolStatus } from './hosts.ts'
 
 /**
  * The agent channel (WebSocket `GET /api/agent`): `vigil agent` dials out to the hub, so NAT and firewalls are no
@@ -52,6 +52,8 @@ export const AgentTick = z.strictObject({
   values: Values,
   /** The process table, on slow-group ticks. */
   processes: Processes.optional(),
+  /** The host's interfaces and mounts by their real names, on slow-group ticks. */
+  devices: Devices.optional(),
 })
 export type AgentTick = z.infer<typeof AgentTick>
 

@@ -31,6 +31,22 @@ export const Processes = z.strictObject({
 })
 export type Processes = z.infer<typeof Processes>
 
+/**
+ * A host's network interfaces and mounted filesystems by their real names, as the slow group reads them. A metric
+ * name holds only a segment of each (`/var/lib` → `var_lib`); `/metrics` labels series with the real one.
+ */
+export const Devices = z.strictObject({
+  interfaces: z.array(z.string().min(1).max(256)).max(1000),
+  mounts: z.array(z.string().min(1).max(4096)).max(1000),
+})
+export type Devices = z.infer<typeof Devices>
+
+/** What a slow-group tick reads of the host beside its values. */
+export interface HostSnapshot {
+  processes: Processes
+  devices: Devices
+}
+
 /** What an agent's disk spool holds: ticks not yet acknowledged by a hub, and what a full spool had to drop. */
 export const SpoolStatus = z.strictObject({
   ticks: z.number().int().nonnegative(),
@@ -65,6 +81,8 @@ export interface HostEntry {
   agentVersion: string | null
   info: HostInfo | null
   processes: Processes | null
+  /** Its interfaces and mounts by their real names, from its latest slow tick; null until one arrives. */
+  devices: Devices | null
   /** The agent's backlog and dropped ticks, as it last reported them; null for the hub's own host. */
   spool: SpoolStatus | null
   /** The agent's clock minus the hub's, measured over the connection; null until measured. */

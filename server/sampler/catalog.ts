@@ -5,6 +5,7 @@ type Rule = [pattern: RegExp, unit: string, group: CatalogEntry['group'], descri
 const RULES: Rule[] = [
   [/^cpu\.usage_pct$/, '%', 'fast', () => 'CPU busy time, all cores'],
   [/^cpu\.core\.(\d+)\.usage_pct$/, '%', 'fast', (m) => `CPU busy time, core ${m[1]}`],
+  [/^cpu\.(busy|idle)_seconds_total$/, 'seconds', 'fast', (m) => `CPU time spent ${m[1]}, all cores, since boot`],
   [/^mem\.used_bytes$/, 'bytes', 'fast', () => 'Memory in use (total minus available)'],
   [/^mem\.available_bytes$/, 'bytes', 'fast', () => 'Memory available to new work without swapping'],
   [/^mem\.total_bytes$/, 'bytes', 'fast', () => 'Physical memory'],
@@ -12,6 +13,15 @@ const RULES: Rule[] = [
   [/^load\.(1m|5m|15m)$/, 'load', 'fast', (m) => `Load average over ${m[1]}`],
   [/^net\.(.+)\.rx_bytes_per_s$/, 'bytes/s', 'fast', (m) => `Bytes received on ${m[1]}`],
   [/^net\.(.+)\.tx_bytes_per_s$/, 'bytes/s', 'fast', (m) => `Bytes sent on ${m[1]}`],
+  [/^net\.(.+)\.rx_bytes_total$/, 'bytes', 'fast', (m) => `Bytes received on ${m[1]} since boot`],
+  [/^net\.(.+)\.tx_bytes_total$/, 'bytes', 'fast', (m) => `Bytes sent on ${m[1]} since boot`],
+  [
+    /^disk\.(read|write)_bytes_total$/,
+    'bytes',
+    'fast',
+    (m) => `Disk bytes ${m[1] === 'read' ? 'read' : 'written'} since boot`,
+  ],
+  [/^disk\.(read|write)_ops_total$/, 'operations', 'fast', (m) => `Disk ${m[1]} operations completed since boot`],
   [/^disk\.(read|write)_bytes_per_s$/, 'bytes/s', 'fast', (m) => `Disk bytes ${m[1] === 'read' ? 'read' : 'written'}`],
   [/^disk\.(read|write)_ops_per_s$/, 'ops/s', 'fast', (m) => `Disk ${m[1]} operations completed`],
   [/^fs\.(.+)\.used_pct$/, '%', 'slow', (m) => `Filesystem ${m[1]} used`],
@@ -48,6 +58,10 @@ export interface PrometheusName {
  */
 const RENAMED: [pattern: RegExp, family: string, label: string | null][] = [
   [/^cpu\.core\.(\d+)\.usage_pct$/, 'cpu_core_usage_ratio', 'core'],
+  [/^cpu\.(busy|idle)_seconds_total$/, 'cpu_seconds_total', 'mode'],
+  [/^net\.(.+)\.rx_bytes_total$/, 'network_receive_bytes_total', 'interface'],
+  [/^net\.(.+)\.tx_bytes_total$/, 'network_transmit_bytes_total', 'interface'],
+  [/^disk\.(read|write)_ops_total$/, 'disk_$1_operations_total', null],
   [/^net\.(.+)\.rx_bytes_per_s$/, 'network_receive_bytes_per_second', 'interface'],
   [/^net\.(.+)\.tx_bytes_per_s$/, 'network_transmit_bytes_per_second', 'interface'],
   [/^disk\.(read|write)_ops_per_s$/, 'disk_$1_operations_per_second', null],

@@ -234,6 +234,7 @@ export function linuxProbe(opts: { statfs?: Statfs; statfsTimeoutMs?: number } =
       const loadavg = read('/proc/loadavg').split(' ').map(Number)
       return {
         mono,
+        cpuUnitS: 1 / CLK_TCK,
         cpu,
         cores,
         mem: parseMeminfo(read('/proc/meminfo')),

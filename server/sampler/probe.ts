@@ -22,6 +22,8 @@ export interface DiskCounters {
 export interface FastReading {
   /** Monotonic milliseconds, for rate deltas that a wall-clock jump cannot break. */
   mono: number
+  /** Seconds in one unit of `cpu` and `cores` (1/100 for Linux's jiffies), for the cumulative CPU-seconds counters. */
+  cpuUnitS: number
   cpu: CpuTimes
   cores: CpuTimes[]
   /** Null when the call that reads it failed this tick. */

@@ -6,6 +6,7 @@ import { cpuPct, fastValues, mountSegment, ratePerS, segment, slowValues } from 
 function reading(over: Partial<FastReading> = {}): FastReading {
   return {
     mono: 0,
+    cpuUnitS: 0.01,
     cpu: { busy: 0, total: 0 },
     cores: [],
     mem: { usedBytes: 10, availableBytes: 90, totalBytes: 100, swapUsedBytes: 0 },
@@ -33,9 +34,24 @@ describe('rate maths', () => {
     expect(ratePerS(1, 2, 0)).toBeNull()
   })
 
-  it('emits gauges but no rates on the first tick (faked readings)', () => {
-    const v = fastValues(null, reading({ net: new Map([['eth0', { rxBytes: 5, txBytes: 5 }]]) }))
+  it('emits gauges and counters but no rates on the first tick (faked readings)', () => {
+    const v = fastValues(
+      null,
+      reading({
+        cpu: { busy: 1234, total: 5000 },
+        net: new Map([['eth0', { rxBytes: 5, txBytes: 7 }]]),
+        disk: { readBytes: 4096, writeBytes: 8192, readOps: 3, writeOps: 9 },
+      }),
+    )
     expect(v).toEqual({
+      'cpu.busy_seconds_total': 12.34,
+      'cpu.idle_seconds_total': 37.66,
+      'net.eth0.rx_bytes_total': 5,
+      'net.eth0.tx_bytes_total': 7,
+      'disk.read_bytes_total': 4096,
+      'disk.write_bytes_total': 8192,
+      'disk.read_ops_total': 3,
+      'disk.write_ops_total': 9,
       'mem.used_bytes': 10,
       'mem.available_bytes': 90,
       'mem.total_bytes': 100,

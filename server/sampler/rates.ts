@@ -53,6 +53,7 @@ export function fastValues(prev: FastReading | null, cur: FastReading): Record<s
   put(out, 'load.1m', cur.load[0], 2)
   put(out, 'load.5m', cur.load[1], 2)
   put(out, 'load.15m', cur.load[2], 2)
+  counterValues(out, cur)
   if (!prev) return out
 
   const dt = cur.mono - prev.mono
@@ -74,6 +75,26 @@ export function fastValues(prev: FastReading | null, cur: FastReading): Record<s
     put(out, 'disk.write_ops_per_s', ratePerS(prev.disk.writeOps, cur.disk.writeOps, dt), 2)
   }
   return out
+}
+
+/**
+ * The cumulative counters themselves, in base units (`_total`): what Prometheus' `rate()` wants, exact over any
+ * scrape interval, where the per-second gauges above are the dashboard's. Since boot, as the kernel counts them.
+ */
+function counterValues(out: Record<string, number>, cur: FastReading): void {
+  put(out, 'cpu.busy_seconds_total', cur.cpu.busy * cur.cpuUnitS, 2)
+  put(out, 'cpu.idle_seconds_total', (cur.cpu.total - cur.cpu.busy) * cur.cpuUnitS, 2)
+  for (const [iface, c] of cur.net) {
+    const seg = segment(iface)
+    put(out, `net.${seg}.rx_bytes_total`, c.rxBytes)
+    put(out, `net.${seg}.tx_bytes_total`, c.txBytes)
+  }
+  if (cur.disk) {
+    put(out, 'disk.read_bytes_total', cur.disk.readBytes)
+    put(out, 'disk.write_bytes_total', cur.disk.writeBytes)
+    put(out, 'disk.read_ops_total', cur.disk.readOps)
+    put(out, 'disk.write_ops_total', cur.disk.writeOps)
+  }
 }
 
 function fsValues(out: Record<string, number>, fs: readonly FsUsage[]): void {

@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks'
+import type { HostSnapshot } from '../protocol/index.ts'
 import { Group, type GroupStats } from './group.ts'
-import type { FastReading, Probe, SlowReading } from './probe.ts'
+import type { FastReading, Probe } from './probe.ts'
 import { fastValues, slowValues } from './rates.ts'
 import { withTimeout } from './timeout.ts'
 
 /** Where a tick's results go: the hub stores and publishes them. */
 export interface SamplerSink {
-  /** One tick's values; a slow-group tick carries the process table too. */
-  metrics(ts: number, intervalMs: number, values: Record<string, number>, processes?: SlowReading['processes']): void
+  /** One tick's values; a slow-group tick carries the process table and the device names too. */
+  metrics(ts: number, intervalMs: number, values: Record<string, number>, snapshot?: HostSnapshot): void
   /** After each reading: the probe calls that failed in it (empty when all worked). */
   faults(group: 'fast' | 'slow', faults: readonly string[]): void
   /** Each fast tick: how far the wall clock is behind the time ticks go on with (0 when it is not). */
@@ -66,9 +67,12 @@ export class Sampler {
       costMetric: string,
       read: () => Promise<R>,
       values: (r: R) => Record<string, number>,
-      processes?: (r: R) => SlowReading['processes'],
+      snapshot?: (r: R) => HostSnapshot,
     ) => {
       let last = Number.NEGATIVE_INFINITY
+      // The time the previous tick went by, before gridTime rounded it: the monotonic estimate goes on from it,
+      // so rounding down to the grid at every tick does not add up to drift while the wall clock is behind
+      let lastTime = Number.NEGATIVE_INFINITY
       let lastMono = 0
       const wallClock = opts.now ?? Date.now
       return async () => {
@@ -76,17 +80,18 @@ export class Sampler {
         const wall = wallClock()
         // A wall clock that went back is not followed: time goes on from the last tick by the monotonic clock
         // until the wall clock catches up, so timestamps keep their spacing and never repeat
-        const expected = last === Number.NEGATIVE_INFINITY ? wall : Math.round(last + (t0 - lastMono))
+        const expected = lastTime === Number.NEGATIVE_INFINITY ? wall : lastTime + (t0 - lastMono)
         const behind = expected - wall > CLOCK_TOLERANCE_MS ? expected - wall : 0
         if (group === 'fast') sink.clock(behind)
-        const ts = gridTime(behind > 0 ? expected : wall, interval(), last)
+        lastTime = behind > 0 ? expected : wall
+        const ts = gridTime(lastTime, interval(), last)
         last = ts
         lastMono = t0
         const reading = await withTimeout(read(), readTimeoutMs(interval()))
         sink.faults(group, reading.faults ?? [])
         const out = values(reading)
         out[costMetric] = round2(performance.now() - t0)
-        sink.metrics(ts, interval(), out, processes?.(reading))
+        sink.metrics(ts, interval(), out, snapshot?.(reading))
       }
     }
     this.#fast = new Group(
@@ -112,7 +117,11 @@ export class Sampler {
         'vigil.sampler_slow_ms',
         () => probe.slow(),
         slowValues,
-        (r) => r.processes,
+        (r) => ({
+          processes: r.processes,
+          // Interfaces as the latest fast reading found them, mounts as this reading did
+          devices: { interfaces: [...(this.#prev?.net.keys() ?? [])], mounts: r.fs.map((f) => f.mount) },
+        }),
       ),
       (err) => onError('slow', err),
     )

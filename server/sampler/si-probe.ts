@@ -80,6 +80,8 @@ export function siProbe(opts: { si?: SiCalls; callTimeoutMs?: number } = {}): Pr
       const [l1 = 0, l5 = 0, l15 = 0] = loadavg()
       return {
         mono,
+        // os.cpus() counts milliseconds
+        cpuUnitS: 0.001,
         cpu,
         cores,
         mem: mem && {

@@ -1,11 +1,11 @@
 /**
- * Private Redis and PostgreSQL servers for the cluster tests (`npm run test:cluster`), from the Debian packages'
+ * Private Redis, PostgreSQL and Prometheus servers for the cluster tests (`npm run test:cluster`), from the Debian packages'
  * binaries: each in a temp dir of its own, on a free loopback port, started and stopped by the test, so a test
  * may kill one with SIGKILL and start it again on the same port and data without disturbing anything else. No
  * system service is used or needed. A missing binary fails at once, naming the package to install.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -235,6 +235,56 @@ function postgresUser(): { uid: number; gid: number } {
   } catch {
     throw new Error('no postgres user to run PostgreSQL as (not as root): install the Debian package postgresql')
   }
+}
+
+export interface PrivatePrometheus extends PrivateServer {
+  readonly url: string
+  /** An instant query through Prometheus' HTTP API: the result vector of `/api/v1/query`. */
+  query(promql: string, at?: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]>
+}
+
+/**
+ * `prometheus` (the Debian package's server) with `config` (prometheus.yml's text) on a free port, its TSDB in a
+ * temp dir; ready once `/-/ready` answers 200.
+ */
+export async function startPrometheus(config: string): Promise<PrivatePrometheus> {
+  const bin = findBinary('prometheus', 'prometheus')
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'))
+  writeFileSync(join(dir, 'prometheus.yml'), config)
+  const url = `http://127.0.0.1:${port}`
+  const args = [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]
+  const ready = async () => {
+    try {
+      return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).status === 200
+    } catch {
+      return false
+    }
+  }
+  const server: PrivatePrometheus = Object.assign(
+    privateServer(port, dir, 'SIGTERM', async () => {
+      const child = spawn(bin, args, { stdio: 'ignore' })
+      await waitUntil(`prometheus on port ${port}`, ready, child)
+      return child
+    }),
+    {
+      url,
+      async query(promql: string, at?: number) {
+        const q = new URLSearchParams({ query: promql, ...(at === undefined ? {} : { time: String(at / 1000) }) })
+        const res = await fetch(`${url}/api/v1/query?${q}`)
+        const body = (await res.json()) as { status: string; error?: string; data: { result: unknown } }
+        if (body.status !== 'success') throw new Error(`prometheus query ${promql}: ${body.error}`)
+        return body.data.result as { metric: Record<string, string>; value: [number, string] }[]
+      },
+    },
+  )
+  await server.start()
+  return server
 }
 
 /** A binary on PATH; throws at once, naming the Debian package that has it, when it is missing. */
