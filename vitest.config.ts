@@ -25,6 +25,16 @@ export default defineConfig({
         },
       },
       {
+        // npm pack, then npm install -g of the tarball in a temp prefix: better-sqlite3 compiles, a minute or two
+        test: {
+          name: 'package',
+          include: ['scripts/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
         // Private Redis and PostgreSQL servers, started by the tests from the Debian packages' binaries
         test: {
           name: 'cluster',

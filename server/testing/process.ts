@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, type SpawnOptionsWithStdioTuple, spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { ROOT } from '../paths.ts'
 
@@ -11,18 +11,30 @@ export interface ServeProcess {
   stderr(): string
 }
 
-/** A `vigil <command>` child: the built CLI when `built` is set (as users run it), else the source through tsx. */
-function vigil(command: string, args: string[], env: Record<string, string>, built: boolean): ChildProcess {
-  const entry = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
-  return spawn(process.execPath, [...entry, command, ...args], {
+/**
+ * Which `vigil` a test runs: the source through tsx (false), this checkout's build (true, as `npm start` runs it),
+ * or an installed `vigil` executable by its path (what `npm install -g` put in a prefix's `bin`).
+ */
+export type Cli = boolean | string
+
+/** A `vigil <command>` child of the `cli` given. */
+function vigil(command: string, args: string[], env: Record<string, string>, cli: Cli): ChildProcess {
+  const opts: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'> = {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }
+  if (typeof cli === 'string') return spawn(cli, [command, ...args], opts)
+  const entry = cli ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')]
+  return spawn(process.execPath, [...entry, command, ...args], opts)
 }
 
 /** `vigil serve` as a real child process; resolves once it prints its URL. */
-export function spawnServe(args: string[], env: Record<string, string> = {}, built = false): Promise<ServeProcess> {
+export function spawnServe(
+  args: string[],
+  env: Record<string, string> = {},
+  built: Cli = false,
+): Promise<ServeProcess> {
   const child = vigil('serve', args, env, built)
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
@@ -40,13 +52,12 @@ export function spawnServe(args: string[], env: Record<string, string> = {}, bui
   })
 }
 
-/** `vigil token create` with the built CLI against a data dir; returns the secret it prints. */
-export function createToken(dataDir: string, role: string, name: string): string {
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, 'dist/server/main.js'), 'token', 'create', '--role', role, '--name', name, '--data-dir', dataDir],
-    { encoding: 'utf8' },
-  )
+/** `vigil token create` with the built CLI (or an installed one) against a data dir; returns the secret it prints. */
+export function createToken(dataDir: string, role: string, name: string, bin?: string): string {
+  const args = ['token', 'create', '--role', role, '--name', name, '--data-dir', dataDir]
+  const r = bin
+    ? spawnSync(bin, args, { encoding: 'utf8' })
+    : spawnSync(process.execPath, [join(ROOT, 'dist/server/main.js'), ...args], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`vigil token create failed: ${r.stderr}`)
   return r.stdout.trim()
 }
@@ -60,7 +71,7 @@ export interface AgentProcess {
   connected(n?: number, timeoutMs?: number): Promise<void>
 }
 
-export function spawnAgent(args: string[], env: Record<string, string> = {}, built = false): AgentProcess {
+export function spawnAgent(args: string[], env: Record<string, string> = {}, built: Cli = false): AgentProcess {
   const child = vigil('agent', args, env, built)
   child.stdout?.resume()
   let err = ''
@@ -98,8 +109,8 @@ export function spawnAgent(args: string[], env: Record<string, string> = {}, bui
 }
 
 /** `vigil run` as a real child process, to its end: its exit code and what it wrote to stderr. */
-export function spawnRun(url: string, token: string, args: string[], command: string[]) {
-  const child = vigil('run', ['--url', url, '--token', token, ...args, '--', ...command], {}, false)
+export function spawnRun(url: string, token: string, args: string[], command: string[], cli: Cli = false) {
+  const child = vigil('run', ['--url', url, '--token', token, ...args, '--', ...command], {}, cli)
   child.stdout?.resume()
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
