@@ -18,6 +18,7 @@ import type { ConnectionCaps, FailureThrottle } from './limits/index.ts'
 import type { Logger } from './log.ts'
 import { metricRoutes, type PromSample, seriesRoutes } from './metrics/index.ts'
 import { accessLog, identifyClients, securityHeaders, throttleAuthFailures } from './middleware.ts'
+import { openApiRoutes } from './openapi/index.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import { type SelfStats, statsRoutes } from './stats.ts'
 import { isStorageDown, type Store } from './store/index.ts'
@@ -64,6 +65,10 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
 
   // Routes that check credentials themselves (or need none) come before the read check
   app.route('/', healthRoutes(deps.health, deps.version, deps.startedAt))
+  app.route(
+    '/',
+    openApiRoutes(() => app.routes, deps.version),
+  )
   app.route('/', authRoutes(tokens, allowAnonymous))
   app.route('/', jobRoutes(deps.jobs, tokens, allowAnonymous))
   app.route(

@@ -21,6 +21,7 @@ afterAll(() => t.stop())
 
 const ROUTES = [
   '/api/health',
+  '/api/openapi.json',
   '/api/session',
   '/api/config',
   '/api/audit',

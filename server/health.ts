@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import type { AuthEnv } from './auth/index.ts'
+import { describeRoute } from './openapi/index.ts'
 import type { HealthReason, HealthResponse } from './protocol/index.ts'
 
 /**
@@ -52,14 +53,26 @@ export class Health {
 /** `GET /api/health`: no credentials needed; 200 while the hub serves, `degraded` with the reasons of a fault. */
 export function healthRoutes(health: Health, version: string, startedAt: number): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
-  app.get('/api/health', (c) => {
-    const { status, reasons } = health.snapshot()
-    return c.json<HealthResponse>({
-      status,
-      version,
-      uptimeS: Math.round((Date.now() - startedAt) / 1000),
-      reasons,
-    })
-  })
+  app.get(
+    '/api/health',
+    describeRoute({
+      tag: 'meta',
+      summary: 'Health',
+      description:
+        'Always 200 while the hub serves: a load balancer checks `status`. docs/operations.md lists the components.',
+      response: {
+        description: '`{status: "ok" | "degraded", version, uptimeS, reasons: [{component, message, since}]}`',
+      },
+    }),
+    (c) => {
+      const { status, reasons } = health.snapshot()
+      return c.json<HealthResponse>({
+        status,
+        version,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        reasons,
+      })
+    },
+  )
   return app
 }

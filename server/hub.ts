@@ -1,3 +1,4 @@
+import type { RouterRoute } from 'hono/types'
 import { Agents } from './agents/index.ts'
 import { ALERTS_TOPIC, AlertConfig, Alerts } from './alerts/index.ts'
 import { createApp } from './app.ts'
@@ -61,6 +62,8 @@ export interface Hub {
   readonly singletonHeld: boolean
   /** The one-time admin login link made at first start (no tokens yet), else null. Print it; never log it. */
   readonly firstLoginUrl: string | null
+  /** The HTTP app's routes as Hono lists them (method, path, handler): the OpenAPI test checks each is documented. */
+  readonly routes: readonly RouterRoute[]
   /** Stops sampling, flushes writes, ends streams so clients reconnect, and closes the store. */
   close(): Promise<void>
 }
@@ -307,6 +310,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
     get singletonHeld() {
       return data.singleton.held
     },
+    routes: app.routes,
     firstLoginUrl: firstLogin === null ? null : `${listener.url}/login?code=${firstLogin}`,
     close() {
       closing ??= (async () => {

@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import type { AuthEnv } from './auth/index.ts'
 import type { HubBus } from './bus/index.ts'
 import type { Control } from './control/index.ts'
+import { describeRoute } from './openapi/index.ts'
 import type { StatsResponse } from './protocol/index.ts'
 import type { Sampler } from './sampler/index.ts'
 import type { RetryingWriter, Store } from './store/index.ts'
@@ -83,6 +84,14 @@ export class SelfStats {
 /** `GET /api/stats`. Mounted behind the read check. */
 export function statsRoutes(stats: SelfStats): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
-  app.get('/api/stats', async (c) => c.json<StatsResponse>(await stats.read()))
+  app.get(
+    '/api/stats',
+    describeRoute({
+      tag: 'meta',
+      summary: "The hub's own cost",
+      response: { description: 'Clients, events per second, sampler cost, storage per tier, memory' },
+    }),
+    async (c) => c.json<StatsResponse>(await stats.read()),
+  )
   return app
 }

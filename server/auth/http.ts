@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
-import { zValidator } from '@hono/zod-validator'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import { errorBody, invalidAs400 } from '../errors.ts'
+import { errorBody } from '../errors.ts'
 import { type Client, clientOf } from '../http.ts'
+import { annotate, describeRoute, validate } from '../openapi/index.ts'
 import { WEB_DIST_DIR } from '../paths.ts'
-import { type Identity, LoginRequest, type Role } from '../protocol/index.ts'
+import { type Identity, LoginRequest, ROLES, type Role } from '../protocol/index.ts'
 import type { Principal, Tokens } from './tokens.ts'
 
 export const SESSION_COOKIE = 'vigil_session'
@@ -65,11 +65,13 @@ export function authenticate(tokens: Tokens, allowAnonymous: boolean): Middlewar
 
 /** Answers 403 `forbidden` unless the identity's role is one of `roles`. */
 export function requireRole(roles: readonly Role[], what: string): MiddlewareHandler<AuthEnv> {
-  return async (c, next) => {
+  const check: MiddlewareHandler<AuthEnv> = async (c, next) => {
     const { role } = c.get('identity')
     if (!roles.includes(role)) return c.json(errorBody('forbidden', `Role ${role} may not ${what}`), 403)
     await next()
   }
+  // The OpenAPI document lists a route's roles from the check itself
+  return annotate(check, { kind: 'roles', roles })
 }
 
 async function startSession(c: Context<AuthEnv>, tokens: Tokens, tokenId: number): Promise<void> {
@@ -91,37 +93,83 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
   const app = new Hono<AuthEnv>()
   const loginPage = join(WEB_DIST_DIR, 'login.html')
 
-  app.get('/login', async (c, next) => {
-    const code = c.req.query('code')
-    if (code !== undefined) {
-      const tokenId = code.length <= 100 ? await tokens.redeemLoginCode(code) : null
-      if (tokenId === null) return c.redirect('/login?error=expired', 302)
-      await startSession(c, tokens, tokenId)
-      return c.redirect('/', 302)
-    }
-    if (!existsSync(loginPage)) return c.text('The dashboard is not built yet: run `npm run build`.', 503)
-    return serveStatic({ root: WEB_DIST_DIR, path: 'login.html' })(c, next)
-  })
+  app.get(
+    '/login',
+    describeRoute({
+      tag: 'auth',
+      summary: 'The login page, or a one-time login link',
+      description:
+        '`?code=` redeems a one-time code (the link the first start prints): it sets the session cookie and redirects to `/`; a used or expired code redirects to `/login?error=expired`. Without a code, the login page.',
+      response: { description: 'The login page (or a 302 redirect for `?code=`)', type: 'text/html' },
+      public: true,
+    }),
+    async (c, next) => {
+      const code = c.req.query('code')
+      if (code !== undefined) {
+        const tokenId = code.length <= 100 ? await tokens.redeemLoginCode(code) : null
+        if (tokenId === null) return c.redirect('/login?error=expired', 302)
+        await startSession(c, tokens, tokenId)
+        return c.redirect('/', 302)
+      }
+      if (!existsSync(loginPage)) return c.text('The dashboard is not built yet: run `npm run build`.', 503)
+      return serveStatic({ root: WEB_DIST_DIR, path: 'login.html' })(c, next)
+    },
+  )
 
   const smallBody = bodyLimit({
     maxSize: 4096,
     onError: (c) => c.json(errorBody('payload_too_large', 'A login body is at most 4 KiB'), 413),
   })
-  app.post('/api/session', smallBody, zValidator('json', LoginRequest, invalidAs400), async (c) => {
-    const principal = await tokens.verify(c.req.valid('json').token)
-    if (!principal) return c.json(errorBody('unauthorized', 'Invalid or revoked token'), 401)
-    await startSession(c, tokens, principal.tokenId)
-    return c.json<Identity>({ name: principal.name, role: principal.role, anonymous: false })
-  })
+  app.post(
+    '/api/session',
+    describeRoute({
+      tag: 'auth',
+      summary: 'Log in with a token',
+      description:
+        'Checks the token and sets the `vigil_session` cookie (HttpOnly, SameSite=Strict, Secure under TLS) for 30 days.',
+      response: { description: 'Who the token is: `{name, role, anonymous}`' },
+      errors: ['payload_too_large', 'unauthorized'],
+      public: true,
+    }),
+    smallBody,
+    validate('json', LoginRequest),
+    async (c) => {
+      const principal = await tokens.verify(c.req.valid('json').token)
+      if (!principal) return c.json(errorBody('unauthorized', 'Invalid or revoked token'), 401)
+      await startSession(c, tokens, principal.tokenId)
+      return c.json<Identity>({ name: principal.name, role: principal.role, anonymous: false })
+    },
+  )
 
-  app.get('/api/session', authenticate(tokens, allowAnonymous), (c) => c.json<Identity>(c.get('identity')))
+  app.get(
+    '/api/session',
+    describeRoute({
+      tag: 'auth',
+      summary: 'Who is asking',
+      response: { description: '`{name, role, anonymous}`: the token, session or anonymous viewer behind the request' },
+      errors: ['unauthorized'],
+      roles: ROLES,
+    }),
+    authenticate(tokens, allowAnonymous),
+    (c) => c.json<Identity>(c.get('identity')),
+  )
 
-  app.delete('/api/session', async (c) => {
-    const cookie = getCookie(c, SESSION_COOKIE)
-    if (cookie) await tokens.closeSession(cookie)
-    deleteCookie(c, SESSION_COOKIE, { path: '/' })
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/api/session',
+    describeRoute({
+      tag: 'auth',
+      summary: 'Log out',
+      description: 'Ends the session and clears its cookie.',
+      response: { status: 204, description: 'The session is closed' },
+      public: true,
+    }),
+    async (c) => {
+      const cookie = getCookie(c, SESSION_COOKIE)
+      if (cookie) await tokens.closeSession(cookie)
+      deleteCookie(c, SESSION_COOKIE, { path: '/' })
+      return c.body(null, 204)
+    },
+  )
 
   return app
 }

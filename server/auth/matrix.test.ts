@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Role } from '../protocol/index.ts'
+import { ROLES, type Role } from '../protocol/index.ts'
 import { ControlClient } from '../testing/control.ts'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
 
@@ -19,6 +19,7 @@ interface Route {
 const READ = [200, 401, 200, 200, 200, 403, 403]
 const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/api/health', expect: [200, 200, 200, 200, 200, 200, 200] },
+  { method: 'GET', path: '/api/openapi.json', expect: [200, 200, 200, 200, 200, 200, 200] },
   { method: 'GET', path: '/api/session', expect: [200, 401, 200, 200, 200, 200, 200] },
   { method: 'GET', path: '/api/config', expect: READ },
   { method: 'GET', path: '/api/metrics/catalog', expect: READ },
@@ -87,6 +88,22 @@ describe('auth matrix', () => {
         got.push(`${route.method} ${route.path} as ${who}: ${res.status}`)
         want.push(`${route.method} ${route.path} as ${who}: ${route.expect[i]}`)
       }
+    }
+    expect(got).toEqual(want)
+  })
+
+  it('lists in the OpenAPI document exactly the roles this matrix lets through on each route', async () => {
+    const doc = (await (await fetch(`${remoteUrl}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { 'x-vigil-roles'?: string[]; security?: unknown[] }>>
+    }
+    const got: string[] = []
+    const want: string[] = []
+    for (const route of ROUTES) {
+      const op = doc.paths[route.path]?.[route.method.toLowerCase()]
+      const roles = op?.security?.length === 0 ? ['anonymous-remote', ...ROLES] : (op?.['x-vigil-roles'] ?? [])
+      got.push(`${route.method} ${route.path}: ${[...roles].sort().join(' ')}`)
+      const through = WHO.filter((w, i) => w !== 'anonymous' && (route.expect[i] ?? 0) < 300)
+      want.push(`${route.method} ${route.path}: ${[...through].sort().join(' ')}`)
     }
     expect(got).toEqual(want)
   })

@@ -1,9 +1,9 @@
-import { zValidator } from '@hono/zod-validator'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
-import { invalidAs400, issueMessage, refuse } from '../errors.ts'
+import { issueMessage, refuse } from '../errors.ts'
+import { describeRoute, validate } from '../openapi/index.ts'
 import {
   FinishJob,
   HeartbeatBody,
@@ -71,58 +71,126 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
   const ingest = requireRole(INGEST_ROLES, 'report jobs')
   const read = requireRole(JOB_READ_ROLES, 'read jobs')
 
-  app.post('/api/jobs', ingest, limit(MAX_BODY), zValidator('json', NewJob, invalidAs400), async (c) =>
-    c.json(await jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
+  app.post(
+    '/api/jobs',
+    describeRoute({
+      tag: 'jobs',
+      summary: 'Start a job',
+      response: { status: 201, description: 'The job' },
+      errors: ['payload_too_large'],
+    }),
+    ingest,
+    limit(MAX_BODY),
+    validate('json', NewJob),
+    async (c) => c.json(await jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
   )
   app.post(
     '/api/jobs/:id/progress',
+    describeRoute({
+      tag: 'jobs',
+      summary: "Report a job's progress",
+      response: { description: 'The job' },
+      errors: ['payload_too_large', 'not_found', 'conflict'],
+    }),
     ingest,
     ownJob,
     limit(MAX_BODY),
-    zValidator('json', ProgressUpdate, invalidAs400),
+    validate('json', ProgressUpdate),
     async (c) => c.json(await jobs.progress(c.req.param('id'), c.req.valid('json'))),
   )
   app.post(
     '/api/jobs/:id/logs',
+    describeRoute({
+      tag: 'jobs',
+      summary: 'Append log lines',
+      description:
+        'A JSON array of `{text, stream?, ts?, level?}`, or NDJSON; a `batch` number not above the last one seen is a retry, acknowledged and not stored again. Stored before the answer.',
+      response: { description: '`{duplicate, lines, lastSeq}`' },
+      body: { schema: LogBatch, required: true, types: ['application/json', 'application/x-ndjson'] },
+      errors: ['payload_too_large', 'not_found', 'conflict'],
+    }),
     ingest,
     ownJob,
     limit(MAX_LOG_BODY),
-    zValidator('query', LogBatchQuery, invalidAs400),
+    validate('query', LogBatchQuery),
     async (c) => {
       const body = await readLines(c)
       if ('error' in body) return refuse(c, 'invalid', body.error)
       return c.json(await jobs.appendLogs(c.req.param('id'), c.req.valid('query').batch, body.lines))
     },
   )
-  app.post('/api/jobs/:id/heartbeat', ingest, ownJob, limit(MAX_BODY), async (c) => {
-    // The body is optional: a bare heartbeat, or one with the process tree's resources
-    const text = await c.req.text()
-    let body: unknown = {}
-    try {
-      if (text.trim() !== '') body = JSON.parse(text)
-    } catch {
-      return refuse(c, 'invalid', 'Body is not valid JSON')
-    }
-    const parsed = HeartbeatBody.safeParse(body)
-    if (!parsed.success) return refuse(c, 'invalid', issueMessage(parsed.error))
-    return c.json(await jobs.heartbeat(c.req.param('id'), parsed.data))
-  })
   app.post(
-    '/api/jobs/:id/finish',
+    '/api/jobs/:id/heartbeat',
+    describeRoute({
+      tag: 'jobs',
+      summary: "A job's heartbeat",
+      description: "Keeps the job from being marked `lost`; the body, optional, carries its process tree's resources.",
+      response: { description: '`{cancelRequested: {by, at, reason} | null, retry: {jobId} | null}`' },
+      body: { schema: HeartbeatBody, required: false },
+      errors: ['payload_too_large', 'not_found', 'conflict'],
+    }),
     ingest,
     ownJob,
     limit(MAX_BODY),
-    zValidator('json', FinishJob, invalidAs400),
+    async (c) => {
+      // The body is optional: a bare heartbeat, or one with the process tree's resources
+      const text = await c.req.text()
+      let body: unknown = {}
+      try {
+        if (text.trim() !== '') body = JSON.parse(text)
+      } catch {
+        return refuse(c, 'invalid', 'Body is not valid JSON')
+      }
+      const parsed = HeartbeatBody.safeParse(body)
+      if (!parsed.success) return refuse(c, 'invalid', issueMessage(parsed.error))
+      return c.json(await jobs.heartbeat(c.req.param('id'), parsed.data))
+    },
+  )
+  app.post(
+    '/api/jobs/:id/finish',
+    describeRoute({
+      tag: 'jobs',
+      summary: 'Finish a job',
+      response: { description: 'The job' },
+      errors: ['payload_too_large', 'not_found', 'conflict'],
+    }),
+    ingest,
+    ownJob,
+    limit(MAX_BODY),
+    validate('json', FinishJob),
     async (c) => c.json(await jobs.finish(c.req.param('id'), c.req.valid('json'))),
   )
 
-  app.get('/api/jobs', read, zValidator('query', JobsQuery, invalidAs400), async (c) =>
-    c.json({ jobs: await jobs.list(c.req.valid('query')) }),
+  app.get(
+    '/api/jobs',
+    describeRoute({ tag: 'jobs', summary: 'List jobs', response: { description: '`{jobs: [job]}`, newest first' } }),
+    read,
+    validate('query', JobsQuery),
+    async (c) => c.json({ jobs: await jobs.list(c.req.valid('query')) }),
   )
-  app.get('/api/jobs/:id', read, ownJob, async (c) => c.json(await jobs.get(c.req.param('id'))))
-  app.get('/api/jobs/:id/logs', read, ownJob, zValidator('query', LogsQuery, invalidAs400), async (c) => {
-    const q = c.req.valid('query')
-    return c.json(await jobs.logs(c.req.param('id'), q.after, q.limit, q.q))
-  })
+  app.get(
+    '/api/jobs/:id',
+    describeRoute({ tag: 'jobs', summary: 'A job', response: { description: 'The job' }, errors: ['not_found'] }),
+    read,
+    ownJob,
+    async (c) => c.json(await jobs.get(c.req.param('id'))),
+  )
+  app.get(
+    '/api/jobs/:id/logs',
+    describeRoute({
+      tag: 'jobs',
+      summary: "Read a job's log",
+      description: 'A page of lines after `after`, or the matches of `q`.',
+      response: { description: '`{lines: [{seq, ts, stream, level, text, cut}], dropped}`' },
+      errors: ['not_found'],
+    }),
+    read,
+    ownJob,
+    validate('query', LogsQuery),
+    async (c) => {
+      const q = c.req.valid('query')
+      return c.json(await jobs.logs(c.req.param('id'), q.after, q.limit, q.q))
+    },
+  )
   return app
 }

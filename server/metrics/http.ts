@@ -1,10 +1,10 @@
-import { zValidator } from '@hono/zod-validator'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
-import { errorBody, invalidAs400 } from '../errors.ts'
+import { errorBody } from '../errors.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
+import { describeRoute, validate } from '../openapi/index.ts'
 import { MetricsBatch, type Role } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
 import { exposition, OPENMETRICS_FORMAT, type PromSample, seriesSamples, TEXT_FORMAT } from './prometheus.ts'
@@ -37,32 +37,52 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
   const auth = authenticate(deps.tokens, deps.allowAnonymous)
 
-  app.get('/metrics', auth, requireRole(READ_ROLES, 'read metrics'), async (c) => {
-    const since = Date.now() - STALE_MS
-    const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
-    // A scraper that asks for OpenMetrics (Prometheus does, first) gets it; anything else the classic text format
-    const openMetrics = (c.req.header('accept') ?? '').includes('application/openmetrics-text')
-    return c.body(
-      exposition(
-        [...seriesSamples(fresh, (h) => deps.hosts.get(h)?.devices ?? null), ...(await deps.selfMetrics())],
-        openMetrics,
-      ),
-      200,
-      {
-        'content-type': openMetrics ? OPENMETRICS_FORMAT : TEXT_FORMAT,
-      },
-    )
-  })
+  app.get(
+    '/metrics',
+    describeRoute({
+      tag: 'metrics',
+      summary: 'Prometheus exposition',
+      description:
+        "Every fresh series and the hub's own figures in Prometheus' naming: the text format 0.0.4, or OpenMetrics 1.0 when `Accept` asks for `application/openmetrics-text`.",
+      response: { description: 'The exposition', type: 'text/plain' },
+    }),
+    auth,
+    requireRole(READ_ROLES, 'read metrics'),
+    async (c) => {
+      const since = Date.now() - STALE_MS
+      const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
+      // A scraper that asks for OpenMetrics (Prometheus does, first) gets it; anything else the classic text format
+      const openMetrics = (c.req.header('accept') ?? '').includes('application/openmetrics-text')
+      return c.body(
+        exposition(
+          [...seriesSamples(fresh, (h) => deps.hosts.get(h)?.devices ?? null), ...(await deps.selfMetrics())],
+          openMetrics,
+        ),
+        200,
+        {
+          'content-type': openMetrics ? OPENMETRICS_FORMAT : TEXT_FORMAT,
+        },
+      )
+    },
+  )
 
   app.post(
     '/api/metrics',
+    describeRoute({
+      tag: 'metrics',
+      summary: 'Push samples of custom metrics',
+      description:
+        'All or nothing: stored in one transaction before the answer, then the newest value of each series is streamed.',
+      response: { description: '`{accepted, host}`' },
+      errors: ['payload_too_large', 'cardinality_limit', 'unavailable'],
+    }),
     auth,
     requireRole(INGEST_ROLES, 'report custom metrics'),
     bodyLimit({
       maxSize: MAX_BODY,
       onError: (c) => c.json(errorBody('payload_too_large', `Body over ${MAX_BODY} bytes`), 413),
     }),
-    zValidator('json', MetricsBatch, invalidAs400),
+    validate('json', MetricsBatch),
     async (c) => {
       const batch = c.req.valid('json')
       const host = batch.host ?? deps.host
