@@ -19,6 +19,7 @@ import type { Logger } from './log.ts'
 import { metricRoutes, type PromSample, seriesRoutes } from './metrics/index.ts'
 import { accessLog, identifyClients, securityHeaders, throttleAuthFailures } from './middleware.ts'
 import { openApiRoutes } from './openapi/index.ts'
+import { otlpRoutes } from './otlp/index.ts'
 import { WEB_DIST_DIR } from './paths.ts'
 import { type SelfStats, statsRoutes } from './stats.ts'
 import { isStorageDown, type Store } from './store/index.ts'
@@ -82,6 +83,18 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
       allowAnonymous,
       maxSeriesPerHost: config.maxSeriesPerHost,
       selfMetrics: deps.selfMetrics,
+    }),
+  )
+  app.route(
+    '/',
+    otlpRoutes({
+      store: deps.store,
+      pipeline: deps.pipeline,
+      hosts: deps.hosts,
+      host: deps.host,
+      tokens,
+      allowAnonymous,
+      maxSeriesPerHost: config.maxSeriesPerHost,
     }),
   )
   app.route('/', controlRoutes(deps.control))

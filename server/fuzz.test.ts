@@ -38,6 +38,7 @@ const ROUTES = [
   '/api/jobs/j1/finish',
   '/api/control',
   '/metrics',
+  '/v1/metrics',
   '/login',
 ]
 const ERROR_CODES = new Set([

@@ -41,6 +41,19 @@ const ROUTES: readonly Route[] = [
     body: { host: 'matrix-host', samples: [{ name: 'matrix.value', value: 1 }] },
     expect: [403, 401, 403, 403, 200, 200, 200],
   },
+  {
+    method: 'POST',
+    path: '/v1/metrics',
+    body: {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'host.name', value: { stringValue: 'matrix-host' } }] },
+          scopeMetrics: [{ metrics: [{ name: 'matrix.otel', gauge: { dataPoints: [{ asDouble: 1 }] } }] }],
+        },
+      ],
+    },
+    expect: [403, 401, 403, 403, 200, 200, 200],
+  },
 ]
 
 /** Commands each role may send: operators and admins only. */

@@ -5,23 +5,19 @@ import { errorBody } from '../errors.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
 import { describeRoute, validate } from '../openapi/index.ts'
-import { MetricsBatch, type Role } from '../protocol/index.ts'
+import { MetricsBatch } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
+import { admitSamples, INGEST_ROLES } from './admit.ts'
 import { exposition, OPENMETRICS_FORMAT, type PromSample, seriesSamples, TEXT_FORMAT } from './prometheus.ts'
 
-/** Roles that may push custom samples: reporters (scripts, jobs), agents (remote hosts) and admins. */
-const INGEST_ROLES: readonly Role[] = ['reporter', 'agent', 'admin']
-/** Names under these prefixes are Vigil's own; only agents, which report a host's system metrics, may write them. */
-const RESERVED = /^(cpu|mem|load|net|disk|fs|temp|proc|vigil|job)\./
 const MAX_BODY = 1024 * 1024
-const MAX_FUTURE_MS = 60_000
 /** Series without a sample this recent are left out of /metrics, as Prometheus treats them as stale. */
 const STALE_MS = 5 * 60_000
 
 export interface MetricRouteDeps {
   store: Store
   pipeline: Pipeline
-  /** Who may speak for a host: an agent token posts only for the host it is bound to. */
+  /** Who may speak for a host (an agent token posts only for the host it is bound to), and its device names. */
   hosts: Pick<Hosts, 'speaksFor' | 'get'>
   /** The hub's own host name: the default for samples that name none. */
   host: string
@@ -87,30 +83,9 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
       const batch = c.req.valid('json')
       const host = batch.host ?? deps.host
       const now = Date.now()
-      const oldest = deps.store.acceptsFrom(now)
-      const mayUseReserved = c.get('identity').role === 'agent'
-      const tokenId = c.get('principal')?.tokenId
-      const refusal = mayUseReserved && tokenId !== undefined ? deps.hosts.speaksFor(host, tokenId) : null
-      if (refusal) return c.json(errorBody('forbidden', refusal.message), 403)
       const samples = batch.samples.map((s) => ({ name: s.name, ts: s.ts ?? now, value: s.value }))
-      for (const [i, s] of samples.entries()) {
-        if (!mayUseReserved && RESERVED.test(s.name)) {
-          return c.json(errorBody('invalid', `samples.${i}.name: ${s.name} is reserved for Vigil's own metrics`), 400)
-        }
-        if (s.ts < oldest) {
-          const msg = `samples.${i}.ts: ${s.ts} is too old; samples may be at most ${(now - oldest) / 3_600_000} hours old (raw retention)`
-          return c.json(errorBody('invalid', msg), 400)
-        }
-        if (s.ts > now + MAX_FUTURE_MS) {
-          const msg = `samples.${i}.ts: ${s.ts} is in the future; at most ${MAX_FUTURE_MS / 1000} s ahead is allowed`
-          return c.json(errorBody('invalid', msg), 400)
-        }
-      }
-      const { have, added } = await deps.store.countSeries(host, new Set(samples.map((s) => s.name)))
-      if (have + added > deps.maxSeriesPerHost) {
-        const msg = `Host ${host} has ${have} series; ${added} more would pass the limit of ${deps.maxSeriesPerHost}`
-        return c.json(errorBody('cardinality_limit', msg), 429)
-      }
+      const who = { role: c.get('identity').role, tokenId: c.get('principal')?.tokenId }
+      await admitSamples(deps, who, host, samples, (i) => `samples.${i}`, now)
       await deps.pipeline.samples(host, samples)
       return c.json({ accepted: samples.length, host })
     },

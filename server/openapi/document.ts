@@ -21,14 +21,34 @@ function covers(pattern: string, path: string): boolean {
   return pattern === path
 }
 
-/** A zod schema as JSON Schema (draft 2020-12, which OpenAPI 3.1 uses), as a client sends it. */
-function jsonSchema(schema: z.ZodType): Json {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json
-  return rest
+/** Turns a zod schema into the document's JSON Schema. */
+type ToSchema = (schema: z.ZodType) => Json
+
+/**
+ * A zod schema as JSON Schema (draft 2020-12, which OpenAPI 3.1 uses), as a client sends it. A recursive schema's
+ * `$defs` (a `$ref` to `#/$defs/…` means nothing inside an OpenAPI document) move to `components.schemas`, each
+ * under a name of its own.
+ */
+function schemaMaker(components: Record<string, Json>): ToSchema {
+  let n = 0
+  return (schema) => {
+    const { $schema: _, $defs, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json
+    const defs = ($defs ?? {}) as Record<string, Json>
+    const names = new Map(Object.keys(defs).map((name) => [name, `Def${++n}`]))
+    const rewrite = (json: Json): Json =>
+      JSON.parse(
+        JSON.stringify(json).replace(/"#\/\$defs\/([^"]+)"/g, (ref, name: string) => {
+          const hoisted = names.get(name)
+          return hoisted ? `"#/components/schemas/${hoisted}"` : ref
+        }),
+      ) as Json
+    for (const [name, def] of Object.entries(defs)) components[names.get(name) as string] = rewrite(def)
+    return rewrite(rest)
+  }
 }
 
 /** A query schema's properties as OpenAPI parameters. */
-function queryParameters(schema: z.ZodType): Json[] {
+function queryParameters(schema: z.ZodType, jsonSchema: ToSchema): Json[] {
   const s = jsonSchema(schema) as { properties?: Record<string, Json>; required?: string[] }
   return Object.entries(s.properties ?? {}).map(([name, p]) => {
     const { description, ...rest } = p as Json & { description?: string }
@@ -92,7 +112,7 @@ const ERROR_SCHEMA: Json = {
   },
 }
 
-function operation(g: Gathered & DocumentedRoute, doc: RouteDoc): Json {
+function operation(g: Gathered & DocumentedRoute, doc: RouteDoc, jsonSchema: ToSchema): Json {
   const roles = doc.roles ?? g.roles
   const open = doc.public || !roles
   const codes = new Set(doc.errors ?? [])
@@ -105,7 +125,7 @@ function operation(g: Gathered & DocumentedRoute, doc: RouteDoc): Json {
   let requestBody: Json | undefined
   for (const input of g.inputs) {
     codes.add('invalid')
-    if (input.target === 'query') parameters.push(...queryParameters(input.schema))
+    if (input.target === 'query') parameters.push(...queryParameters(input.schema, jsonSchema))
     if (input.target === 'json') {
       requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(input.schema) } } }
     }
@@ -159,13 +179,15 @@ export function openApiDocument(
 ): { document: Json; undocumented: string[] } {
   const paths: Record<string, Record<string, Json>> = {}
   const undocumented: string[] = []
+  const schemas: Record<string, Json> = { Error: ERROR_SCHEMA }
+  const jsonSchema = schemaMaker(schemas)
   for (const g of gatherRoutes(routes).values()) {
     if (!g.doc) {
       undocumented.push(`${g.method} ${g.path}`)
       continue
     }
     const item = paths[openApiPath(g.path)] ?? {}
-    item[g.method.toLowerCase()] = operation(g, g.doc)
+    item[g.method.toLowerCase()] = operation(g, g.doc, jsonSchema)
     paths[openApiPath(g.path)] = item
   }
   const document = {
@@ -181,7 +203,7 @@ export function openApiDocument(
     security: [{ bearer: [] }, { session: [] }],
     paths,
     components: {
-      schemas: { Error: ERROR_SCHEMA },
+      schemas,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'A token from `vigil token create`' },
         session: { type: 'apiKey', in: 'cookie', name: 'vigil_session', description: 'The browser session' },

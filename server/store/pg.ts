@@ -361,6 +361,16 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
       })
       return r.rows.map((row) => ({ host: row.host, name: row.name, ts: Number(row.ts), value: row.value }))
     },
+    async latestOf(host, names) {
+      const r = await pool.query<{ name: string; ts: string; value: number }>({
+        name: 'vigil_latest_of',
+        text: `SELECT s.name, o.ts, o.value FROM series s CROSS JOIN LATERAL
+          (SELECT ts, value FROM open_samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1) o
+          WHERE s.host = $1 AND s.name = ANY($2)`,
+        values: [host, [...names]],
+      })
+      return new Map(r.rows.map((row) => [row.name, { ts: Number(row.ts), value: row.value }]))
+    },
     async maintain(now) {
       floor = now - opts.retentionMs.raw
       const closed = await history.close(now)

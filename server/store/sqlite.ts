@@ -344,6 +344,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       }
       return out
     },
+    async latestOf(host, names) {
+      const out = new Map<string, { ts: number; value: number }>()
+      for (const name of names) {
+        const id = seriesIds.get(host, name)
+        const l = id === undefined ? undefined : latest.get(id)
+        if (l) out.set(name, { ts: l.ts, value: l.value })
+      }
+      return out
+    },
     async maintain(now) {
       const h = history.maintain(now)
       const ev = deleteOldEvents.run({ before: now - opts.replayMs }).changes

@@ -162,6 +162,20 @@ export function storeSuite(backend: string, open: OpenStore): void {
       ])
     })
 
+    it('gives the newest sample of the named series of one host, leaving out the ones it lacks', async () => {
+      const { store } = await open()
+      await store.writeTick('h', T0, { a: 1, b: 2 }, null)
+      await store.writeTick('h', T0 + 1000, { a: 3 }, null)
+      await store.writeTick('other', T0 + 2000, { a: 7 }, null)
+      expect(await store.latestOf('h', ['a', 'b', 'c'])).toEqual(
+        new Map([
+          ['a', { ts: T0 + 1000, value: 3 }],
+          ['b', { ts: T0, value: 2 }],
+        ]),
+      )
+      expect(await store.latestOf('nobody', ['a'])).toEqual(new Map())
+    })
+
     it('keeps a stream’s cursor, moved in the same write as its ticks', async () => {
       const { store, reopen } = await open()
       expect(await store.cursor('h/spool')).toBe(0)

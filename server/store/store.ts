@@ -106,6 +106,8 @@ export interface Store {
   countSeries(host: string, names: Iterable<string>): Promise<SeriesCount>
   /** The newest value of every series, for the Prometheus exposition. */
   latest(): Promise<{ host: string; name: string; ts: number; value: number }[]>
+  /** The newest sample of each of a host's series named in `names` that exists (OTLP delta sums add onto it). */
+  latestOf(host: string, names: Iterable<string>): Promise<Map<string, { ts: number; value: number }>>
   /**
    * Housekeeping, run about once a minute: closes finished hours into chunks and rollups, applies each tier's
    * retention, drops events older than the replay window.

@@ -1,0 +1,1 @@
+export { type OtlpRouteDeps, otlpRoutes } from './http.ts'

@@ -1,0 +1,230 @@
+import { gzipSync } from 'node:zlib'
+import type { Attributes } from '@opentelemetry/api'
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core'
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http'
+import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import {
+  AggregationTemporality,
+  MeterProvider,
+  MetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { SeriesResponse } from '../protocol/index.ts'
+import { sleep, startTestHub, type TestHub } from '../testing/hub.ts'
+import { SimAgent } from '../testing/sim-agent.ts'
+
+let t: TestHub | null = null
+let began = 0
+beforeEach(() => {
+  began = Date.now()
+})
+afterEach(async () => {
+  await t?.stop()
+  t = null
+})
+
+/** A reader that collects when the test says, so each export is one the test made. */
+class TestReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/** The real OpenTelemetry SDK with its real OTLP/HTTP exporter (protobuf or JSON) pointed at a hub. */
+function otel(url: string, token: string, encoding: 'protobuf' | 'json', temporality: AggregationTemporality) {
+  const options = { url: `${url}/v1/metrics`, headers: { authorization: `Bearer ${token}` } }
+  const exporter: PushMetricExporter = encoding === 'protobuf' ? new ProtoExporter(options) : new JsonExporter(options)
+  const reader = new TestReader({ aggregationTemporalitySelector: () => temporality })
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'host.name': 'otel-host', 'service.name': 'shop' }),
+    readers: [reader],
+  })
+  const meter = provider.getMeter('shop')
+  const send = (metrics: ResourceMetrics) => new Promise<ExportResult>((resolve) => exporter.export(metrics, resolve))
+  return {
+    meter,
+    /** Collects what the instruments hold and exports it; resolves with the export and what it sent. */
+    async export(): Promise<{ result: ExportResult; metrics: ResourceMetrics }> {
+      const { resourceMetrics } = await reader.collect()
+      // Each export's points a millisecond apart at least: a second sample at one millisecond replaces the first
+      await sleep(5)
+      return { result: await send(resourceMetrics), metrics: resourceMetrics }
+    },
+    send,
+    shutdown: () => provider.shutdown(),
+  }
+}
+
+/** A series' raw values since the test began: a span short enough that no bucket holds two samples. */
+async function series(url: string, metric: string, host = 'otel-host'): Promise<number[]> {
+  const res = await fetch(`${url}/api/series?metric=${metric}&host=${host}&from=${began - 1000}&points=10000`)
+  if (res.status === 404) return []
+  return ((await res.json()) as SeriesResponse).points.map((p) => p[1] as number)
+}
+
+async function hubWithReporter(env: Record<string, string> = {}) {
+  t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', ...env })
+  const reporter = (await t.hub.tokens.create('reporter', 'otel')).token
+  return { url: t.hub.url, reporter, hub: t.hub }
+}
+
+describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
+  it('takes gauges, cumulative counters and up-down counters over protobuf, for the host its resource names', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const sdk = otel(url, reporter, 'protobuf', AggregationTemporality.CUMULATIVE)
+    const orders = sdk.meter.createCounter('shop.orders', { unit: '{order}' })
+    const depth = sdk.meter.createGauge('shop.queue.depth')
+    const carts = sdk.meter.createUpDownCounter('shop.carts.open')
+    const sent = sdk.meter.createCounter('shop.sent', { unit: 'By' })
+    const eu: Attributes = { region: 'eu' }
+    orders.add(5, eu)
+    depth.record(7)
+    carts.add(4)
+    sent.add(1000)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    orders.add(3, eu)
+    depth.record(2)
+    carts.add(-1)
+    sent.add(24)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    await sdk.shutdown()
+
+    expect(await series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
+    expect(await series(url, 'shop.queue.depth')).toEqual([7, 2])
+    expect(await series(url, 'shop.carts.open')).toEqual([4, 3])
+    expect(await series(url, 'shop.sent_bytes_total')).toEqual([1000, 1024])
+    const catalog = (await (await fetch(`${url}/api/metrics/catalog?host=otel-host`)).json()) as { name: string }[]
+    expect(catalog.map((c) => c.name).sort()).toEqual([
+      'shop.carts.open',
+      'shop.queue.depth',
+      'shop.region_eu.orders_total',
+      'shop.sent_bytes_total',
+    ])
+  })
+
+  it('adds delta sums sent as JSON onto their running total, and takes an exporter’s retry only once', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const sdk = otel(url, reporter, 'json', AggregationTemporality.DELTA)
+    const orders = sdk.meter.createCounter('shop.orders', { unit: '{order}' })
+    const carts = sdk.meter.createUpDownCounter('shop.carts.open')
+    orders.add(5, { region: 'eu' })
+    carts.add(4)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    orders.add(3, { region: 'eu' })
+    carts.add(-1)
+    const second = await sdk.export()
+    expect(second.result).toEqual({ code: ExportResultCode.SUCCESS })
+    // The same request again, as an exporter retries one whose answer it lost
+    expect(await sdk.send(second.metrics)).toEqual({ code: ExportResultCode.SUCCESS })
+    await sdk.shutdown()
+
+    // The same totals a cumulative exporter gives
+    expect(await series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
+    expect(await series(url, 'shop.carts.open')).toEqual([4, 3])
+  })
+
+  it('refuses a histogram with 400 invalid, storing nothing of its request', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const sdk = otel(url, reporter, 'protobuf', AggregationTemporality.CUMULATIVE)
+    sdk.meter.createHistogram('shop.checkout.duration', { unit: 's' }).record(0.25)
+    sdk.meter.createGauge('shop.queue.depth').record(7)
+    const { result } = await sdk.export()
+    await sdk.shutdown()
+    expect(result.code).toBe(ExportResultCode.FAILED)
+    const error = result.error as Error & { code?: number; data?: string }
+    expect(error.code).toBe(400)
+    expect(JSON.parse(error.data ?? '')).toEqual({
+      error: {
+        code: 'invalid',
+        message:
+          'resourceMetrics.0.scopeMetrics.0.metrics.0: shop.checkout.duration is a histogram; Vigil takes gauges and sums only, not histograms or summaries yet',
+      },
+    })
+    expect(await series(url, 'shop.queue.depth')).toEqual([])
+  })
+})
+
+describe('OTLP/HTTP input rules', () => {
+  const gauge = (name: string, value: number, host = 'otel-host') => ({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: host } }] },
+        scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints: [{ asDouble: value }] } }] }],
+      },
+    ],
+  })
+  const post = (
+    url: string,
+    token: string,
+    body: string | Uint8Array,
+    type: string,
+    extra: Record<string, string> = {},
+  ) =>
+    fetch(`${url}/v1/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': type, ...extra },
+      body,
+    })
+  const answer = async (res: Response) => [res.status, ((await res.json()) as { error?: { code: string } }).error?.code]
+
+  it('answers malformed protobuf, bad JSON, a wrong shape and an unknown content type with 400 invalid', async () => {
+    const { url, reporter } = await hubWithReporter()
+    expect(
+      await answer(await post(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), 'application/x-protobuf')),
+    ).toEqual([400, 'invalid'])
+    expect(await answer(await post(url, reporter, '{"resourceMetrics": [', 'application/json'))).toEqual([
+      400,
+      'invalid',
+    ])
+    expect(await answer(await post(url, reporter, '{"resourceMetrics": "all"}', 'application/json'))).toEqual([
+      400,
+      'invalid',
+    ])
+    expect(await answer(await post(url, reporter, JSON.stringify(gauge('shop.depth', 1)), 'text/plain'))).toEqual([
+      400,
+      'invalid',
+    ])
+    const nan = JSON.stringify(gauge('shop.depth', 0)).replace('"asDouble":0', '"asDouble":"NaN"')
+    expect(await answer(await post(url, reporter, nan, 'application/json'))).toEqual([400, 'invalid'])
+    // A reporter may not write Vigil's own names
+    expect(
+      await answer(await post(url, reporter, JSON.stringify(gauge('cpu.usage_pct', 1)), 'application/json')),
+    ).toEqual([400, 'invalid'])
+    expect(await series(url, 'shop.depth')).toEqual([])
+    // gzip, as exporters send with compression on, is taken
+    const gz = gzipSync(JSON.stringify(gauge('shop.depth', 3)))
+    const ok = await post(url, reporter, gz, 'application/json', { 'content-encoding': 'gzip' })
+    expect([ok.status, await ok.json()]).toEqual([200, {}])
+    expect(await series(url, 'shop.depth')).toEqual([3])
+  })
+
+  it('refuses a viewer with 403, and past VIGIL_MAX_SERIES answers 429 cardinality_limit', async () => {
+    const { url, reporter, hub } = await hubWithReporter({ VIGIL_MAX_SERIES: '2' })
+    const viewer = (await hub.tokens.create('viewer', 'looks')).token
+    expect(await answer(await post(url, viewer, JSON.stringify(gauge('shop.depth', 1)), 'application/json'))).toEqual([
+      403,
+      'forbidden',
+    ])
+    expect((await post(url, reporter, JSON.stringify(gauge('shop.a', 1)), 'application/json')).status).toBe(200)
+    expect((await post(url, reporter, JSON.stringify(gauge('shop.b', 1)), 'application/json')).status).toBe(200)
+    expect(await answer(await post(url, reporter, JSON.stringify(gauge('shop.c', 1)), 'application/json'))).toEqual([
+      429,
+      'cardinality_limit',
+    ])
+  })
+
+  it('lets an agent token push only for the host it is bound to', async () => {
+    const { url, hub } = await hubWithReporter()
+    const agent = (await hub.tokens.create('agent', 'edge')).token
+    // The token is bound to edge-1 when its agent first connects
+    const sim = new SimAgent({ url, token: agent, host: 'edge-1' })
+    await sim.hello()
+    sim.close()
+    expect((await post(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-1')), 'application/json')).status).toBe(200)
+    expect(
+      await answer(await post(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-2')), 'application/json')),
+    ).toEqual([403, 'forbidden'])
+  })
+})

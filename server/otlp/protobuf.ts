@@ -1,0 +1,224 @@
+/**
+ * OTLP's protobuf encoding of `ExportMetricsServiceRequest` (opentelemetry-proto, metrics/v1), read into the
+ * shape of its JSON encoding, so one schema checks both. Only what Vigil maps is read (names, units, gauges, sums
+ * and their points, attributes); the other fields are skipped by wire type, as protobuf readers do. A malformed
+ * message throws `ProtobufError`.
+ */
+
+export class ProtobufError extends Error {
+  override name = 'ProtobufError'
+}
+
+const VARINT = 0
+const FIXED64 = 1
+const LEN = 2
+const FIXED32 = 5
+
+class Reader {
+  pos: number
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end
+  }
+
+  varint(): bigint {
+    let result = 0n
+    for (let shift = 0n; shift < 70n; shift += 7n) {
+      if (this.pos >= this.end) throw new ProtobufError('truncated varint')
+      const b = this.buf[this.pos++] as number
+      result |= BigInt(b & 0x7f) << shift
+      if ((b & 0x80) === 0) return result
+    }
+    throw new ProtobufError('varint longer than 10 bytes')
+  }
+
+  /** A varint that fits a safe integer (lengths, tags, enums). */
+  small(): number {
+    const v = this.varint()
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtobufError('varint out of range')
+    return Number(v)
+  }
+
+  #take(n: number): DataView {
+    if (this.pos + n > this.end) throw new ProtobufError('truncated field')
+    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, n)
+    this.pos += n
+    return view
+  }
+
+  fixed64(): bigint {
+    return this.#take(8).getBigUint64(0, true)
+  }
+
+  sfixed64(): bigint {
+    return this.#take(8).getBigInt64(0, true)
+  }
+
+  double(): number {
+    return this.#take(8).getFloat64(0, true)
+  }
+
+  /** A length-delimited field's own reader. */
+  sub(): Reader {
+    const n = this.small()
+    if (this.pos + n > this.end) throw new ProtobufError('length past the end of its message')
+    const r = new Reader(this.buf, this.pos, this.pos + n)
+    this.pos += n
+    return r
+  }
+
+  string(): string {
+    const r = this.sub()
+    return new TextDecoder('utf-8', { fatal: false }).decode(this.buf.subarray(r.pos, r.end))
+  }
+
+  skip(wire: number): void {
+    if (wire === VARINT) this.varint()
+    else if (wire === FIXED64) this.#take(8)
+    else if (wire === LEN) this.sub()
+    else if (wire === FIXED32) this.#take(4)
+    else throw new ProtobufError(`wire type ${wire} is not used by OTLP`)
+  }
+
+  /** Each field in turn: its number and wire type, for `read` to take or skip. */
+  fields(read: (field: number, wire: number) => boolean): void {
+    while (!this.done) {
+      const tag = this.small()
+      const field = tag >>> 3
+      const wire = tag & 7
+      if (field === 0) throw new ProtobufError('field number 0')
+      if (!read(field, wire)) this.skip(wire)
+    }
+  }
+}
+
+type Json = Record<string, unknown>
+
+function expect(wire: number, want: number, what: string): void {
+  if (wire !== want) throw new ProtobufError(`${what} has wire type ${wire}, not ${want}`)
+}
+
+function anyValue(r: Reader): Json {
+  const out: Json = {}
+  r.fields((f, w) => {
+    if (f === 1 && w === LEN) out.stringValue = r.string()
+    else if (f === 2 && w === VARINT) out.boolValue = r.varint() !== 0n
+    else if (f === 3 && w === VARINT) out.intValue = BigInt.asIntN(64, r.varint()).toString()
+    else if (f === 4 && w === FIXED64) out.doubleValue = r.double()
+    else if (f === 5 && w === LEN) out.arrayValue = { values: list(r.sub(), anyValue) }
+    else if (f === 6 && w === LEN) out.kvlistValue = { values: list(r.sub(), keyValue) }
+    else return false
+    return true
+  })
+  return out
+}
+
+function keyValue(r: Reader): Json {
+  const out: Json = { key: '' }
+  r.fields((f, w) => {
+    if (f === 1 && w === LEN) out.key = r.string()
+    else if (f === 2 && w === LEN) out.value = anyValue(r.sub())
+    else return false
+    return true
+  })
+  return out
+}
+
+/** A message that is a list of one repeated field 1 (ArrayValue, KeyValueList). */
+function list(r: Reader, item: (r: Reader) => Json): Json[] {
+  const out: Json[] = []
+  r.fields((f, w) => {
+    if (f !== 1) return false
+    expect(w, LEN, 'a list item')
+    out.push(item(r.sub()))
+    return true
+  })
+  return out
+}
+
+function numberDataPoint(r: Reader): Json {
+  const out: Json = {}
+  const attributes: Json[] = []
+  r.fields((f, w) => {
+    if (f === 7 && w === LEN) attributes.push(keyValue(r.sub()))
+    else if (f === 2 && w === FIXED64) out.startTimeUnixNano = r.fixed64().toString()
+    else if (f === 3 && w === FIXED64) out.timeUnixNano = r.fixed64().toString()
+    else if (f === 4 && w === FIXED64) out.asDouble = r.double()
+    else if (f === 6 && w === FIXED64) out.asInt = r.sfixed64().toString()
+    else return false
+    return true
+  })
+  out.attributes = attributes
+  return out
+}
+
+/** Gauge and Sum: points in field 1; a Sum's temporality (2) and monotonicity (3). */
+function points(r: Reader, sum: boolean): Json {
+  const dataPoints: Json[] = []
+  const out: Json = { dataPoints }
+  r.fields((f, w) => {
+    if (f === 1 && w === LEN) dataPoints.push(numberDataPoint(r.sub()))
+    else if (sum && f === 2 && w === VARINT) out.aggregationTemporality = r.small()
+    else if (sum && f === 3 && w === VARINT) out.isMonotonic = r.varint() !== 0n
+    else return false
+    return true
+  })
+  return out
+}
+
+/** The kinds Vigil refuses, by field number of Metric's `data`: seen, not read. */
+const UNSUPPORTED: Record<number, string> = { 9: 'histogram', 10: 'exponentialHistogram', 11: 'summary' }
+
+function metric(r: Reader): Json {
+  const out: Json = { name: '' }
+  r.fields((f, w) => {
+    if (f === 1 && w === LEN) out.name = r.string()
+    else if (f === 3 && w === LEN) out.unit = r.string()
+    else if (f === 5 && w === LEN) out.gauge = points(r.sub(), false)
+    else if (f === 7 && w === LEN) out.sum = points(r.sub(), true)
+    else if (UNSUPPORTED[f] && w === LEN) {
+      r.sub()
+      out[UNSUPPORTED[f]] = {}
+    } else return false
+    return true
+  })
+  return out
+}
+
+function repeated(r: Reader, field: number, item: (r: Reader) => Json, others?: (f: number, w: number) => boolean) {
+  const out: Json[] = []
+  r.fields((f, w) => {
+    if (f === field && w === LEN) {
+      out.push(item(r.sub()))
+      return true
+    }
+    return others?.(f, w) ?? false
+  })
+  return out
+}
+
+/** `ExportMetricsServiceRequest` bytes → its OTLP/JSON shape: `{resourceMetrics: [{resource, scopeMetrics}]}`. */
+export function decodeMetricsRequest(buf: Uint8Array): Json {
+  const resourceMetrics = repeated(new Reader(buf, 0, buf.length), 1, (rm) => {
+    const out: Json = {}
+    out.scopeMetrics = repeated(
+      rm,
+      2,
+      (sm) => ({ metrics: repeated(sm, 2, metric) }),
+      (f, w) => {
+        if (f !== 1 || w !== LEN) return false
+        out.resource = { attributes: repeated(rm.sub(), 1, keyValue) }
+        return true
+      },
+    )
+    return out
+  })
+  return { resourceMetrics }
+}

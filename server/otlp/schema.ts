@@ -1,0 +1,93 @@
+import { z } from 'zod'
+
+/**
+ * `ExportMetricsServiceRequest` in OTLP/JSON (the protobuf encoding is read into the same shape first). Fields
+ * Vigil does not map are let through unread, as OTLP asks of a receiver; the sizes are capped.
+ */
+
+/** int64 and fixed64 travel as decimal strings in OTLP/JSON (and as numbers from some senders). */
+const Int64 = z.union([z.string().regex(/^-?\d{1,20}$/, 'an integer as a decimal string'), z.number().int()])
+/** A double, or the strings OTLP/JSON uses for the values JSON lacks. */
+const Double = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])])
+
+type AnyValue = {
+  stringValue?: string
+  boolValue?: boolean
+  intValue?: string | number
+  doubleValue?: number | string
+  arrayValue?: { values?: AnyValue[] }
+  kvlistValue?: { values?: { key: string; value?: AnyValue }[] }
+}
+const AnyValue: z.ZodType<AnyValue> = z.lazy(() =>
+  z.object({
+    stringValue: z.string().max(4096).optional(),
+    boolValue: z.boolean().optional(),
+    intValue: Int64.optional(),
+    doubleValue: Double.optional(),
+    arrayValue: z.object({ values: z.array(AnyValue).max(100).optional() }).optional(),
+    kvlistValue: z.object({ values: z.array(KeyValue).max(100).optional() }).optional(),
+  }),
+)
+const KeyValue = z.object({ key: z.string().max(256), value: AnyValue.optional() })
+export type KeyValue = z.infer<typeof KeyValue>
+const Attributes = z.array(KeyValue).max(128).optional()
+
+const NumberDataPoint = z.object({
+  attributes: Attributes,
+  startTimeUnixNano: Int64.optional(),
+  timeUnixNano: Int64.optional(),
+  asDouble: Double.optional(),
+  asInt: Int64.optional(),
+})
+export type NumberDataPoint = z.infer<typeof NumberDataPoint>
+
+const Temporality = z.union([
+  z.literal(0),
+  z.literal(1),
+  z.literal(2),
+  z.enum([
+    'AGGREGATION_TEMPORALITY_UNSPECIFIED',
+    'AGGREGATION_TEMPORALITY_DELTA',
+    'AGGREGATION_TEMPORALITY_CUMULATIVE',
+  ]),
+])
+
+const Metric = z.object({
+  name: z.string().min(1, 'a metric needs a name').max(256),
+  unit: z.string().max(64).optional(),
+  gauge: z.object({ dataPoints: z.array(NumberDataPoint).max(10_000).optional() }).optional(),
+  sum: z
+    .object({
+      dataPoints: z.array(NumberDataPoint).max(10_000).optional(),
+      aggregationTemporality: Temporality.optional(),
+      isMonotonic: z.boolean().optional(),
+    })
+    .optional(),
+  histogram: z.unknown().optional(),
+  exponentialHistogram: z.unknown().optional(),
+  summary: z.unknown().optional(),
+})
+export type Metric = z.infer<typeof Metric>
+
+export const MetricsRequest = z.object({
+  resourceMetrics: z
+    .array(
+      z.object({
+        resource: z.object({ attributes: Attributes }).optional(),
+        scopeMetrics: z
+          .array(z.object({ metrics: z.array(Metric).max(10_000).optional() }))
+          .max(1000)
+          .optional(),
+      }),
+    )
+    .max(1000)
+    .optional(),
+})
+export type MetricsRequest = z.infer<typeof MetricsRequest>
+
+/** 1 delta, 2 cumulative, 0 unspecified, by number or by name. */
+export function temporalityOf(t: z.infer<typeof Temporality> | undefined): 'delta' | 'cumulative' | 'unspecified' {
+  if (t === 1 || t === 'AGGREGATION_TEMPORALITY_DELTA') return 'delta'
+  if (t === 2 || t === 'AGGREGATION_TEMPORALITY_CUMULATIVE') return 'cumulative'
+  return 'unspecified'
+}
