@@ -72,31 +72,18 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
   )
   app.route('/', authRoutes(tokens, allowAnonymous))
   app.route('/', jobRoutes(deps.jobs, tokens, allowAnonymous))
-  app.route(
-    '/',
-    metricRoutes({
-      store: deps.store,
-      pipeline: deps.pipeline,
-      hosts: deps.hosts,
-      host: deps.host,
-      tokens,
-      allowAnonymous,
-      maxSeriesPerHost: config.maxSeriesPerHost,
-      selfMetrics: deps.selfMetrics,
-    }),
-  )
-  app.route(
-    '/',
-    otlpRoutes({
-      store: deps.store,
-      pipeline: deps.pipeline,
-      hosts: deps.hosts,
-      host: deps.host,
-      tokens,
-      allowAnonymous,
-      maxSeriesPerHost: config.maxSeriesPerHost,
-    }),
-  )
+  // Both ingest edges, Vigil's own and OpenTelemetry's, take samples under the same rules
+  const ingest = {
+    store: deps.store,
+    pipeline: deps.pipeline,
+    hosts: deps.hosts,
+    host: deps.host,
+    tokens,
+    allowAnonymous,
+    maxSeriesPerHost: config.maxSeriesPerHost,
+  }
+  app.route('/', metricRoutes({ ...ingest, selfMetrics: deps.selfMetrics }))
+  app.route('/', otlpRoutes(ingest))
   app.route('/', controlRoutes(deps.control))
   app.route('/', agentRoutes(deps.agents))
 
