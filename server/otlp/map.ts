@@ -32,26 +32,49 @@ function attributeText(v: KeyValue['value']): string {
   return 'complex'
 }
 
+/** Attribute keys and values repeat on every point: their segments are kept, up to a bound. */
+const segments = new Map<string, string>()
+function cachedSegment(raw: string): string {
+  let s = segments.get(raw)
+  if (s === undefined) {
+    if (segments.size >= 10_000) segments.clear()
+    s = segment(raw)
+    segments.set(raw, s)
+  }
+  return s
+}
+
+/** A metric's part of its points' names: the segments before the last, and the last with its suffixes. */
+function baseName(name: string, unit: string | undefined, monotonic: boolean): { head: string; last: string } {
+  const parts = name
+    .split('.')
+    .filter((s) => s !== '')
+    .map(segment)
+  let last = parts.pop() ?? '_'
+  const suffix = UNIT_SUFFIX[unit ?? '']
+  if (suffix && !last.endsWith(`_${suffix}`) && last !== suffix) last += `_${suffix}`
+  if (monotonic && !last.endsWith('_total')) last += '_total'
+  return { head: parts.map((p) => `${p}.`).join(''), last }
+}
+
+function pointName(base: { head: string; last: string }, attributes: readonly KeyValue[]): string {
+  if (attributes.length === 0) return base.head + base.last
+  const attrs = [...attributes]
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((a) => `${cachedSegment(a.key)}_${cachedSegment(attributeText(a.value))}.`)
+  return base.head + attrs.join('') + base.last
+}
+
 /**
  * An OpenTelemetry metric name, unit and point attributes → a Vigil name (docs/api.md, OpenTelemetry): the dotted
  * name in lower case with anything but `[a-z0-9_]` in a segment made `_`; the unit's suffix (`By` → `_bytes`, `s`
  * → `_seconds`, `ms`, `%` → `_pct`, `Cel` → `_celsius`) unless the name ends in it; `_total` for a monotonic sum;
  * each attribute, by key, as a `<key>_<value>` segment before the last one.
- * @example vigilName('http.server.requests', '{request}', true, {method: 'GET'}) → 'http.server.method_get.requests_total'
+ * @example vigilName('http.server.requests', '{request}', true, [{key: 'method', value: {stringValue: 'GET'}}])
+ *   → 'http.server.method_get.requests_total'
  */
 export function vigilName(name: string, unit: string | undefined, monotonic: boolean, attributes: KeyValue[]): string {
-  const segments = name
-    .split('.')
-    .filter((s) => s !== '')
-    .map(segment)
-  let last = segments.pop() ?? '_'
-  const suffix = UNIT_SUFFIX[unit ?? '']
-  if (suffix && !last.endsWith(`_${suffix}`) && last !== suffix) last += `_${suffix}`
-  if (monotonic && !last.endsWith('_total')) last += '_total'
-  const attrs = [...attributes]
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((a) => `${segment(a.key)}_${segment(attributeText(a.value))}`)
-  return [...segments, ...attrs, last].join('.')
+  return pointName(baseName(name, unit, monotonic), attributes)
 }
 
 /** Nanoseconds since the epoch (a decimal string or a number) → milliseconds; 0 or absent is "now". */
@@ -110,13 +133,13 @@ function metricPoints(m: Metric, where: string, now: number): OtlpPoint[] {
   if (m.sum && temporality === 'unspecified') {
     throw new AppError('invalid', `${where}: ${m.name} is a sum without an aggregation temporality`)
   }
-  const monotonic = m.sum?.isMonotonic === true
+  const base = baseName(m.name, m.unit, m.sum?.isMonotonic === true)
   return (data.dataPoints ?? []).map((p, pi) => {
     const value = pointValue(p)
     if (value === null || !Number.isFinite(value)) {
       throw new AppError('invalid', `${where}.dataPoints.${pi}: a point needs a finite asDouble or asInt`)
     }
-    const name = vigilName(m.name, m.unit, monotonic, p.attributes ?? [])
+    const name = pointName(base, p.attributes ?? [])
     if (name.length > METRIC_NAME_MAX || !METRIC_NAME_PATTERN.test(name)) {
       throw new AppError(
         'invalid',

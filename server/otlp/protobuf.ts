@@ -14,10 +14,13 @@ const FIXED64 = 1
 const LEN = 2
 const FIXED32 = 5
 
+const utf8 = new TextDecoder('utf-8', { fatal: false })
+
 class Reader {
   pos: number
   constructor(
     readonly buf: Uint8Array,
+    readonly view: DataView,
     start: number,
     readonly end: number,
   ) {
@@ -28,6 +31,7 @@ class Reader {
     return this.pos >= this.end
   }
 
+  /** A varint as a BigInt, for int64 values that may pass 2^53. */
   varint(): bigint {
     let result = 0n
     for (let shift = 0n; shift < 70n; shift += 7n) {
@@ -39,51 +43,64 @@ class Reader {
     throw new ProtobufError('varint longer than 10 bytes')
   }
 
-  /** A varint that fits a safe integer (lengths, tags, enums). */
+  /** A varint that fits a safe integer (tags, lengths, enums, bools), read without BigInt: the hot path. */
   small(): number {
-    const v = this.varint()
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtobufError('varint out of range')
-    return Number(v)
+    let result = 0
+    let scale = 1
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw new ProtobufError('truncated varint')
+      const b = this.buf[this.pos++] as number
+      result += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) return result
+      scale *= 128
+    }
+    throw new ProtobufError('varint out of range')
   }
 
-  #take(n: number): DataView {
+  #at(n: number): number {
     if (this.pos + n > this.end) throw new ProtobufError('truncated field')
-    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, n)
+    const at = this.pos
     this.pos += n
-    return view
+    return at
   }
 
-  fixed64(): bigint {
-    return this.#take(8).getBigUint64(0, true)
+  /**
+   * A fixed64 as a number: exact to 2^53, then to within a part in 2^53, which for nanoseconds since the epoch is
+   * well under the millisecond Vigil keeps.
+   */
+  fixed64(): number {
+    const at = this.#at(8)
+    return this.view.getUint32(at, true) + this.view.getUint32(at + 4, true) * 2 ** 32
   }
 
-  sfixed64(): bigint {
-    return this.#take(8).getBigInt64(0, true)
+  sfixed64(): number {
+    const at = this.#at(8)
+    return this.view.getUint32(at, true) + this.view.getInt32(at + 4, true) * 2 ** 32
   }
 
   double(): number {
-    return this.#take(8).getFloat64(0, true)
+    return this.view.getFloat64(this.#at(8), true)
   }
 
   /** A length-delimited field's own reader. */
   sub(): Reader {
     const n = this.small()
     if (this.pos + n > this.end) throw new ProtobufError('length past the end of its message')
-    const r = new Reader(this.buf, this.pos, this.pos + n)
+    const r = new Reader(this.buf, this.view, this.pos, this.pos + n)
     this.pos += n
     return r
   }
 
   string(): string {
     const r = this.sub()
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.buf.subarray(r.pos, r.end))
+    return utf8.decode(this.buf.subarray(r.pos, r.end))
   }
 
   skip(wire: number): void {
     if (wire === VARINT) this.varint()
-    else if (wire === FIXED64) this.#take(8)
+    else if (wire === FIXED64) this.#at(8)
     else if (wire === LEN) this.sub()
-    else if (wire === FIXED32) this.#take(4)
+    else if (wire === FIXED32) this.#at(4)
     else throw new ProtobufError(`wire type ${wire} is not used by OTLP`)
   }
 
@@ -109,7 +126,7 @@ function anyValue(r: Reader): Json {
   const out: Json = {}
   r.fields((f, w) => {
     if (f === 1 && w === LEN) out.stringValue = r.string()
-    else if (f === 2 && w === VARINT) out.boolValue = r.varint() !== 0n
+    else if (f === 2 && w === VARINT) out.boolValue = r.small() !== 0
     else if (f === 3 && w === VARINT) out.intValue = BigInt.asIntN(64, r.varint()).toString()
     else if (f === 4 && w === FIXED64) out.doubleValue = r.double()
     else if (f === 5 && w === LEN) out.arrayValue = { values: list(r.sub(), anyValue) }
@@ -148,10 +165,10 @@ function numberDataPoint(r: Reader): Json {
   const attributes: Json[] = []
   r.fields((f, w) => {
     if (f === 7 && w === LEN) attributes.push(keyValue(r.sub()))
-    else if (f === 2 && w === FIXED64) out.startTimeUnixNano = r.fixed64().toString()
-    else if (f === 3 && w === FIXED64) out.timeUnixNano = r.fixed64().toString()
+    else if (f === 2 && w === FIXED64) out.startTimeUnixNano = r.fixed64()
+    else if (f === 3 && w === FIXED64) out.timeUnixNano = r.fixed64()
     else if (f === 4 && w === FIXED64) out.asDouble = r.double()
-    else if (f === 6 && w === FIXED64) out.asInt = r.sfixed64().toString()
+    else if (f === 6 && w === FIXED64) out.asInt = r.sfixed64()
     else return false
     return true
   })
@@ -166,7 +183,7 @@ function points(r: Reader, sum: boolean): Json {
   r.fields((f, w) => {
     if (f === 1 && w === LEN) dataPoints.push(numberDataPoint(r.sub()))
     else if (sum && f === 2 && w === VARINT) out.aggregationTemporality = r.small()
-    else if (sum && f === 3 && w === VARINT) out.isMonotonic = r.varint() !== 0n
+    else if (sum && f === 3 && w === VARINT) out.isMonotonic = r.small() !== 0
     else return false
     return true
   })
@@ -206,7 +223,8 @@ function repeated(r: Reader, field: number, item: (r: Reader) => Json, others?: 
 
 /** `ExportMetricsServiceRequest` bytes → its OTLP/JSON shape: `{resourceMetrics: [{resource, scopeMetrics}]}`. */
 export function decodeMetricsRequest(buf: Uint8Array): Json {
-  const resourceMetrics = repeated(new Reader(buf, 0, buf.length), 1, (rm) => {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  const resourceMetrics = repeated(new Reader(buf, view, 0, buf.length), 1, (rm) => {
     const out: Json = {}
     out.scopeMetrics = repeated(
       rm,
