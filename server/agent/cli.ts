@@ -81,8 +81,9 @@ export async function agentCommand(args: string[], env: Record<string, string | 
     {
       metrics(ts, intervalMs, values, snapshot) {
         // Committed to the spool before it is sent: a tick the hub never saw is never lost
-        const tick = spool.append({ ts, intervalMs, values, ...snapshot })
+        const tick = spool.append({ ts, intervalMs, values, ...(snapshot ? { processes: snapshot.processes } : {}) })
         link?.live(tick)
+        if (snapshot) link?.devices(snapshot.devices)
       },
       faults,
       clock(behindMs) {

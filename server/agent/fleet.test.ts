@@ -79,6 +79,12 @@ describe('a fleet of agents', () => {
       expect(edgeA.info?.cores).toBeGreaterThan(0)
       expect(Math.abs(edgeA.clockSkewMs ?? Number.NaN)).toBeLessThan(2000)
       expect(edgeA.spool).toMatchObject({ droppedTicks: 0 })
+      // Its slow tick's device names, sent as a devices message, for /metrics' labels
+      await expect
+        .poll(async () => (await hostsOf(url)).find((h) => h.host === 'edge-a')?.devices?.mounts.includes('/'), {
+          timeout: 20_000,
+        })
+        .toBe(true)
     } finally {
       all.close()
       onlyA.close()

@@ -8,6 +8,7 @@ import {
   AGENT_PROTOCOL_VERSION,
   type AgentMessage,
   backoffMs,
+  type Devices,
   type HostInfo,
   HubMessage,
   type SamplingSettings,
@@ -64,6 +65,8 @@ export class HubLink {
   #heartbeat: NodeJS.Timeout | null = null
   #status: NodeJS.Timeout | null = null
   #welcomed = false
+  /** The latest `devices` message, as sent. */
+  #devices: string | null = null
   #alive = true
   /** Replay window: ticks after `#cursor` up to `#replayTo` still to send; one batch in flight at a time. */
   #cursor = 0
@@ -101,6 +104,14 @@ export class HubLink {
   live(tick: SpooledTick): void {
     if (this.#welcomed) this.#sendRaw(`{"type":"ticks","live":true,"ticks":[${tick.data}]}`)
     this.#sendGaps()
+  }
+
+  /** The host's device names: sent when they change, and again after every welcome. */
+  devices(devices: Devices): void {
+    const text = JSON.stringify({ type: 'devices', devices })
+    if (text === this.#devices) return
+    this.#devices = text
+    if (this.#welcomed) this.#sendRaw(text)
   }
 
   /** Closes the socket (1000) and stops reconnecting. */
@@ -216,6 +227,7 @@ export class HubLink {
         this.#startTimers(msg.heartbeatMs)
         log.info('connected to the hub', { host: msg.host, through: msg.through, toReplay: spool.status().ticks })
         this.#opts.onWelcome?.()
+        if (this.#devices) this.#sendRaw(this.#devices)
         this.#sendGaps()
         this.#replay()
         return

@@ -109,6 +109,7 @@ export class AgentSession {
       gap: (m) => this.#gap(m),
       replayed: (m) => deps.hosts.backfilled(id.host, { from: m.from, to: m.to, ticks: m.ticks }),
       status: (m) => deps.hosts.spool(id.host, m.spool),
+      devices: (m) => deps.hosts.devices(id.host, m.devices),
       applied: (m) => {
         this.#pending.get(m.id)?.(true)
         this.#pending.delete(m.id)

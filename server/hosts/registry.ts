@@ -271,10 +271,15 @@ export class Hosts {
     if (h && (h.entry.lastSeenAt ?? 0) < at) h.entry.lastSeenAt = at
   }
 
-  /** A slow tick's process table and device names; an agent too old to send the names leaves them as they were. */
-  snapshot(name: string, ts: number, s: { processes: Processes; devices: Devices | null }): void {
+  processes(name: string, ts: number, processes: Processes): void {
     const h = this.#hosts.get(name)
-    if (h) this.#change(h, s.devices ? s : { processes: s.processes }, ts)
+    if (h) this.#change(h, { processes }, ts)
+  }
+
+  /** The host's interface and mount names, announced only when they differ from what the entry holds. */
+  devices(name: string, devices: Devices): void {
+    const h = this.#hosts.get(name)
+    if (h && JSON.stringify(h.entry.devices) !== JSON.stringify(devices)) this.#change(h, { devices })
   }
 
   spool(name: string, spool: SpoolStatus): void {

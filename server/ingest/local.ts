@@ -29,7 +29,10 @@ export function localAgent(opts: LocalAgentOptions): Sampler {
     {
       metrics(ts, intervalMs, values, snapshot) {
         pipeline.tick(host, ts, intervalMs, values)
-        if (snapshot) hosts.snapshot(host, ts, snapshot)
+        if (snapshot) {
+          hosts.processes(host, ts, snapshot.processes)
+          hosts.devices(host, snapshot.devices)
+        }
       },
       clock(behindMs) {
         if (behindMs === 0) health.clear('clock')

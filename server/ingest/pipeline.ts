@@ -63,7 +63,7 @@ export class Pipeline {
       const payload: MetricsEvent = { host, ts: t.ts, intervalMs: t.intervalMs, values: t.values }
       this.#deps.bus.publish(metricsTopic(host), 'metrics', payload, t.ts)
       this.#live(host, t.ts, t.values)
-      if (t.processes) this.#deps.hosts.snapshot(host, t.ts, { processes: t.processes, devices: t.devices ?? null })
+      if (t.processes) this.#deps.hosts.processes(host, t.ts, t.processes)
     }
   }
 

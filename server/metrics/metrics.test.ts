@@ -256,16 +256,8 @@ describe('Prometheus exposition and CSV export', () => {
       'fs.mnt_my_disk.used_pct': 50,
       'fs.root.used_pct': 25,
     }
-    a.ticks([
-      {
-        seq: 1,
-        ts: Date.now(),
-        intervalMs: 1000,
-        values,
-        processes: { count: 1, topCpu: [], topMem: [] },
-        devices: { interfaces: ['br-1A2b'], mounts: ['/', '/mnt/my "disk"\\'] },
-      },
-    ])
+    a.send({ type: 'devices', devices: { interfaces: ['br-1A2b'], mounts: ['/', '/mnt/my "disk"\\'] } })
+    a.ticks([{ seq: 1, ts: Date.now(), intervalMs: 1000, values }])
     await a.next('ack')
     a.close()
     const text = await (await fetch(`${url}/metrics`)).text()

@@ -52,8 +52,6 @@ export const AgentTick = z.strictObject({
   values: Values,
   /** The process table, on slow-group ticks. */
   processes: Processes.optional(),
-  /** The host's interfaces and mounts by their real names, on slow-group ticks. */
-  devices: Devices.optional(),
 })
 export type AgentTick = z.infer<typeof AgentTick>
 
@@ -91,6 +89,11 @@ export const AgentMessage = z.discriminatedUnion('type', [
   /** A replay finished: every spooled tick from `from` to `to` is acknowledged. */
   z.strictObject({ type: z.literal('replayed'), from: Ms, to: Ms, ticks: z.number().int().positive() }),
   z.strictObject({ type: z.literal('status'), spool: SpoolStatus }),
+  /**
+   * The host's interfaces and mounts by their real names: after each welcome, and whenever they change. State, not
+   * history: never spooled. A hub older than this message answers it with an `error` and ignores it.
+   */
+  z.strictObject({ type: z.literal('devices'), devices: Devices }),
   /** The settings of `configure` `id` are in force on the agent's sampler. */
   z.strictObject({ type: z.literal('applied'), id: z.number().int().nonnegative(), sampling: SamplingSettings }),
   /** The answer to the hub's `time`: the agent's clock when it got it. */
