@@ -101,7 +101,10 @@ export function createApp(deps: AppDeps): Hono<AuthEnv> {
     app.use('/*', serveStatic({ root: WEB_DIST_DIR }))
     app.get('/*', serveStatic({ root: WEB_DIST_DIR, path: 'index.html' }))
   } else {
-    app.get('/', (c) => c.text('The dashboard is not built yet: run `npm run build` (npm start does it for you).', 503))
+    // Every page of the dashboard, as the built one answers them all with index.html
+    app.get('/*', (c) =>
+      c.text('The dashboard is not built yet: run `npm run build` (npm start does it for you).', 503),
+    )
   }
 
   app.notFound((c) => refuse(c, 'not_found', `No route ${c.req.method} ${c.req.path}`))
