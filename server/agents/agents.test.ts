@@ -163,6 +163,25 @@ describe('the agent channel', () => {
     expect((await a.closed).code).toBe(1008)
   })
 
+  it('sums a host’s network rates for the overview, leaving its byte counters out', async () => {
+    const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
+    const url = t.hub.url
+    const a = new SimAgent({ url, token: (await t.hub.tokens.create('agent')).token, host: 'edge-net' })
+    await a.hello()
+    const values = {
+      'net.eth0.rx_bytes_per_s': 1000,
+      'net.eth0.tx_bytes_per_s': 24,
+      'net.eth0.rx_bytes_total': 5_000_000_000,
+      'net.eth0.tx_bytes_total': 700_000_000,
+    }
+    a.ticks([{ ...simTick(1, Date.now()), values }])
+    await a.next('ack')
+    const overview = async () =>
+      ((await (await fetch(`${url}/api/fleet`)).json()) as FleetResponse).hosts.find((h) => h.host === 'edge-net')
+    await expect.poll(async () => (await overview())?.netBytesPerS).toBe(1024)
+    a.close()
+  })
+
   it('sends at most one fleet event a second, in all, while 50 simulated hosts tick ten times a second', async () => {
     const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000' })
     const url = t.hub.url

@@ -145,7 +145,7 @@ export class Fleet {
     let disk = Number.NEGATIVE_INFINITY
     for (const name in values) {
       const v = values[name] as number
-      if (name.startsWith('net.')) {
+      if (name.startsWith('net.') && name.endsWith('_bytes_per_s')) {
         hasNet = true
         net += v
       } else if (name.startsWith('fs.') && name.endsWith('.used_pct') && v > disk) disk = v
