@@ -128,7 +128,8 @@ export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
       // Every host's points pass before any is stored
       for (const [host, points] of byHost) {
         const samples = points.map((p) => ({ name: p.name, ts: p.ts, value: p.value }))
-        await admitSamples(deps, who, host, samples, (i) => points[i]?.at ?? 'a point', now)
+        const at = (i: number) => `${points[i]?.metric}.dataPoints.${points[i]?.point}`
+        await admitSamples(deps, who, host, samples, at, now)
       }
       for (const [host, points] of byHost) {
         if (points.length === 0) continue

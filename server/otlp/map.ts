@@ -5,8 +5,9 @@ import { type KeyValue, type Metric, type MetricsRequest, type NumberDataPoint, 
 
 /** One OTLP point as a Vigil sample: a delta sum's value is added to its series' last value before it is stored. */
 export interface OtlpPoint {
-  /** Where it is in the request, for a refusal's message: `resourceMetrics.0.scopeMetrics.0.metrics.2.dataPoints.0`. */
-  at: string
+  /** Its metric's place in the request (`resourceMetrics.0.scopeMetrics.0.metrics.2`) and its own, for a refusal. */
+  metric: string
+  point: number
   name: string
   ts: number
   value: number
@@ -147,7 +148,8 @@ function metricPoints(m: Metric, where: string, now: number): OtlpPoint[] {
       )
     }
     return {
-      at: `${where}.dataPoints.${pi}`,
+      metric: where,
+      point: pi,
       name,
       ts: millis(p.timeUnixNano, now),
       value,

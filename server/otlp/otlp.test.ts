@@ -189,9 +189,17 @@ describe('OTLP/HTTP input rules', () => {
     const nan = JSON.stringify(gauge('shop.depth', 0)).replace('"asDouble":0', '"asDouble":"NaN"')
     expect(await answer(await post(url, reporter, nan, 'application/json'))).toEqual([400, 'invalid'])
     // A reporter may not write Vigil's own names
-    expect(
-      await answer(await post(url, reporter, JSON.stringify(gauge('cpu.usage_pct', 1)), 'application/json')),
-    ).toEqual([400, 'invalid'])
+    const reserved = await post(url, reporter, JSON.stringify(gauge('cpu.usage_pct', 1)), 'application/json')
+    expect([reserved.status, await reserved.json()]).toEqual([
+      400,
+      {
+        error: {
+          code: 'invalid',
+          message:
+            "resourceMetrics.0.scopeMetrics.0.metrics.0.dataPoints.0.name: cpu.usage_pct is reserved for Vigil's own metrics",
+        },
+      },
+    ])
     expect(await series(url, 'shop.depth')).toEqual([])
     // gzip, as exporters send with compression on, is taken
     const gz = gzipSync(JSON.stringify(gauge('shop.depth', 3)))

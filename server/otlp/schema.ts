@@ -19,24 +19,15 @@ const Int64 = z
 /** A double, or the strings OTLP/JSON uses for the values JSON lacks. */
 const Double = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])])
 
-type AnyValue = {
-  stringValue?: string
-  boolValue?: boolean
-  intValue?: string | number
-  doubleValue?: number | string
-  arrayValue?: { values?: AnyValue[] }
-  kvlistValue?: { values?: { key: string; value?: AnyValue }[] }
-}
-const AnyValue: z.ZodType<AnyValue> = z.lazy(() =>
-  z.object({
-    stringValue: z.string().max(4096).optional(),
-    boolValue: z.boolean().optional(),
-    intValue: Int64.optional(),
-    doubleValue: Double.optional(),
-    arrayValue: z.object({ values: z.array(AnyValue).max(100).optional() }).optional(),
-    kvlistValue: z.object({ values: z.array(KeyValue).max(100).optional() }).optional(),
-  }),
-)
+/** An attribute's value. Arrays and maps are let through unread: an attribute segment names them `complex`. */
+const AnyValue = z.object({
+  stringValue: z.string().max(4096).optional(),
+  boolValue: z.boolean().optional(),
+  intValue: Int64.optional(),
+  doubleValue: Double.optional(),
+  arrayValue: z.unknown().optional(),
+  kvlistValue: z.unknown().optional(),
+})
 const KeyValue = z.object({ key: z.string().max(256), value: AnyValue.optional() })
 export type KeyValue = z.infer<typeof KeyValue>
 const Attributes = z.array(KeyValue).max(128).optional()
