@@ -1,7 +1,10 @@
 import SwaggerParser from '@apidevtools/swagger-parser'
+import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
-import { gatherRoutes } from './document.ts'
+import { describeRoute, validate } from './describe.ts'
+import { gatherRoutes, openApiDocument } from './document.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -83,5 +86,23 @@ describe('the OpenAPI document', () => {
 
     const health = doc.paths['/api/health']?.get as { security: unknown[] }
     expect(health.security).toEqual([])
+  })
+
+  it('moves a recursive schema’s $defs into components, so every $ref resolves', async () => {
+    type Tree = { name: string; children?: Tree[] }
+    const Tree: z.ZodType<Tree> = z.lazy(() => z.object({ name: z.string(), children: z.array(Tree).optional() }))
+    const app = new Hono()
+    app.post(
+      '/trees',
+      describeRoute({ tag: 'test', summary: 'A tree', response: { description: 'ok' }, public: true }),
+      validate('json', z.object({ root: Tree })),
+      (c) => c.json({}),
+    )
+    const { document, undocumented } = openApiDocument(app.routes, '0.0.0')
+    expect(undocumented).toEqual([])
+    const text = JSON.stringify(document)
+    expect(text).not.toContain('#/$defs/')
+    expect(text).toContain('#/components/schemas/Def1')
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeTruthy()
   })
 })
