@@ -10,7 +10,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
+import { OnDemandReader } from '../server/testing/otel.ts'
 import { createToken, spawnServe } from '../server/testing/process.ts'
 import { cpuSeconds, numberFlag } from './lib/proc.ts'
 
@@ -19,14 +20,9 @@ const seconds = numberFlag('seconds', 15)
 const concurrency = numberFlag('concurrency', 4)
 const HOSTS = 20
 
-class Reader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
 /** One host's request in both encodings, with every point's time 0 (the hub stamps it on arrival). */
 async function bodies(host: string): Promise<{ protobuf: Uint8Array; json: Uint8Array; vigil: string }> {
-  const reader = new Reader()
+  const reader = new OnDemandReader()
   const provider = new MeterProvider({ resource: resourceFromAttributes({ 'host.name': host }), readers: [reader] })
   const meter = provider.getMeter('bench')
   const gauges = Array.from({ length: metrics / 10 }, (_, i) => meter.createGauge(`bench.group${i}.value`))

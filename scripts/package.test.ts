@@ -5,7 +5,7 @@
  * better-sqlite3 compiles on install.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -106,7 +106,7 @@ describe('installed from the npm pack tarball', () => {
   it('has systemd units that systemd-analyze verifies against the installed vigil', () => {
     const analyze = findBinary('systemd-analyze', 'systemd')
     const units = join(dir, 'units')
-    execFileSync('mkdir', ['-p', units])
+    mkdirSync(units, { recursive: true })
     for (const unit of ['vigil.service', 'vigil-agent.service']) {
       const text = readFileSync(join(dir, 'prefix/lib/node_modules/vigil/contrib/systemd', unit), 'utf8')
       expect(text).toMatch(/^ExecStart=vigil (serve|agent)$/m)

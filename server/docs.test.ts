@@ -1,21 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { gatherRoutes } from './openapi/index.ts'
 import { ROOT } from './paths.ts'
 import { startTestHub, type TestHub } from './testing/hub.ts'
+import { tsSources } from './testing/sources.ts'
 
 const doc = (name: string) => readFileSync(join(ROOT, 'docs', name), 'utf8')
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sources(join(dir, e.name))
-      : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.suite.ts')
-        ? [join(dir, e.name)]
-        : [],
-  )
-}
 
 let t: TestHub
 beforeAll(async () => {
@@ -26,7 +17,8 @@ afterAll(() => t.stop())
 describe('the reference docs', () => {
   it('name every VIGIL_ environment variable the code reads in docs/configuration.md', () => {
     const inCode = new Set<string>()
-    for (const file of sources(join(ROOT, 'server')).filter((f) => !f.includes('/testing/'))) {
+    const code = tsSources(join(ROOT, 'server')).filter((f) => !/\/testing\/|\.(test|suite)\.ts$/.test(f))
+    for (const file of code) {
       for (const m of readFileSync(file, 'utf8').matchAll(/\bVIGIL_[A-Z0-9_]+\b/g)) inCode.add(m[0])
     }
     const configuration = doc('configuration.md')

@@ -1,15 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT } from './paths.ts'
+import { tsSources } from './testing/sources.ts'
 
 const SERVER = join(ROOT, 'server')
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  )
-}
 
 /** Every relative import of a file, as written. */
 function importsOf(file: string): string[] {
@@ -20,7 +15,7 @@ function importsOf(file: string): string[] {
 describe('the server layout', () => {
   it('reaches every other feature folder through its index.ts, never a file inside it', () => {
     const offences: string[] = []
-    for (const file of sources(SERVER)) {
+    for (const file of tsSources(SERVER)) {
       const rel = relative(SERVER, file)
       // Test helpers drive the whole hub; tests may open their own folder's files
       if (rel.startsWith('testing/') || rel.endsWith('.test.ts')) continue
@@ -34,7 +29,7 @@ describe('the server layout', () => {
   })
 
   it('imports server/main.ts from nowhere', () => {
-    const importers = sources(SERVER).filter((f) => importsOf(f).some((s) => /(^|\/)main\.ts$/.test(s)))
+    const importers = tsSources(SERVER).filter((f) => importsOf(f).some((s) => /(^|\/)main\.ts$/.test(s)))
     expect(importers.map((f) => relative(SERVER, f))).toEqual([])
   })
 })

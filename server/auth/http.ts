@@ -3,11 +3,10 @@ import { join } from 'node:path'
 import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { errorBody } from '../errors.ts'
 import { type Client, clientOf } from '../http.ts'
-import { annotate, describeRoute, validate } from '../openapi/index.ts'
+import { annotate, describeRoute, limitBody, validate } from '../openapi/index.ts'
 import { WEB_DIST_DIR } from '../paths.ts'
 import { type Identity, LoginRequest, ROLES, type Role } from '../protocol/index.ts'
 import type { Principal, Tokens } from './tokens.ts'
@@ -116,10 +115,7 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
     },
   )
 
-  const smallBody = bodyLimit({
-    maxSize: 4096,
-    onError: (c) => c.json(errorBody('payload_too_large', 'A login body is at most 4 KiB'), 413),
-  })
+  const smallBody = limitBody(4096, 'A login body is at most 4 KiB')
   app.post(
     '/api/session',
     describeRoute({
@@ -128,7 +124,7 @@ export function authRoutes(tokens: Tokens, allowAnonymous: boolean): Hono<AuthEn
       description:
         'Checks the token and sets the `vigil_session` cookie (HttpOnly, SameSite=Strict, Secure under TLS) for 30 days.',
       response: { description: 'Who the token is: `{name, role, anonymous}`' },
-      errors: ['payload_too_large', 'unauthorized'],
+      errors: ['unauthorized'],
       public: true,
     }),
     smallBody,

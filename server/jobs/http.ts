@@ -1,9 +1,8 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
 import { issueMessage, refuse } from '../errors.ts'
-import { describeRoute, validate } from '../openapi/index.ts'
+import { describeRoute, limitBody, validate } from '../openapi/index.ts'
 import {
   FinishJob,
   HeartbeatBody,
@@ -23,13 +22,6 @@ const JOB_READ_ROLES: readonly Role[] = [...READ_ROLES, 'reporter']
 const MAX_LOG_BODY = 1024 * 1024
 const MAX_BODY = 64 * 1024
 const LogBatch = z.array(LogLineIn).max(10_000)
-
-function limit(bytes: number): MiddlewareHandler<AuthEnv> {
-  return bodyLimit({
-    maxSize: bytes,
-    onError: (c) => refuse(c, 'payload_too_large', `Body over ${bytes} bytes`),
-  })
-}
 
 /** Parses a log batch: a JSON array, or NDJSON (one line object per line) when the content type says so. */
 async function readLines(c: Context<AuthEnv>): Promise<{ lines: z.infer<typeof LogBatch> } | { error: string }> {
@@ -77,10 +69,9 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       tag: 'jobs',
       summary: 'Start a job',
       response: { status: 201, description: 'The job' },
-      errors: ['payload_too_large'],
     }),
     ingest,
-    limit(MAX_BODY),
+    limitBody(MAX_BODY),
     validate('json', NewJob),
     async (c) => c.json(await jobs.create(c.req.valid('json'), c.get('principal')?.tokenId ?? null), 201),
   )
@@ -90,11 +81,11 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       tag: 'jobs',
       summary: "Report a job's progress",
       response: { description: 'The job' },
-      errors: ['payload_too_large', 'not_found', 'conflict'],
+      errors: ['not_found', 'conflict'],
     }),
     ingest,
     ownJob,
-    limit(MAX_BODY),
+    limitBody(MAX_BODY),
     validate('json', ProgressUpdate),
     async (c) => c.json(await jobs.progress(c.req.param('id'), c.req.valid('json'))),
   )
@@ -107,11 +98,11 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
         'A JSON array of `{text, stream?, ts?, level?}`, or NDJSON; a `batch` number not above the last one seen is a retry, acknowledged and not stored again. Stored before the answer.',
       response: { description: '`{duplicate, lines, lastSeq}`' },
       body: { schema: LogBatch, required: true, types: ['application/json', 'application/x-ndjson'] },
-      errors: ['payload_too_large', 'not_found', 'conflict'],
+      errors: ['not_found', 'conflict'],
     }),
     ingest,
     ownJob,
-    limit(MAX_LOG_BODY),
+    limitBody(MAX_LOG_BODY),
     validate('query', LogBatchQuery),
     async (c) => {
       const body = await readLines(c)
@@ -127,11 +118,11 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       description: "Keeps the job from being marked `lost`; the body, optional, carries its process tree's resources.",
       response: { description: '`{cancelRequested: {by, at, reason} | null, retry: {jobId} | null}`' },
       body: { schema: HeartbeatBody, required: false },
-      errors: ['payload_too_large', 'not_found', 'conflict'],
+      errors: ['not_found', 'conflict'],
     }),
     ingest,
     ownJob,
-    limit(MAX_BODY),
+    limitBody(MAX_BODY),
     async (c) => {
       // The body is optional: a bare heartbeat, or one with the process tree's resources
       const text = await c.req.text()
@@ -152,11 +143,11 @@ export function jobRoutes(jobs: Jobs, tokens: Tokens, allowAnonymous: boolean): 
       tag: 'jobs',
       summary: 'Finish a job',
       response: { description: 'The job' },
-      errors: ['payload_too_large', 'not_found', 'conflict'],
+      errors: ['not_found', 'conflict'],
     }),
     ingest,
     ownJob,
-    limit(MAX_BODY),
+    limitBody(MAX_BODY),
     validate('json', FinishJob),
     async (c) => c.json(await jobs.finish(c.req.param('id'), c.req.valid('json'))),
   )

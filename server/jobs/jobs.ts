@@ -15,6 +15,7 @@ import {
   type Progress,
   type ProgressUpdate,
 } from '../protocol/index.ts'
+import { keyedSerial } from '../serial.ts'
 import type { Sql, Tables } from '../store/index.ts'
 import { type EtaState, nextEta } from './eta.ts'
 import { JobLogs, logEvents } from './logs.ts'
@@ -84,7 +85,7 @@ export class Jobs {
 
   readonly #logs: JobLogs
   /** Each job's changes, one after another: every change reads the row, then writes it. */
-  readonly #serial = new Map<string, Promise<unknown>>()
+  readonly #serial = keyedSerial()
 
   constructor(sql: Sql, bus: HubBus, opts: JobsOptions) {
     this.#sql = sql
@@ -95,13 +96,7 @@ export class Jobs {
 
   /** Runs a change of job `id` after the ones before it. */
   #change<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.#serial.get(id) ?? Promise.resolve()).then(fn, fn)
-    const settled = run.catch(() => {})
-    this.#serial.set(id, settled)
-    void settled.then(() => {
-      if (this.#serial.get(id) === settled) this.#serial.delete(id)
-    })
-    return run
+    return this.#serial(id, fn)
   }
 
   async #find(id: string): Promise<Row | undefined> {

@@ -1,10 +1,8 @@
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, READ_ROLES, requireRole, type Tokens } from '../auth/index.ts'
-import { errorBody } from '../errors.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
-import { describeRoute, validate } from '../openapi/index.ts'
+import { describeRoute, limitBody, validate } from '../openapi/index.ts'
 import { MetricsBatch } from '../protocol/index.ts'
 import type { Store } from '../store/index.ts'
 import { admitSamples, INGEST_ROLES } from './admit.ts'
@@ -70,14 +68,11 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
       description:
         'All or nothing: stored in one transaction before the answer, then the newest value of each series is streamed.',
       response: { description: '`{accepted, host}`' },
-      errors: ['payload_too_large', 'cardinality_limit', 'unavailable'],
+      errors: ['cardinality_limit', 'unavailable'],
     }),
     auth,
     requireRole(INGEST_ROLES, 'report custom metrics'),
-    bodyLimit({
-      maxSize: MAX_BODY,
-      onError: (c) => c.json(errorBody('payload_too_large', `Body over ${MAX_BODY} bytes`), 413),
-    }),
+    limitBody(MAX_BODY),
     validate('json', MetricsBatch),
     async (c) => {
       const batch = c.req.valid('json')

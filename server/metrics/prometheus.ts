@@ -40,8 +40,8 @@ function realNames(devices: Devices | null): RealNames {
 /**
  * Stored series, named and scaled as Prometheus' naming guide has it (see `prometheusName`): counters for `_total`
  * names, gauges for the rest, the `host` label first and the name's variable part as a second label. An interface
- * or mount label carries the real name the host's latest slow tick gave (`devices`), the name's segment until one
- * has.
+ * or mount label carries the real name from the host's `devices` (its agent's `devices` message, or the hub's own
+ * slow tick), the name's segment until the hub has them.
  */
 export function seriesSamples(
   latest: readonly { host: string; name: string; value: number }[],

@@ -1,7 +1,8 @@
 import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import type { ZodType } from 'zod'
-import { type Code, invalidAs400 } from '../errors.ts'
+import { type Code, invalidAs400, refuse } from '../errors.ts'
 import type { Role } from '../protocol/index.ts'
 
 /** What the OpenAPI document says of a route beyond what its middleware shows (schemas and roles). */
@@ -18,7 +19,10 @@ export interface RouteDoc {
   }
   /** A body the handler parses itself (NDJSON, or optional), where no `validate('json')` shows it. */
   body?: { schema: ZodType; required: boolean; types?: readonly string[] }
-  /** Refusals the route may answer beyond those its middleware implies (`invalid`, `unauthorized`, `forbidden`). */
+  /**
+   * Refusals the route may answer beyond those its middleware implies (`invalid`, `unauthorized`, `forbidden`,
+   * and `payload_too_large` from `limitBody`).
+   */
   errors?: readonly Code[]
   /** Roles checked inside the handler (a WebSocket upgrade checks its own), where no `requireRole` shows them. */
   roles?: readonly Role[]
@@ -31,6 +35,7 @@ export type RouteMeta =
   | { kind: 'doc'; doc: RouteDoc }
   | { kind: 'input'; target: keyof ValidationTargets; schema: ZodType }
   | { kind: 'roles'; roles: readonly Role[] }
+  | { kind: 'refuses'; codes: readonly Code[] }
 
 const META = Symbol('vigil.openapi')
 
@@ -60,4 +65,13 @@ export function describeRoute(doc: RouteDoc): MiddlewareHandler {
  */
 export function validate<T extends ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   return annotate(zValidator(target, schema, invalidAs400), { kind: 'input', target, schema })
+}
+
+/**
+ * Refuses a body over `bytes` with `413 payload_too_large` (`message`, else "Body over N bytes") before it is read
+ * further; the OpenAPI document lists the refusal on the route.
+ */
+export function limitBody(bytes: number, message = `Body over ${bytes} bytes`): MiddlewareHandler {
+  const cap = bodyLimit({ maxSize: bytes, onError: (c) => refuse(c, 'payload_too_large', message) })
+  return annotate(cap, { kind: 'refuses', codes: ['payload_too_large'] })
 }

@@ -1,6 +1,6 @@
 import type { RouterRoute } from 'hono/types'
 import { z } from 'zod'
-import { STATUS } from '../errors.ts'
+import { type Code, STATUS } from '../errors.ts'
 import { ROLES, type Role } from '../protocol/index.ts'
 import { metaOf, type RouteDoc } from './describe.ts'
 
@@ -66,11 +66,13 @@ interface Gathered {
   doc: RouteDoc | null
   inputs: { target: string; schema: z.ZodType }[]
   roles: readonly Role[] | null
+  /** Refusals its middleware answers (a body cap's `payload_too_large`). */
+  refuses: Code[]
 }
 
 /**
  * The routes of an app as its `routes` list has them, each with what its own handlers and the middleware
- * registered before it (on a pattern that covers it) carry: the doc, the validated inputs, the roles. A route is
+ * registered before it (on a pattern that covers it) carry: the doc, the validated inputs, the roles, the refusals. A route is
  * a method and path with a handler of its own, not `app.use` middleware (method `ALL`) or a wildcard (the
  * dashboard's static files).
  */
@@ -81,7 +83,7 @@ export function gatherRoutes(routes: readonly RouterRoute[]): Map<string, Docume
     const key = `${r.method} ${r.path}`
     let g = out.get(key)
     if (!g) {
-      g = { method: r.method, path: r.path, doc: null, inputs: [], roles: null }
+      g = { method: r.method, path: r.path, doc: null, inputs: [], roles: null, refuses: [] }
       // Middleware on a pattern that covers this path and was registered before it ran first
       for (const m of routes.slice(0, i)) {
         const meta = metaOf(m.handler)
@@ -93,6 +95,7 @@ export function gatherRoutes(routes: readonly RouterRoute[]): Map<string, Docume
     if (meta?.kind === 'doc') g.doc = meta.doc
     if (meta?.kind === 'input') g.inputs.push({ target: meta.target, schema: meta.schema })
     if (meta?.kind === 'roles') g.roles = meta.roles
+    if (meta?.kind === 'refuses') g.refuses.push(...meta.codes)
   }
   return out
 }
@@ -115,7 +118,7 @@ const ERROR_SCHEMA: Json = {
 function operation(g: Gathered & DocumentedRoute, doc: RouteDoc, jsonSchema: ToSchema): Json {
   const roles = doc.roles ?? g.roles
   const open = doc.public || !roles
-  const codes = new Set(doc.errors ?? [])
+  const codes = new Set([...g.refuses, ...(doc.errors ?? [])])
   const parameters: Json[] = [...g.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
     name: m[1],
     in: 'path',

@@ -1,3 +1,3 @@
-export { annotate, describeRoute, type RouteDoc, validate } from './describe.ts'
+export { annotate, describeRoute, limitBody, type RouteDoc, validate } from './describe.ts'
 export { gatherRoutes, openApiDocument } from './document.ts'
 export { openApiRoutes } from './http.ts'

@@ -1,12 +1,12 @@
 import { gunzipSync } from 'node:zlib'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { type AuthEnv, authenticate, requireRole, type Tokens } from '../auth/index.ts'
 import { AppError, issueMessage, refuse } from '../errors.ts'
 import type { Hosts } from '../hosts/index.ts'
 import type { Pipeline } from '../ingest/index.ts'
 import { admitSamples, INGEST_ROLES } from '../metrics/index.ts'
-import { describeRoute } from '../openapi/index.ts'
+import { describeRoute, limitBody } from '../openapi/index.ts'
+import { keyedSerial } from '../serial.ts'
 import type { NamedSample, Store } from '../store/index.ts'
 import { type OtlpPoint, pointsByHost } from './map.ts'
 import { decodeMetricsRequest, ProtobufError } from './protobuf.ts'
@@ -92,16 +92,7 @@ async function samplesOf(store: OtlpRouteDeps['store'], host: string, points: Ot
 export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()
   // One request at a time per host: a delta sum's running total is read, then written
-  const queues = new Map<string, Promise<unknown>>()
-  const serially = <T>(host: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (queues.get(host) ?? Promise.resolve()).then(fn, fn)
-    const settled = run.catch(() => {})
-    queues.set(host, settled)
-    void settled.then(() => {
-      if (queues.get(host) === settled) queues.delete(host)
-    })
-    return run
-  }
+  const serially = keyedSerial()
 
   app.post(
     '/v1/metrics',
@@ -112,11 +103,11 @@ export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
         "An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`, gzip or not. Gauges and sums (cumulative or delta) become series of the host its resource's `host.name` names (the hub's own without one); histograms and summaries are refused. The name mapping is in docs/api.md.",
       response: { description: 'An empty `ExportMetricsServiceResponse`: no bytes for protobuf, `{}` for JSON' },
       body: { schema: MetricsRequest, required: true, types: [PROTOBUF, 'application/json'] },
-      errors: ['payload_too_large', 'cardinality_limit', 'unavailable'],
+      errors: ['cardinality_limit', 'unavailable'],
     }),
     authenticate(deps.tokens, deps.allowAnonymous),
     requireRole(INGEST_ROLES, 'push metrics'),
-    bodyLimit({ maxSize: MAX_BODY, onError: (c) => refuse(c, 'payload_too_large', `Body over ${MAX_BODY} bytes`) }),
+    limitBody(MAX_BODY),
     async (c) => {
       const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
       const body = inflate(new Uint8Array(await c.req.arrayBuffer()), c.req.header('content-encoding'))
@@ -127,9 +118,8 @@ export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
       const who = { role: c.get('identity').role, tokenId: c.get('principal')?.tokenId }
       // Every host's points pass before any is stored
       for (const [host, points] of byHost) {
-        const samples = points.map((p) => ({ name: p.name, ts: p.ts, value: p.value }))
         const at = (i: number) => `${points[i]?.metric}.dataPoints.${points[i]?.point}`
-        await admitSamples(deps, who, host, samples, at, now)
+        await admitSamples(deps, who, host, points, at, now)
       }
       for (const [host, points] of byHost) {
         if (points.length === 0) continue

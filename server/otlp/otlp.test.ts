@@ -7,13 +7,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   AggregationTemporality,
   MeterProvider,
-  MetricReader,
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SeriesResponse } from '../protocol/index.ts'
 import { sleep, startTestHub, type TestHub } from '../testing/hub.ts'
+import { OnDemandReader } from '../testing/otel.ts'
 import { SimAgent } from '../testing/sim-agent.ts'
 
 let t: TestHub | null = null
@@ -26,17 +26,11 @@ afterEach(async () => {
   t = null
 })
 
-/** A reader that collects when the test says, so each export is one the test made. */
-class TestReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
 /** The real OpenTelemetry SDK with its real OTLP/HTTP exporter (protobuf or JSON) pointed at a hub. */
 function otel(url: string, token: string, encoding: 'protobuf' | 'json', temporality: AggregationTemporality) {
   const options = { url: `${url}/v1/metrics`, headers: { authorization: `Bearer ${token}` } }
   const exporter: PushMetricExporter = encoding === 'protobuf' ? new ProtoExporter(options) : new JsonExporter(options)
-  const reader = new TestReader({ aggregationTemporalitySelector: () => temporality })
+  const reader = new OnDemandReader({ aggregationTemporalitySelector: () => temporality })
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'host.name': 'otel-host', 'service.name': 'shop' }),
     readers: [reader],
