@@ -242,6 +242,16 @@ describe('fuzzing the hub', () => {
     const star = await exchange(Buffer.from('GET * HTTP/1.1\r\nHost: x\r\n\r\n'))
     expect(star.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request')
     expect(star).toContain('{"error":{"code":"invalid","message":"The request target must be a path starting with /"}}')
+    // And a Host the adapter cannot build a URL from, or a backslash in the path, where it answers a bare 400
+    for (const [request, reason] of [
+      ['GET /api/health HTTP/1.1\r\nHost: |\r\n\r\n', 'Invalid URL'],
+      ['GET /api/health HTTP/1.1\r\nHost: a b\r\n\r\n', 'Invalid URL'],
+      ['GET /api\\health HTTP/1.1\r\nHost: x y\r\n\r\n', 'Backslash in request path'],
+    ] as const) {
+      const answer = await exchange(Buffer.from(request))
+      expect(answer.split('\r\n')[0], request).toBe('HTTP/1.1 400 Bad Request')
+      expect(answer, request).toContain(`{"error":{"code":"invalid","message":"Malformed request: ${reason}"}}`)
+    }
     // And Node's own 417 for an Expect it does not meet
     const expectation = await exchange(Buffer.from('GET /api/health HTTP/1.1\r\nHost: x\r\nExpect: 99\r\n\r\n'))
     expect(expectation.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed')

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { HttpBindings } from '@hono/node-server'
+import { type HttpBindings, RequestError } from '@hono/node-server'
 import { type Code, errorBody } from './errors.ts'
 
 /** Who sent a request: the address per-address limits are keyed by, and whether it comes from this machine. */
@@ -128,6 +128,18 @@ export function pathTargetsOnly<Req extends { url?: string | undefined }, Res ex
     }
     writeError(res, 400, 'invalid', 'The request target must be a path starting with /')
   }
+}
+
+/**
+ * What the adapter could not turn into a `Request` (a Host that is no host name, a backslash in the path): 400
+ * `invalid` with the JSON error, where the adapter would answer a bare 400. Anything else thrown before the app
+ * answered is a 500 `internal`; the app's own errors never get here, its `onError` answers them.
+ */
+export function refuseUnreadable(err: unknown): Response {
+  if (err instanceof RequestError) {
+    return Response.json(errorBody('invalid', `Malformed request: ${err.message}`), { status: 400 })
+  }
+  return Response.json(errorBody('internal', 'Internal error'), { status: 500 })
 }
 
 /** An `Expect` other than `100-continue` (Node's `checkExpectation`): 417 with the JSON error, not Node's bare one. */

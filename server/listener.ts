@@ -1,9 +1,14 @@
-import { createServer, Server as HttpServer, type Server } from 'node:http'
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2'
+import { createServer, Server as HttpServer, type Server, type ServerOptions } from 'node:http'
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type SecureServerOptions,
+  type ServerHttp2Session,
+} from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
-import { serve } from '@hono/node-server'
+import { getRequestListener, serve } from '@hono/node-server'
 import type { WebSocketServer } from 'ws'
-import { answerMalformed, pathTargetsOnly, refuseExpectation } from './http.ts'
+import { answerMalformed, pathTargetsOnly, refuseExpectation, refuseUnreadable } from './http.ts'
 import type { TlsFiles } from './tls.ts'
 
 export interface ListenOptions {
@@ -32,6 +37,10 @@ export interface Listener {
  */
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const { tls } = opts
+  // The adapter's own listener, built as `serve` builds it, but with an error handler `serve` does not pass on
+  const listener = pathTargetsOnly(
+    getRequestListener(opts.fetch, { hostname: opts.host, errorHandler: refuseUnreadable }),
+  )
   const server = serve({
     fetch: opts.fetch,
     port: opts.port,
@@ -39,13 +48,12 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     websocket: { server: opts.websocket },
     ...(tls
       ? {
-          createServer: ((options, listener) =>
-            createSecureServer(options, pathTargetsOnly(listener ?? (() => {})))) as typeof createSecureServer,
+          createServer: ((options: SecureServerOptions) =>
+            createSecureServer(options, listener)) as typeof createSecureServer,
           serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true },
         }
       : {
-          createServer: ((options, listener) =>
-            createServer(options, pathTargetsOnly(listener ?? (() => {})))) as typeof createServer,
+          createServer: ((options: ServerOptions) => createServer(options, listener)) as typeof createServer,
           // A request without Host reaches the app (which answers it like any other) instead of Node's bare 400
           serverOptions: { requireHostHeader: false },
         }),

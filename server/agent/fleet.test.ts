@@ -212,7 +212,9 @@ describe('a fleet of agents', () => {
     const token = (await t.hub.tokens.create('agent')).token
     const a = agent(t.hub.url, token, 'edge-t', ['--spool-max-bytes', '3000', '--slow-sample-ms', '600000'])
     await a.connected()
-    await sleep(1500)
+    // Two live ticks at least, so one was acknowledged long before the hub goes: the tick just before `downAt`
+    // may still be in flight when it closes, and then it is spooled, and dropped as the oldest
+    await sleep(2500)
     const downAt = Date.now()
     await t.hub.close()
     await sleep(10_000)
@@ -234,7 +236,7 @@ describe('a fleet of agents', () => {
     expect(e.spool?.bytes).toBeLessThanOrEqual(3000)
     // History has exactly that hole: nothing stored inside the gap, ticks on both sides of it
     await sleep(1500)
-    const times = await tickTimes(t.hub.url, 'edge-t', downAt - 1000, Date.now() - 1000)
+    const times = await tickTimes(t.hub.url, 'edge-t', downAt - 3000, Date.now() - 1000)
     expect(times.filter((ts) => ts >= gap.from && ts <= gap.to)).toEqual([])
     expect(times.some((ts) => ts < gap.from)).toBe(true)
     expect(times.some((ts) => ts > gap.to)).toBe(true)
