@@ -29,9 +29,10 @@ describe('sampling control in Chromium', () => {
     await page.goto(link)
     await page.goto(hub.hostPage)
     await expect.poll(() => page.locator('#ctl-conn').textContent(), { timeout: 10_000 }).toBe('control open')
-    expect(await page.locator('#ctl-state').textContent()).toMatch(
-      /^Fast 1000 ms · slow 5000 ms · running · v0 by config$/,
-    )
+    // The state comes with the stream's `config` event, which may land after the control socket opens
+    await expect
+      .poll(() => page.locator('#ctl-state').textContent())
+      .toMatch(/^Fast 1000 ms · slow 5000 ms · running · v0 by config$/)
 
     await page.fill('#ctl-interval', '200')
     await page.click('#ctl-apply')
