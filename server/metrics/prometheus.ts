@@ -5,7 +5,9 @@ import { describeMetric, mountSegment, prometheusName, segment } from '../sample
 export interface PromSample {
   family: string
   help: string
-  type: 'gauge' | 'counter'
+  type: 'gauge' | 'counter' | 'summary'
+  /** What a summary's line adds to its family's name: `_count` or `_sum`. */
+  suffix?: '_count' | '_sum'
   labels: Record<string, string>
   value: number
 }
@@ -48,9 +50,11 @@ export function seriesSamples(
   devices: (host: string) => Devices | null = () => null,
 ): PromSample[] {
   const names = new Map<string, RealNames>()
+  const stored = new Set(latest.map((s) => `${s.host}\n${s.name}`))
   return latest.map((s) => {
-    const { family, labels, scale } = prometheusName(s.name)
-    const d = describeMetric(s.name)
+    const pair = summaryPart(s, stored)
+    const { family, labels, scale } = prometheusName(pair?.base ?? s.name)
+    const d = describeMetric(pair?.base ?? s.name)
     // HELP is per family: "CPU busy time, core 3" becomes "CPU busy time, core <core>"
     let help = d.description
     for (const [k, v] of Object.entries(labels)) help = help.replace(v, `<${k}>`)
@@ -66,10 +70,27 @@ export function seriesSamples(
       }
       labels[k] = real[k].get(seg) ?? seg
     }
-    const value = scale === 1 ? s.value : Number((s.value * scale).toPrecision(12))
-    const type = family.endsWith('_total') ? 'counter' : 'gauge'
-    return { family, help, type, labels: { host: s.host, ...labels }, value }
+    // A count is a count of observations, whatever unit their sum is in
+    const scaled = scale === 1 || pair?.suffix === '_count' ? s.value : Number((s.value * scale).toPrecision(12))
+    const all = { host: s.host, ...labels }
+    if (pair) return { family, help, type: 'summary', suffix: pair.suffix, labels: all, value: scaled }
+    return { family, help, type: family.endsWith('_total') ? 'counter' : 'gauge', labels: all, value: scaled }
   })
+}
+
+/**
+ * `x_count` and `x_sum` stored side by side for a host (an OpenTelemetry histogram's or summary's, see
+ * docs/api.md) are one Prometheus summary `x` without quantiles: its base name and this line's suffix.
+ */
+function summaryPart(
+  s: { host: string; name: string },
+  stored: ReadonlySet<string>,
+): { base: string; suffix: '_count' | '_sum' } | null {
+  const suffix = s.name.endsWith('_count') ? '_count' : s.name.endsWith('_sum') ? '_sum' : null
+  if (!suffix) return null
+  const base = s.name.slice(0, -suffix.length)
+  const other = suffix === '_count' ? '_sum' : '_count'
+  return stored.has(`${s.host}\n${base}${other}`) ? { base, suffix } : null
 }
 
 /** The exposition formats `/metrics` speaks, by the content type a scraper asks for. */
@@ -90,15 +111,23 @@ export function exposition(samples: readonly PromSample[], openMetrics = false):
       f = { help: s.help, type: s.type, lines: new Map() }
       families.set(s.family, f)
     }
+    // A name that maps onto a family of another type is dropped rather than mistyped
+    if (f.type !== s.type) continue
     const labels = Object.entries(s.labels)
       .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
       .join(',')
-    if (!f.lines.has(labels)) f.lines.set(labels, `${s.family}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`)
+    const suffix = s.suffix ?? ''
+    const key = `${labels}\n${suffix}`
+    if (!f.lines.has(key))
+      f.lines.set(key, `${s.family}${suffix}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`)
   }
   const out: string[] = []
   for (const [name, f] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
     const family = openMetrics && f.type === 'counter' ? name.replace(/_total$/, '') : name
-    out.push(`# HELP ${family} ${escapeHelp(f.help)}`, `# TYPE ${family} ${f.type}`, ...f.lines.values())
+    // A summary's `_count` and `_sum` for one label set stay together, as OpenMetrics asks
+    const lines =
+      f.type === 'summary' ? [...f.lines].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, l]) => l) : f.lines.values()
+    out.push(`# HELP ${family} ${escapeHelp(f.help)}`, `# TYPE ${family} ${f.type}`, ...lines)
   }
   if (openMetrics) out.push('# EOF')
   return `${out.join('\n')}\n`

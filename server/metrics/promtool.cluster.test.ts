@@ -10,7 +10,7 @@ afterEach(async () => {
 })
 
 describe('/metrics against Prometheus’ own linter', () => {
-  it('passes promtool check metrics with no finding: every sampler family, a custom metric and the hub’s own', async () => {
+  it('passes promtool check metrics with no finding: every sampler family, custom metrics, an OpenTelemetry histogram and the hub’s own', async () => {
     const promtool = findBinary('promtool', 'prometheus')
     t = await startTestHub({ VIGIL_SAMPLE_MS: '200', VIGIL_SLOW_SAMPLE_MS: '1000' })
     const hub = t.hub
@@ -27,6 +27,18 @@ describe('/metrics against Prometheus’ own linter', () => {
       }),
     })
     expect(res.status).toBe(200)
+    // An OpenTelemetry histogram, which becomes a count and a sum
+    const histogram = {
+      name: 'shop.checkout.duration',
+      unit: 'ms',
+      histogram: { aggregationTemporality: 2, dataPoints: [{ count: '4', sum: 1000, bucketCounts: ['4'] }] },
+    }
+    const otlp = await fetch(`${hub.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reporter}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [histogram] }] }] }),
+    })
+    expect(otlp.status).toBe(200)
     // Both sampler groups have ticked: CPU, memory, network, disk, filesystems, processes, the sampler's own time
     let text = ''
     await expect
@@ -55,5 +67,9 @@ describe('/metrics against Prometheus’ own linter', () => {
     expect(text).toContain('# TYPE vigil_etl_batch_seconds gauge')
     expect(text).toContain('# TYPE vigil_etl_queue gauge')
     expect(text).toContain('# TYPE vigil_etl_done_ratio gauge')
+    const family = 'vigil_shop_checkout_duration_seconds'
+    expect(text).toContain(
+      `# TYPE ${family} summary\n${family}_count{host="${hub.host}"} 4\n${family}_sum{host="${hub.host}"} 1\n`,
+    )
   })
 })

@@ -86,7 +86,7 @@ async function samplesOf(store: OtlpRouteDeps['store'], host: string, points: Ot
 /**
  * `POST /v1/metrics`: OTLP/HTTP from OpenTelemetry SDKs and collectors, protobuf or JSON (gzip or not), for
  * reporter, agent and admin tokens. Gauges and sums become Vigil series of the host each resource's `host.name`
- * names; histograms and summaries are refused. The same rules as `POST /api/metrics` (reserved names, times,
+ * names, histograms and summaries their count and sum (and a summary's quantiles). The same rules as `POST /api/metrics` (reserved names, times,
  * `VIGIL_MAX_SERIES`) apply to every host of the request before anything is stored.
  */
 export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
@@ -100,7 +100,7 @@ export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
       tag: 'metrics',
       summary: 'OpenTelemetry metrics in (OTLP/HTTP)',
       description:
-        "An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`, gzip or not. Gauges and sums (cumulative or delta) become series of the host its resource's `host.name` names (the hub's own without one); histograms and summaries are refused. The name mapping is in docs/api.md.",
+        "An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`, gzip or not. Gauges and sums (cumulative or delta) become series of the host its resource's `host.name` names (the hub's own without one); histograms and summaries become their `_count` and `_sum` (and a summary's quantiles). The name mapping is in docs/api.md.",
       response: { description: 'An empty `ExportMetricsServiceResponse`: no bytes for protobuf, `{}` for JSON' },
       body: { schema: MetricsRequest, required: true, types: [PROTOBUF, 'application/json'] },
       errors: ['cardinality_limit', 'unavailable'],

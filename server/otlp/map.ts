@@ -93,8 +93,9 @@ function pointValue(p: NumberDataPoint): number | null {
 
 /**
  * The points of a request, by the host each resource names (`host.name`, else `fallbackHost`). Throws `invalid`
- * (nothing of the request is taken) for histograms and summaries, a point without a value or with one JSON can't
- * store (NaN, infinity), a name the mapping can't make a Vigil name of, or a host name the rule refuses.
+ * (nothing of the request is taken) for a point without a value or with one JSON can't store (NaN, infinity), a
+ * sum or histogram without a temporality, a name the mapping can't make a Vigil name of, or a host name the rule
+ * refuses.
  */
 export function pointsByHost(req: MetricsRequest, fallbackHost: string, now: number): Map<string, OtlpPoint[]> {
   const out = new Map<string, OtlpPoint[]>()
@@ -120,40 +121,81 @@ export function pointsByHost(req: MetricsRequest, fallbackHost: string, now: num
 }
 
 function metricPoints(m: Metric, where: string, now: number): OtlpPoint[] {
-  for (const kind of ['histogram', 'exponentialHistogram', 'summary'] as const) {
-    if (m[kind] !== undefined) {
-      throw new AppError(
-        'invalid',
-        `${where}: ${m.name} is a ${kind}; Vigil takes gauges and sums only, not histograms or summaries yet`,
-      )
-    }
+  if (m.gauge || m.sum) return numberPoints(m, where, now)
+  if (m.histogram || m.exponentialHistogram || m.summary) return distributionPoints(m, where, now)
+  throw new AppError('invalid', `${where}: ${m.name} has no gauge, sum, histogram or summary`)
+}
+
+/** A delta or cumulative temporality; a sum or histogram without one is refused. */
+function temporality(m: Metric, data: Parameters<typeof temporalityOf>[0], where: string): 'delta' | 'cumulative' {
+  const t = temporalityOf(data)
+  if (t === 'unspecified') throw new AppError('invalid', `${where}: ${m.name} has no aggregation temporality`)
+  return t
+}
+
+/** A point's Vigil name, or `invalid` when the mapping made something the name rule refuses. */
+function checkedName(name: string, m: Metric, where: string): string {
+  if (name.length > METRIC_NAME_MAX || !METRIC_NAME_PATTERN.test(name)) {
+    throw new AppError(
+      'invalid',
+      `${where}: ${m.name} maps to ${name}, which is not a Vigil metric name (at most ${METRIC_NAME_MAX} characters)`,
+    )
   }
-  const data = m.gauge ?? m.sum
-  if (!data) throw new AppError('invalid', `${where}: ${m.name} has no gauge or sum`)
-  const temporality = m.sum ? temporalityOf(m.sum.aggregationTemporality) : 'unspecified'
-  if (m.sum && temporality === 'unspecified') {
-    throw new AppError('invalid', `${where}: ${m.name} is a sum without an aggregation temporality`)
-  }
+  return name
+}
+
+function finite(v: number | string | undefined, where: string, what: string): number {
+  const n = typeof v === 'string' ? Number(v) : v
+  if (n === undefined || !Number.isFinite(n)) throw new AppError('invalid', `${where}: ${what}`)
+  return n
+}
+
+/** A gauge's or sum's points, one sample each. */
+function numberPoints(m: Metric, where: string, now: number): OtlpPoint[] {
+  const data = (m.gauge ?? m.sum) as NonNullable<Metric['gauge']>
+  const delta = m.sum !== undefined && temporality(m, m.sum.aggregationTemporality, where) === 'delta'
   const base = baseName(m.name, m.unit, m.sum?.isMonotonic === true)
-  return (data.dataPoints ?? []).map((p, pi) => {
-    const value = pointValue(p)
-    if (value === null || !Number.isFinite(value)) {
-      throw new AppError('invalid', `${where}.dataPoints.${pi}: a point needs a finite asDouble or asInt`)
+  return (data.dataPoints ?? []).map((p, pi) => ({
+    metric: where,
+    point: pi,
+    name: checkedName(pointName(base, p.attributes ?? []), m, where),
+    ts: millis(p.timeUnixNano, now),
+    value: finite(pointValue(p) ?? undefined, `${where}.dataPoints.${pi}`, 'a point needs a finite asDouble or asInt'),
+    delta,
+  }))
+}
+
+/**
+ * A histogram's, exponential histogram's or summary's points: each one's count as `<name>_count` and its sum as
+ * `<name>_sum`, added up like a delta sum's when the temporality is delta (the buckets are not kept); a summary's
+ * quantiles as gauges with a `quantile_<q>` segment, as an attribute would make.
+ */
+function distributionPoints(m: Metric, where: string, now: number): OtlpPoint[] {
+  const histogram = m.histogram ?? m.exponentialHistogram
+  const delta = histogram !== undefined && temporality(m, histogram.aggregationTemporality, where) === 'delta'
+  const base = baseName(m.name, m.unit, false)
+  const out: OtlpPoint[] = []
+  for (const [pi, p] of ((histogram ?? m.summary)?.dataPoints ?? []).entries()) {
+    const at = `${where}.dataPoints.${pi}`
+    const attributes = p.attributes ?? []
+    const name = pointName(base, attributes)
+    const point = { metric: where, point: pi, ts: millis(p.timeUnixNano, now), delta }
+    const count = Number(p.count ?? 0)
+    if (count < 0) throw new AppError('invalid', `${at}: count must not be negative`)
+    out.push({ ...point, name: checkedName(`${name}_count`, m, where), value: count })
+    if (p.sum !== undefined) {
+      out.push({ ...point, name: checkedName(`${name}_sum`, m, where), value: finite(p.sum, at, 'sum must be finite') })
     }
-    const name = pointName(base, p.attributes ?? [])
-    if (name.length > METRIC_NAME_MAX || !METRIC_NAME_PATTERN.test(name)) {
-      throw new AppError(
-        'invalid',
-        `${where}: ${m.name} maps to ${name}, which is not a Vigil metric name (at most ${METRIC_NAME_MAX} characters)`,
-      )
+    for (const q of p.quantileValues ?? []) {
+      const quantile = finite(q.quantile ?? 0, at, 'a quantile must be finite')
+      const named = [...attributes, { key: 'quantile', value: { stringValue: String(quantile) } }]
+      out.push({
+        ...point,
+        delta: false,
+        name: checkedName(pointName(base, named), m, where),
+        value: finite(q.value ?? 0, at, `the value at quantile ${quantile} must be finite`),
+      })
     }
-    return {
-      metric: where,
-      point: pi,
-      name,
-      ts: millis(p.timeUnixNano, now),
-      value,
-      delta: temporality === 'delta',
-    }
-  })
+  }
+  return out
 }

@@ -1,8 +1,8 @@
 /**
  * OTLP's protobuf encoding of `ExportMetricsServiceRequest` (opentelemetry-proto, metrics/v1), read into the
- * shape of its JSON encoding, so one schema checks both. Only what Vigil maps is read (names, units, gauges, sums
- * and their points, attributes); the other fields are skipped by wire type, as protobuf readers do. A malformed
- * message throws `ProtobufError`.
+ * shape of its JSON encoding, so one schema checks both. Only what Vigil maps is read: names, units, the points of
+ * gauges and sums, the counts, sums and quantiles of histograms and summaries, and attributes. The other fields
+ * are skipped by wire type, as protobuf readers do. A malformed message throws `ProtobufError`.
  */
 
 export class ProtobufError extends Error {
@@ -190,8 +190,54 @@ function points(r: Reader, sum: boolean): Json {
   return out
 }
 
-/** The kinds Vigil refuses, by field number of Metric's `data`: seen, not read. */
-const UNSUPPORTED: Record<number, string> = { 9: 'histogram', 10: 'exponentialHistogram', 11: 'summary' }
+/** A summary's `ValueAtQuantile`: quantile (1) and value (2), both doubles. */
+function quantileValue(r: Reader): Json {
+  const out: Json = {}
+  r.fields((f, w) => {
+    if (f === 1 && w === FIXED64) out.quantile = r.double()
+    else if (f === 2 && w === FIXED64) out.value = r.double()
+    else return false
+    return true
+  })
+  return out
+}
+
+/**
+ * A histogram's, exponential histogram's or summary's point: times (2, 3), count (4, fixed64) and sum (5, double)
+ * are where all three keep them; the attributes are field 9, 1 or 7; a summary's quantiles are field 6, which in
+ * a histogram holds the buckets, skipped as the rest are.
+ */
+function distributionPoint(r: Reader, attributesField: number, quantiles: boolean): Json {
+  const out: Json = {}
+  const attributes: Json[] = []
+  const quantileValues: Json[] = []
+  r.fields((f, w) => {
+    if (f === attributesField && w === LEN) attributes.push(keyValue(r.sub()))
+    else if (f === 2 && w === FIXED64) out.startTimeUnixNano = r.fixed64()
+    else if (f === 3 && w === FIXED64) out.timeUnixNano = r.fixed64()
+    else if (f === 4 && w === FIXED64) out.count = r.fixed64()
+    else if (f === 5 && w === FIXED64) out.sum = r.double()
+    else if (quantiles && f === 6 && w === LEN) quantileValues.push(quantileValue(r.sub()))
+    else return false
+    return true
+  })
+  out.attributes = attributes
+  if (quantiles) out.quantileValues = quantileValues
+  return out
+}
+
+/** Histogram, ExponentialHistogram and Summary: points in field 1; the histograms' temporality in 2. */
+function distribution(r: Reader, attributesField: number, kind: 'histogram' | 'summary'): Json {
+  const dataPoints: Json[] = []
+  const out: Json = { dataPoints }
+  r.fields((f, w) => {
+    if (f === 1 && w === LEN) dataPoints.push(distributionPoint(r.sub(), attributesField, kind === 'summary'))
+    else if (kind === 'histogram' && f === 2 && w === VARINT) out.aggregationTemporality = r.small()
+    else return false
+    return true
+  })
+  return out
+}
 
 function metric(r: Reader): Json {
   const out: Json = { name: '' }
@@ -200,10 +246,10 @@ function metric(r: Reader): Json {
     else if (f === 3 && w === LEN) out.unit = r.string()
     else if (f === 5 && w === LEN) out.gauge = points(r.sub(), false)
     else if (f === 7 && w === LEN) out.sum = points(r.sub(), true)
-    else if (UNSUPPORTED[f] && w === LEN) {
-      r.sub()
-      out[UNSUPPORTED[f]] = {}
-    } else return false
+    else if (f === 9 && w === LEN) out.histogram = distribution(r.sub(), 9, 'histogram')
+    else if (f === 10 && w === LEN) out.exponentialHistogram = distribution(r.sub(), 1, 'histogram')
+    else if (f === 11 && w === LEN) out.summary = distribution(r.sub(), 7, 'summary')
+    else return false
     return true
   })
   return out

@@ -41,6 +41,23 @@ const NumberDataPoint = z.object({
 })
 export type NumberDataPoint = z.infer<typeof NumberDataPoint>
 
+/**
+ * A histogram's, an exponential histogram's or a summary's point, as far as Vigil reads it: the count and sum of
+ * what it observed (and a summary's quantiles). Buckets, exemplars, min and max are let through unread.
+ */
+const DistributionPoint = z.object({
+  attributes: Attributes,
+  startTimeUnixNano: Int64.optional(),
+  timeUnixNano: Int64.optional(),
+  count: Int64.optional(),
+  sum: Double.optional(),
+  quantileValues: z
+    .array(z.object({ quantile: Double.optional(), value: Double.optional() }))
+    .max(100)
+    .optional(),
+})
+export type DistributionPoint = z.infer<typeof DistributionPoint>
+
 const Temporality = z.union([
   z.literal(0),
   z.literal(1),
@@ -51,6 +68,11 @@ const Temporality = z.union([
     'AGGREGATION_TEMPORALITY_CUMULATIVE',
   ]),
 ])
+
+const Distribution = z.object({
+  dataPoints: z.array(DistributionPoint).max(10_000).optional(),
+  aggregationTemporality: Temporality.optional(),
+})
 
 const Metric = z.object({
   name: z.string().min(1, 'a metric needs a name').max(256),
@@ -63,9 +85,9 @@ const Metric = z.object({
       isMonotonic: z.boolean().optional(),
     })
     .optional(),
-  histogram: z.unknown().optional(),
-  exponentialHistogram: z.unknown().optional(),
-  summary: z.unknown().optional(),
+  histogram: Distribution.optional(),
+  exponentialHistogram: Distribution.optional(),
+  summary: z.object({ dataPoints: z.array(DistributionPoint).max(10_000).optional() }).optional(),
 })
 export type Metric = z.infer<typeof Metric>
 

@@ -1,4 +1,17 @@
-import { MetricReader } from '@opentelemetry/sdk-metrics'
+import type { ExportResult } from '@opentelemetry/core'
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http'
+import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import {
+  type AggregationTemporality,
+  MeterProvider,
+  MetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+  type ViewOptions,
+} from '@opentelemetry/sdk-metrics'
+import type { SeriesResponse } from '../protocol/index.ts'
+import { sleep } from './hub.ts'
 
 /**
  * An OpenTelemetry SDK reader that collects only when asked (`collect()`), so each export is one the caller made:
@@ -7,4 +20,46 @@ import { MetricReader } from '@opentelemetry/sdk-metrics'
 export class OnDemandReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
+}
+
+/**
+ * The real OpenTelemetry SDK with its real OTLP/HTTP exporter (protobuf or JSON) pointed at a hub, for the host
+ * `otel-host`; `views` pick an instrument's aggregation (an exponential histogram, say).
+ */
+export function otelSdk(
+  url: string,
+  token: string,
+  encoding: 'protobuf' | 'json',
+  temporality: AggregationTemporality,
+  views: ViewOptions[] = [],
+) {
+  const options = { url: `${url}/v1/metrics`, headers: { authorization: `Bearer ${token}` } }
+  const exporter: PushMetricExporter = encoding === 'protobuf' ? new ProtoExporter(options) : new JsonExporter(options)
+  const reader = new OnDemandReader({ aggregationTemporalitySelector: () => temporality })
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'host.name': 'otel-host', 'service.name': 'shop' }),
+    readers: [reader],
+    views,
+  })
+  const meter = provider.getMeter('shop')
+  const send = (metrics: ResourceMetrics) => new Promise<ExportResult>((resolve) => exporter.export(metrics, resolve))
+  return {
+    meter,
+    /** Collects what the instruments hold and exports it; resolves with the export and what it sent. */
+    async export(): Promise<{ result: ExportResult; metrics: ResourceMetrics }> {
+      const { resourceMetrics } = await reader.collect()
+      // Each export's points a millisecond apart at least: a second sample at one millisecond replaces the first
+      await sleep(5)
+      return { result: await send(resourceMetrics), metrics: resourceMetrics }
+    },
+    send,
+    shutdown: () => provider.shutdown(),
+  }
+}
+
+/** A series' raw values since `since`: a span short enough that no bucket holds two samples. */
+export async function rawSeries(url: string, metric: string, since: number, host = 'otel-host'): Promise<number[]> {
+  const res = await fetch(`${url}/api/series?metric=${metric}&host=${host}&from=${since - 1000}&points=10000`)
+  if (res.status === 404) return []
+  return ((await res.json()) as SeriesResponse).points.map((p) => p[1] as number)
 }

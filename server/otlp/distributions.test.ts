@@ -1,0 +1,196 @@
+import { ExportResultCode } from '@opentelemetry/core'
+import { AggregationTemporality, AggregationType, DataPointType } from '@opentelemetry/sdk-metrics'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { startTestHub, type TestHub } from '../testing/hub.ts'
+import { otelSdk, rawSeries } from '../testing/otel.ts'
+
+let t: TestHub | null = null
+let began = 0
+beforeEach(() => {
+  began = Date.now()
+})
+afterEach(async () => {
+  await t?.stop()
+  t = null
+})
+
+const series = (url: string, metric: string, host?: string) => rawSeries(url, metric, began, host)
+
+async function hubWithReporter() {
+  t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
+  return { url: t.hub.url, reporter: (await t.hub.tokens.create('reporter', 'otel')).token }
+}
+
+const post = (url: string, token: string, body: string | Uint8Array, type: string) =>
+  fetch(`${url}/v1/metrics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': type },
+    body,
+  })
+
+/** Just enough of a protobuf writer for a summary, which no OpenTelemetry SDK makes. */
+const pb = {
+  varint(n: number): number[] {
+    const out: number[] = []
+    for (; n > 127; n = Math.floor(n / 128)) out.push((n % 128) | 128)
+    return [...out, n]
+  },
+  len: (field: number, bytes: number[]) => [...pb.varint(field * 8 + 2), ...pb.varint(bytes.length), ...bytes],
+  string: (field: number, s: string) => pb.len(field, [...Buffer.from(s)]),
+  fixed(field: number, write: (b: Buffer) => void): number[] {
+    const b = Buffer.alloc(8)
+    write(b)
+    return [...pb.varint(field * 8 + 1), ...b]
+  },
+  double: (field: number, v: number) => pb.fixed(field, (b) => b.writeDoubleLE(v)),
+  fixed64: (field: number, v: bigint) => pb.fixed(field, (b) => b.writeBigUInt64LE(v)),
+}
+
+/** One summary point for `host`, in OTLP/JSON and in protobuf: the same request both ways. */
+function summaryRequest(host: string, timeMs: number) {
+  const quantiles = [
+    { quantile: 0.5, value: 12 },
+    { quantile: 0.99, value: 480 },
+  ]
+  const json = {
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: host } }] },
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'rpc.latency',
+                unit: 'ms',
+                summary: {
+                  dataPoints: [{ timeUnixNano: `${timeMs}000000`, count: '40', sum: 2000, quantileValues: quantiles }],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  }
+  const point = [
+    ...pb.fixed64(3, BigInt(timeMs) * 1_000_000n),
+    ...pb.fixed64(4, 40n),
+    ...pb.double(5, 2000),
+    ...quantiles.flatMap((q) => pb.len(6, [...pb.double(1, q.quantile), ...pb.double(2, q.value)])),
+  ]
+  const metric = [...pb.string(1, 'rpc.latency'), ...pb.string(3, 'ms'), ...pb.len(11, pb.len(1, point))]
+  const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, host))])
+  const protobuf = new Uint8Array(pb.len(1, [...pb.len(1, resource), ...pb.len(2, pb.len(2, metric))]))
+  return { json: JSON.stringify(json), protobuf }
+}
+
+describe('OpenTelemetry histograms and summaries', () => {
+  it('keeps a cumulative histogram’s count and sum from the SDK over protobuf, beside a gauge of the same request', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const sdk = otelSdk(url, reporter, 'protobuf', AggregationTemporality.CUMULATIVE)
+    const checkout = sdk.meter.createHistogram('shop.checkout.duration', { unit: 's' })
+    const depth = sdk.meter.createGauge('shop.queue.depth')
+    checkout.record(0.25, { method: 'card' })
+    checkout.record(0.75, { method: 'card' })
+    depth.record(7)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    checkout.record(1.5, { method: 'card' })
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    await sdk.shutdown()
+
+    expect(await series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
+    expect(await series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
+    expect(await series(url, 'shop.queue.depth')).toEqual([7, 7])
+    // Prometheus sees the pair as one summary without quantiles
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const family = 'vigil_shop_checkout_method_card_duration_seconds'
+    expect(text).toContain(
+      `# TYPE ${family} summary\n${family}_count{host="otel-host"} 3\n${family}_sum{host="otel-host"} 2.5\n`,
+    )
+  })
+
+  it('adds a delta exponential histogram sent as JSON up to the same count and sum, and takes a retry once', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const sdk = otelSdk(url, reporter, 'json', AggregationTemporality.DELTA, [
+      { instrumentName: 'shop.checkout.duration', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } },
+    ])
+    const checkout = sdk.meter.createHistogram('shop.checkout.duration', { unit: 's' })
+    checkout.record(0.25, { method: 'card' })
+    checkout.record(0.75, { method: 'card' })
+    const first = await sdk.export()
+    expect(first.result).toEqual({ code: ExportResultCode.SUCCESS })
+    expect(first.metrics.scopeMetrics[0]?.metrics[0]?.dataPointType).toBe(DataPointType.EXPONENTIAL_HISTOGRAM)
+    checkout.record(1.5, { method: 'card' })
+    const second = await sdk.export()
+    expect(second.result).toEqual({ code: ExportResultCode.SUCCESS })
+    expect(await sdk.send(second.metrics)).toEqual({ code: ExportResultCode.SUCCESS })
+    await sdk.shutdown()
+
+    expect(await series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
+    expect(await series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
+  })
+
+  it('keeps a summary’s count, sum and quantiles, alike from protobuf and from JSON', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const at = Date.now() - 1000
+    const a = summaryRequest('pb-host', at)
+    const b = summaryRequest('json-host', at)
+    const fromProtobuf = await post(url, reporter, a.protobuf, 'application/x-protobuf')
+    expect([fromProtobuf.status, fromProtobuf.headers.get('content-type')]).toEqual([200, 'application/x-protobuf'])
+    const fromJson = await post(url, reporter, b.json, 'application/json')
+    expect([fromJson.status, await fromJson.json()]).toEqual([200, {}])
+    for (const host of ['pb-host', 'json-host']) {
+      expect(await series(url, 'rpc.latency_ms_count', host)).toEqual([40])
+      expect(await series(url, 'rpc.latency_ms_sum', host)).toEqual([2000])
+      expect(await series(url, 'rpc.quantile_0_5.latency_ms', host)).toEqual([12])
+      expect(await series(url, 'rpc.quantile_0_99.latency_ms', host)).toEqual([480])
+    }
+    // In Prometheus' base unit: the sum in seconds, the count as it is
+    const text = await (await fetch(`${url}/metrics`)).text()
+    expect(text).toContain('vigil_rpc_latency_seconds_count{host="pb-host"} 40\n')
+    expect(text).toContain('vigil_rpc_latency_seconds_sum{host="pb-host"} 2\n')
+  })
+
+  it('refuses a histogram without a temporality, or with a negative count, with 400 invalid and stores nothing', async () => {
+    const { url, reporter } = await hubWithReporter()
+    const request = (histogram: object) =>
+      JSON.stringify({
+        resourceMetrics: [
+          {
+            scopeMetrics: [
+              {
+                metrics: [
+                  { name: 'shop.depth', gauge: { dataPoints: [{ asDouble: 1 }] } },
+                  { name: 'shop.h', histogram },
+                ],
+              },
+            ],
+          },
+        ],
+      })
+    const refusal = async (histogram: object) => {
+      const res = await post(url, reporter, request(histogram), 'application/json')
+      return [res.status, await res.json()]
+    }
+    expect(await refusal({ dataPoints: [{ count: '1', sum: 1 }] })).toEqual([
+      400,
+      {
+        error: {
+          code: 'invalid',
+          message: 'resourceMetrics.0.scopeMetrics.0.metrics.1: shop.h has no aggregation temporality',
+        },
+      },
+    ])
+    expect(await refusal({ aggregationTemporality: 2, dataPoints: [{ count: '-1', sum: 1 }] })).toEqual([
+      400,
+      {
+        error: {
+          code: 'invalid',
+          message: 'resourceMetrics.0.scopeMetrics.0.metrics.1.dataPoints.0: count must not be negative',
+        },
+      },
+    ])
+    expect(await series(url, 'shop.depth', t?.hub.host)).toEqual([])
+    expect(await series(url, 'shop.h_count', t?.hub.host)).toEqual([])
+  })
+})
