@@ -1,25 +1,9 @@
 import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality, AggregationType, DataPointType } from '@opentelemetry/sdk-metrics'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startTestHub, type TestHub } from '../testing/hub.ts'
-import { otelSdk, rawSeries } from '../testing/otel.ts'
+import { describe, expect, it } from 'vitest'
+import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
 
-let t: TestHub | null = null
-let began = 0
-beforeEach(() => {
-  began = Date.now()
-})
-afterEach(async () => {
-  await t?.stop()
-  t = null
-})
-
-const series = (url: string, metric: string, host?: string) => rawSeries(url, metric, began, host)
-
-async function hubWithReporter() {
-  t = await startTestHub({ VIGIL_SAMPLE_MS: '60000' })
-  return { url: t.hub.url, reporter: (await t.hub.tokens.create('reporter', 'otel')).token }
-}
+const otlp = useOtlpHubs()
 
 const post = (url: string, token: string, body: string | Uint8Array, type: string) =>
   fetch(`${url}/v1/metrics`, {
@@ -86,7 +70,7 @@ function summaryRequest(host: string, timeMs: number) {
 
 describe('OpenTelemetry histograms and summaries', () => {
   it('keeps a cumulative histogram’s count and sum from the SDK over protobuf, beside a gauge of the same request', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     const sdk = otelSdk(url, reporter, 'protobuf', AggregationTemporality.CUMULATIVE)
     const checkout = sdk.meter.createHistogram('shop.checkout.duration', { unit: 's' })
     const depth = sdk.meter.createGauge('shop.queue.depth')
@@ -98,9 +82,9 @@ describe('OpenTelemetry histograms and summaries', () => {
     expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
     await sdk.shutdown()
 
-    expect(await series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
-    expect(await series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
-    expect(await series(url, 'shop.queue.depth')).toEqual([7, 7])
+    expect(await otlp.series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
+    expect(await otlp.series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
+    expect(await otlp.series(url, 'shop.queue.depth')).toEqual([7, 7])
     // Prometheus sees the pair as one summary without quantiles
     const text = await (await fetch(`${url}/metrics`)).text()
     const family = 'vigil_shop_checkout_method_card_duration_seconds'
@@ -110,7 +94,7 @@ describe('OpenTelemetry histograms and summaries', () => {
   })
 
   it('adds a delta exponential histogram sent as JSON up to the same count and sum, and takes a retry once', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     const sdk = otelSdk(url, reporter, 'json', AggregationTemporality.DELTA, [
       { instrumentName: 'shop.checkout.duration', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } },
     ])
@@ -126,12 +110,12 @@ describe('OpenTelemetry histograms and summaries', () => {
     expect(await sdk.send(second.metrics)).toEqual({ code: ExportResultCode.SUCCESS })
     await sdk.shutdown()
 
-    expect(await series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
-    expect(await series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
+    expect(await otlp.series(url, 'shop.checkout.method_card.duration_seconds_count')).toEqual([2, 3])
+    expect(await otlp.series(url, 'shop.checkout.method_card.duration_seconds_sum')).toEqual([1, 2.5])
   })
 
   it('keeps a summary’s count, sum and quantiles, alike from protobuf and from JSON', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     const at = Date.now() - 1000
     const a = summaryRequest('pb-host', at)
     const b = summaryRequest('json-host', at)
@@ -140,10 +124,10 @@ describe('OpenTelemetry histograms and summaries', () => {
     const fromJson = await post(url, reporter, b.json, 'application/json')
     expect([fromJson.status, await fromJson.json()]).toEqual([200, {}])
     for (const host of ['pb-host', 'json-host']) {
-      expect(await series(url, 'rpc.latency_ms_count', host)).toEqual([40])
-      expect(await series(url, 'rpc.latency_ms_sum', host)).toEqual([2000])
-      expect(await series(url, 'rpc.quantile_0_5.latency_ms', host)).toEqual([12])
-      expect(await series(url, 'rpc.quantile_0_99.latency_ms', host)).toEqual([480])
+      expect(await otlp.series(url, 'rpc.latency_ms_count', host)).toEqual([40])
+      expect(await otlp.series(url, 'rpc.latency_ms_sum', host)).toEqual([2000])
+      expect(await otlp.series(url, 'rpc.quantile_0_5.latency_ms', host)).toEqual([12])
+      expect(await otlp.series(url, 'rpc.quantile_0_99.latency_ms', host)).toEqual([480])
     }
     // In Prometheus' base unit: the sum in seconds, the count as it is
     const text = await (await fetch(`${url}/metrics`)).text()
@@ -152,7 +136,7 @@ describe('OpenTelemetry histograms and summaries', () => {
   })
 
   it('refuses a histogram without a temporality, or with a negative count, with 400 invalid and stores nothing', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter, hub } = await otlp.start()
     const request = (histogram: object) =>
       JSON.stringify({
         resourceMetrics: [
@@ -190,7 +174,7 @@ describe('OpenTelemetry histograms and summaries', () => {
         },
       },
     ])
-    expect(await series(url, 'shop.depth', t?.hub.host)).toEqual([])
-    expect(await series(url, 'shop.h_count', t?.hub.host)).toEqual([])
+    expect(await otlp.series(url, 'shop.depth', hub.host)).toEqual([])
+    expect(await otlp.series(url, 'shop.h_count', hub.host)).toEqual([])
   })
 })

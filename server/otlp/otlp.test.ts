@@ -2,33 +2,15 @@ import { gzipSync } from 'node:zlib'
 import type { Attributes } from '@opentelemetry/api'
 import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality } from '@opentelemetry/sdk-metrics'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { startTestHub, type TestHub } from '../testing/hub.ts'
-import { otelSdk, rawSeries } from '../testing/otel.ts'
+import { describe, expect, it } from 'vitest'
+import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
 import { SimAgent } from '../testing/sim-agent.ts'
 
-let t: TestHub | null = null
-let began = 0
-beforeEach(() => {
-  began = Date.now()
-})
-afterEach(async () => {
-  await t?.stop()
-  t = null
-})
-
-/** A series' raw values since the test began. */
-const series = (url: string, metric: string, host?: string) => rawSeries(url, metric, began, host)
-
-async function hubWithReporter(env: Record<string, string> = {}) {
-  t = await startTestHub({ VIGIL_SAMPLE_MS: '60000', ...env })
-  const reporter = (await t.hub.tokens.create('reporter', 'otel')).token
-  return { url: t.hub.url, reporter, hub: t.hub }
-}
+const otlp = useOtlpHubs()
 
 describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
   it('takes gauges, cumulative counters and up-down counters over protobuf, for the host its resource names', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     const sdk = otelSdk(url, reporter, 'protobuf', AggregationTemporality.CUMULATIVE)
     const orders = sdk.meter.createCounter('shop.orders', { unit: '{order}' })
     const depth = sdk.meter.createGauge('shop.queue.depth')
@@ -47,10 +29,10 @@ describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
     expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
     await sdk.shutdown()
 
-    expect(await series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
-    expect(await series(url, 'shop.queue.depth')).toEqual([7, 2])
-    expect(await series(url, 'shop.carts.open')).toEqual([4, 3])
-    expect(await series(url, 'shop.sent_bytes_total')).toEqual([1000, 1024])
+    expect(await otlp.series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
+    expect(await otlp.series(url, 'shop.queue.depth')).toEqual([7, 2])
+    expect(await otlp.series(url, 'shop.carts.open')).toEqual([4, 3])
+    expect(await otlp.series(url, 'shop.sent_bytes_total')).toEqual([1000, 1024])
     const catalog = (await (await fetch(`${url}/api/metrics/catalog?host=otel-host`)).json()) as { name: string }[]
     expect(catalog.map((c) => c.name).sort()).toEqual([
       'shop.carts.open',
@@ -61,7 +43,7 @@ describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
   })
 
   it('adds delta sums sent as JSON onto their running total, and takes an exporter’s retry only once', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     const sdk = otelSdk(url, reporter, 'json', AggregationTemporality.DELTA)
     const orders = sdk.meter.createCounter('shop.orders', { unit: '{order}' })
     const carts = sdk.meter.createUpDownCounter('shop.carts.open')
@@ -77,8 +59,8 @@ describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
     await sdk.shutdown()
 
     // The same totals a cumulative exporter gives
-    expect(await series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
-    expect(await series(url, 'shop.carts.open')).toEqual([4, 3])
+    expect(await otlp.series(url, 'shop.region_eu.orders_total')).toEqual([5, 8])
+    expect(await otlp.series(url, 'shop.carts.open')).toEqual([4, 3])
   })
 })
 
@@ -106,7 +88,7 @@ describe('OTLP/HTTP input rules', () => {
   const answer = async (res: Response) => [res.status, ((await res.json()) as { error?: { code: string } }).error?.code]
 
   it('answers malformed protobuf, bad JSON, a wrong shape and an unknown content type with 400 invalid', async () => {
-    const { url, reporter } = await hubWithReporter()
+    const { url, reporter } = await otlp.start()
     expect(
       await answer(await post(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), 'application/x-protobuf')),
     ).toEqual([400, 'invalid'])
@@ -136,16 +118,16 @@ describe('OTLP/HTTP input rules', () => {
         },
       },
     ])
-    expect(await series(url, 'shop.depth')).toEqual([])
+    expect(await otlp.series(url, 'shop.depth')).toEqual([])
     // gzip, as exporters send with compression on, is taken
     const gz = gzipSync(JSON.stringify(gauge('shop.depth', 3)))
     const ok = await post(url, reporter, gz, 'application/json', { 'content-encoding': 'gzip' })
     expect([ok.status, await ok.json()]).toEqual([200, {}])
-    expect(await series(url, 'shop.depth')).toEqual([3])
+    expect(await otlp.series(url, 'shop.depth')).toEqual([3])
   })
 
   it('refuses a viewer with 403, and past VIGIL_MAX_SERIES answers 429 cardinality_limit', async () => {
-    const { url, reporter, hub } = await hubWithReporter({ VIGIL_MAX_SERIES: '2' })
+    const { url, reporter, hub } = await otlp.start({ VIGIL_MAX_SERIES: '2' })
     const viewer = (await hub.tokens.create('viewer', 'looks')).token
     expect(await answer(await post(url, viewer, JSON.stringify(gauge('shop.depth', 1)), 'application/json'))).toEqual([
       403,
@@ -160,7 +142,7 @@ describe('OTLP/HTTP input rules', () => {
   })
 
   it('lets an agent token push only for the host it is bound to', async () => {
-    const { url, hub } = await hubWithReporter()
+    const { url, hub } = await otlp.start()
     const agent = (await hub.tokens.create('agent', 'edge')).token
     // The token is bound to edge-1 when its agent first connects
     const sim = new SimAgent({ url, token: agent, host: 'edge-1' })

@@ -10,8 +10,9 @@ import {
   type ResourceMetrics,
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics'
+import { beforeEach } from 'vitest'
 import type { SeriesResponse } from '../protocol/index.ts'
-import { sleep } from './hub.ts'
+import { sleep, useTestHubs } from './hub.ts'
 
 /**
  * An OpenTelemetry SDK reader that collects only when asked (`collect()`), so each export is one the caller made:
@@ -57,9 +58,25 @@ export function otelSdk(
   }
 }
 
-/** A series' raw values since `since`: a span short enough that no bucket holds two samples. */
-export async function rawSeries(url: string, metric: string, since: number, host = 'otel-host'): Promise<number[]> {
-  const res = await fetch(`${url}/api/series?metric=${metric}&host=${host}&from=${since - 1000}&points=10000`)
-  if (res.status === 404) return []
-  return ((await res.json()) as SeriesResponse).points.map((p) => p[1] as number)
+/**
+ * For an OTLP test file: a hub (sampling once a minute, so its own series stay quiet) with a reporter token, stopped
+ * after the test, and a series' raw values since the test began: a span short enough that no bucket holds two.
+ */
+export function useOtlpHubs() {
+  const hubs = useTestHubs()
+  let began = 0
+  beforeEach(() => {
+    began = Date.now()
+  })
+  return {
+    async start(env: Record<string, string> = {}) {
+      const { hub } = await hubs.start({ VIGIL_SAMPLE_MS: '60000', ...env })
+      return { url: hub.url, reporter: (await hub.tokens.create('reporter', 'otel')).token, hub }
+    },
+    async series(url: string, metric: string, host = 'otel-host'): Promise<number[]> {
+      const res = await fetch(`${url}/api/series?metric=${metric}&host=${host}&from=${began - 1000}&points=10000`)
+      if (res.status === 404) return []
+      return ((await res.json()) as SeriesResponse).points.map((p) => p[1] as number)
+    },
+  }
 }
