@@ -2,6 +2,7 @@ import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality, AggregationType, DataPointType } from '@opentelemetry/sdk-metrics'
 import { describe, expect, it } from 'vitest'
 import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
+import { pb } from '../testing/protobuf.ts'
 
 const otlp = useOtlpHubs()
 
@@ -11,24 +12,6 @@ const post = (url: string, token: string, body: string | Uint8Array, type: strin
     headers: { authorization: `Bearer ${token}`, 'content-type': type },
     body,
   })
-
-/** Just enough of a protobuf writer for a summary, which no OpenTelemetry SDK makes. */
-const pb = {
-  varint(n: number): number[] {
-    const out: number[] = []
-    for (; n > 127; n = Math.floor(n / 128)) out.push((n % 128) | 128)
-    return [...out, n]
-  },
-  len: (field: number, bytes: number[]) => [...pb.varint(field * 8 + 2), ...pb.varint(bytes.length), ...bytes],
-  string: (field: number, s: string) => pb.len(field, [...Buffer.from(s)]),
-  fixed(field: number, write: (b: Buffer) => void): number[] {
-    const b = Buffer.alloc(8)
-    write(b)
-    return [...pb.varint(field * 8 + 1), ...b]
-  },
-  double: (field: number, v: number) => pb.fixed(field, (b) => b.writeDoubleLE(v)),
-  fixed64: (field: number, v: bigint) => pb.fixed(field, (b) => b.writeBigUInt64LE(v)),
-}
 
 /** One summary point for `host`, in OTLP/JSON and in protobuf: the same request both ways. */
 function summaryRequest(host: string, timeMs: number) {

@@ -11,11 +11,11 @@ import type { NamedSample, Store } from '../store/index.ts'
 import { type OtlpPoint, pointsByHost } from './map.ts'
 import { decodeMetricsRequest, ProtobufError } from './protobuf.ts'
 import { MetricsRequest } from './schema.ts'
+import { mediaType, PROTOBUF, protobufRefusals } from './status.ts'
 
 const MAX_BODY = 1024 * 1024
 /** A gzip body may inflate to this much at most. */
 const MAX_INFLATED = 8 * 1024 * 1024
-const PROTOBUF = 'application/x-protobuf'
 
 export interface OtlpRouteDeps {
   store: Pick<Store, 'acceptsFrom' | 'countSeries' | 'latestOf'>
@@ -100,16 +100,17 @@ export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
       tag: 'metrics',
       summary: 'OpenTelemetry metrics in (OTLP/HTTP)',
       description:
-        "An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`, gzip or not. Gauges and sums (cumulative or delta) become series of the host its resource's `host.name` names (the hub's own without one); histograms and summaries become their `_count` and `_sum` (and a summary's quantiles). The name mapping is in docs/api.md.",
+        "An `ExportMetricsServiceRequest` as `application/x-protobuf` or `application/json`, gzip or not. Gauges and sums (cumulative or delta) become series of the host its resource's `host.name` names (the hub's own without one); histograms and summaries become their `_count` and `_sum` (and a summary's quantiles). The name mapping is in docs/api.md. A protobuf request's refusal is a protobuf `google.rpc.Status`, as OTLP asks, whose `ErrorInfo` reason is the error code below; a JSON request's is the JSON error body.",
       response: { description: 'An empty `ExportMetricsServiceResponse`: no bytes for protobuf, `{}` for JSON' },
       body: { schema: MetricsRequest, required: true, types: [PROTOBUF, 'application/json'] },
       errors: ['cardinality_limit', 'unavailable'],
     }),
+    protobufRefusals(),
     authenticate(deps.tokens, deps.allowAnonymous),
     requireRole(INGEST_ROLES, 'push metrics'),
     limitBody(MAX_BODY),
     async (c) => {
-      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+      const type = mediaType(c)
       const body = inflate(new Uint8Array(await c.req.arrayBuffer()), c.req.header('content-encoding'))
       const parsed = MetricsRequest.safeParse(parse(body, type))
       if (!parsed.success) return refuse(c, 'invalid', issueMessage(parsed.error))

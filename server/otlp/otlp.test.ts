@@ -4,7 +4,10 @@ import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality } from '@opentelemetry/sdk-metrics'
 import { describe, expect, it } from 'vitest'
 import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
+import { decodeStatus, pb } from '../testing/protobuf.ts'
 import { SimAgent } from '../testing/sim-agent.ts'
+
+const PROTOBUF = 'application/x-protobuf'
 
 const otlp = useOtlpHubs()
 
@@ -85,13 +88,16 @@ describe('OTLP/HTTP input rules', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': type, ...extra },
       body,
     })
+  /** `gauge` in protobuf. */
+  const gaugeProtobuf = (name: string, value: number, host = 'otel-host') => {
+    const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, host))])
+    const metric = [...pb.string(1, name), ...pb.len(5, pb.len(1, pb.double(4, value)))]
+    return new Uint8Array(pb.len(1, [...pb.len(1, resource), ...pb.len(2, pb.len(2, metric))]))
+  }
   const answer = async (res: Response) => [res.status, ((await res.json()) as { error?: { code: string } }).error?.code]
 
-  it('answers malformed protobuf, bad JSON, a wrong shape and an unknown content type with 400 invalid', async () => {
+  it('answers bad JSON, a wrong shape and an unknown content type with 400 invalid', async () => {
     const { url, reporter } = await otlp.start()
-    expect(
-      await answer(await post(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), 'application/x-protobuf')),
-    ).toEqual([400, 'invalid'])
     expect(await answer(await post(url, reporter, '{"resourceMetrics": [', 'application/json'))).toEqual([
       400,
       'invalid',
@@ -124,6 +130,51 @@ describe('OTLP/HTTP input rules', () => {
     const ok = await post(url, reporter, gz, 'application/json', { 'content-encoding': 'gzip' })
     expect([ok.status, await ok.json()]).toEqual([200, {}])
     expect(await otlp.series(url, 'shop.depth')).toEqual([3])
+  })
+
+  it('answers a protobuf request’s refusals with a protobuf google.rpc.Status, as OTLP asks: the gRPC code, the message and the error code', async () => {
+    const { url, reporter, hub } = await otlp.start({ VIGIL_MAX_SERIES: '1' })
+    const viewer = (await hub.tokens.create('viewer', 'looks')).token
+    const status = async (res: Response) => ({
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: decodeStatus(new Uint8Array(await res.arrayBuffer())),
+    })
+    const info = (reason: string) => [{ typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'vigil' }]
+    const malformed = await post(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), PROTOBUF)
+    const message = 'The protobuf body is malformed: length past the end of its message'
+    const bytes = new Uint8Array(await malformed.clone().arrayBuffer())
+    // Byte for byte what another writer makes of Status{code: 3, message, details: [Any{ErrorInfo}]}
+    const errorInfo = [...pb.string(1, 'invalid'), ...pb.string(2, 'vigil')]
+    const any = [...pb.string(1, 'type.googleapis.com/google.rpc.ErrorInfo'), ...pb.len(2, errorInfo)]
+    expect([...bytes]).toEqual([...pb.varint(8), ...pb.varint(3), ...pb.string(2, message), ...pb.len(3, any)])
+    expect(await status(malformed)).toEqual({
+      status: 400,
+      type: PROTOBUF,
+      body: { code: 3, message, details: info('invalid') },
+    })
+    // Each refusal carries what the same request as JSON gets: its status, message and code
+    expect((await post(url, reporter, gaugeProtobuf('shop.a', 1), PROTOBUF)).status).toBe(200)
+    for (const [token, body, json, grpc] of [
+      ['vgl_not-a-token', gaugeProtobuf('shop.a', 1), JSON.stringify(gauge('shop.a', 1)), 16],
+      [viewer, gaugeProtobuf('shop.a', 1), JSON.stringify(gauge('shop.a', 1)), 7],
+      [reporter, gaugeProtobuf('shop.b', 1), JSON.stringify(gauge('shop.b', 1)), 8],
+    ] as const) {
+      const asJson = await post(url, token, json, 'application/json')
+      const { error } = (await asJson.json()) as { error: { code: string; message: string } }
+      expect(await status(await post(url, token, body, PROTOBUF))).toEqual({
+        status: asJson.status,
+        type: PROTOBUF,
+        body: { code: grpc, message: error.message, details: info(error.code) },
+      })
+    }
+    expect(await otlp.series(url, 'shop.b')).toEqual([])
+    // The body cap, which answers before the body is read
+    expect(await status(await post(url, reporter, new Uint8Array(1024 * 1024 + 1), PROTOBUF))).toEqual({
+      status: 413,
+      type: PROTOBUF,
+      body: { code: 8, message: 'Body over 1048576 bytes', details: info('payload_too_large') },
+    })
   })
 
   it('refuses a viewer with 403, and past VIGIL_MAX_SERIES answers 429 cardinality_limit', async () => {
