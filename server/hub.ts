@@ -86,6 +86,7 @@ export async function startHub(config: Config, opts: HubOptions = {}): Promise<H
   const log = opts.log ?? stderrLogger
   // Read before anything opens: a bad certificate path stops the start with exit code 2
   const tls = loadTls(config)
+  if (tls) log.info('serving HTTPS', { certificate: tls.source })
   const startedAt = Date.now()
   const host = config.hostname
   const health = new Health()

@@ -1,11 +1,15 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import http2 from 'node:http2'
+import https from 'node:https'
+import { hostname, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from './config.ts'
 import { ControlClient } from './testing/control.ts'
 import { startTestHub, type TestHub } from './testing/hub.ts'
+import { selfSignedNames } from './tls.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -44,6 +48,20 @@ function h2(url: string, path: string, opts: { method?: string; body?: string; r
   })
 }
 
+/**
+ * `GET /api/health` from a client that trusts only `ca`, as `--hub-ca` makes an agent: the status, or the TLS
+ * error's code. `servername` is the name the certificate must hold when dialing an address.
+ */
+function healthWithCa(host: string, port: number, ca: Buffer, servername?: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = https.get({ host, port, ca, path: '/api/health', ...(servername ? { servername } : {}) }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message))
+  })
+}
+
 /** curl as a user would run it: `curl --http2 -k`, for `ms` milliseconds. */
 function curl(args: string[], ms: number): Promise<string> {
   return new Promise((resolve) => {
@@ -77,6 +95,74 @@ describe('HTTPS and HTTP/2', () => {
     const before = readFileSync(crt)
     await t.restart()
     expect(readFileSync(crt)).toEqual(before)
+  })
+
+  it('makes its self-signed certificate anew for this machine’s name and every address when bound to all, so a client that pins it can dial either', async () => {
+    // First on loopback, as one tries it out; then, with a token to protect it, on every address
+    t = await startTestHub({ VIGIL_SELF_SIGNED: 'true', VIGIL_SAMPLE_MS: '60000' })
+    const crt = join(t.dir, 'tls', 'self-signed.crt')
+    const loopbackOnly = new X509Certificate(readFileSync(crt))
+    await t.hub.tokens.create('admin', 'root')
+    await t.restart({ VIGIL_HOST: '0.0.0.0' })
+    const pem = readFileSync(crt)
+    // Made anew: the kept one lacked the addresses
+    expect(new X509Certificate(pem).fingerprint256).not.toBe(loopbackOnly.fingerprint256)
+    const addresses = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a?.family === 'IPv4' && !a.internal)
+      .map((a) => a?.address as string)
+    expect(new X509Certificate(pem).subjectAltName?.split(', ')).toEqual(
+      expect.arrayContaining([
+        'DNS:localhost',
+        'IP Address:127.0.0.1',
+        `DNS:${hostname().toLowerCase()}`,
+        ...addresses.map((a) => `IP Address:${a}`),
+      ]),
+    )
+    expect(await healthWithCa('127.0.0.1', t.hub.port, pem, hostname().toLowerCase())).toBe(200)
+    for (const address of addresses) expect(await healthWithCa(address, t.hub.port, pem)).toBe(200)
+    // A name the certificate does not hold is refused
+    expect(await healthWithCa('127.0.0.1', t.hub.port, pem, 'elsewhere.example')).toBe('ERR_TLS_CERT_ALTNAME_INVALID')
+    // Bound to one address, the certificate names that one; a name no SAN can carry is left out
+    expect(selfSignedNames('10.1.2.3', 'Build_Box', {})).toEqual([
+      'DNS:localhost',
+      'IP:127.0.0.1',
+      'IP:::1',
+      'IP:10.1.2.3',
+    ])
+  })
+
+  it('makes a new self-signed certificate at start when the kept one expires within 30 days', async () => {
+    t = await startTestHub({ VIGIL_SELF_SIGNED: 'true', VIGIL_SAMPLE_MS: '60000' })
+    const crt = join(t.dir, 'tls', 'self-signed.crt')
+    const key = join(t.dir, 'tls', 'self-signed.key')
+    // A kept pair with 10 days left
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '10',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ])
+    expect(made.status).toBe(0)
+    const old = new X509Certificate(readFileSync(crt))
+    await t.restart()
+    const pem = readFileSync(crt)
+    const fresh = new X509Certificate(pem)
+    expect(fresh.fingerprint256).not.toBe(old.fingerprint256)
+    expect(Date.parse(fresh.validTo) - Date.now()).toBeGreaterThan(360 * 24 * 3600_000)
+    expect(statSync(key).mode & 0o777).toBe(0o600)
+    expect(await healthWithCa('127.0.0.1', t.hub.port, pem, 'localhost')).toBe(200)
   })
 
   it('streams to an HTTP/2 client, sends HSTS, and marks the session cookie Secure', async () => {
