@@ -43,8 +43,7 @@ export function metricRoutes(deps: MetricRouteDeps): Hono<AuthEnv> {
     auth,
     requireRole(READ_ROLES, 'read metrics'),
     async (c) => {
-      const since = Date.now() - STALE_MS
-      const fresh = (await deps.store.latest()).filter((s) => s.ts >= since)
+      const fresh = await deps.store.latest(Date.now() - STALE_MS)
       // A scraper that asks for OpenMetrics (Prometheus does, first) gets it; anything else the classic text format
       const openMetrics = (c.req.header('accept') ?? '').includes('application/openmetrics-text')
       return c.body(

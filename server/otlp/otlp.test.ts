@@ -67,6 +67,21 @@ describe('OTLP/HTTP metrics from the OpenTelemetry SDK', () => {
   })
 })
 
+describe('OTLP/HTTP across a hub restart', () => {
+  it('goes on adding a delta sum onto the running total the hub stored before it restarted', async () => {
+    const { url, reporter, restart } = await otlp.start()
+    const sdk = otelSdk(url, reporter, 'protobuf', AggregationTemporality.DELTA)
+    const orders = sdk.meter.createCounter('shop.orders', { unit: '{order}' })
+    orders.add(5)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    await restart()
+    orders.add(3)
+    expect((await sdk.export()).result).toEqual({ code: ExportResultCode.SUCCESS })
+    await sdk.shutdown()
+    expect(await otlp.series(url, 'shop.orders_total')).toEqual([5, 8])
+  })
+})
+
 describe('OTLP/HTTP input rules', () => {
   const gauge = (name: string, value: number, host = 'otel-host') => ({
     resourceMetrics: [

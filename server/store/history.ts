@@ -5,7 +5,7 @@ import { chunks1h, chunks1m, chunksRaw, head, late, meta } from '../../db/schema
 import { SampleBuffer, Triples, unpackHead } from './buffer.ts'
 import { decodeChunk, encodeChunk } from './codec.ts'
 import { LateBuffer, type LateGroup } from './late.ts'
-import { OpenSeries } from './open.ts'
+import { lastOf, OpenSeries } from './open.ts'
 import {
   type Accumulator,
   alignDown,
@@ -330,6 +330,17 @@ export class History {
       }
     }
     return null
+  }
+
+  /**
+   * The newest raw sample of a series, value and all: from its open samples, else its newest raw chunk. Null when
+   * raw history has none (rollups keep no last value).
+   */
+  newestSample(id: number): { ts: number; value: number } | null {
+    const open = this.#buffers.get(id)?.newestSample()
+    if (open) return open
+    const row = this.#stmt.tier[0]?.newest.get({ id })
+    return row ? lastOf(decodeChunk(row.data)) : null
   }
 
   /** Series ids that still have buffered samples. */

@@ -41,6 +41,14 @@ export class OpenSeries {
     return this.#segments.at(-1)?.to ?? null
   }
 
+  /** The newest sample, or null when empty. */
+  newestSample(): { ts: number; value: number } | null {
+    const t = this.#tail
+    if (t.n > 0) return { ts: t.ts[t.n - 1] as number, value: t.v[t.n - 1] as number }
+    const last = this.#segments.at(-1)
+    return last ? lastOf(decodeChunk(last.data)) : null
+  }
+
   /** Adds a sample; true when it went into the plain tail (a new one there, not a replacement). */
   add(ts: number, value: number): boolean {
     const last = this.#segments.at(-1)
@@ -153,4 +161,10 @@ export class OpenSeries {
       data: encodeChunk(merged.ts, [merged.v], 0, merged.n),
     }
   }
+}
+
+/** A decoded chunk's last sample (its first column), or null when it holds none. */
+export function lastOf(chunk: { ts: Float64Array; cols: Float64Array[] }): { ts: number; value: number } | null {
+  const k = chunk.ts.length - 1
+  return k < 0 ? null : { ts: chunk.ts[k] as number, value: (chunk.cols[0] as Float64Array)[k] as number }
 }

@@ -1,8 +1,41 @@
+import { decodeChunk } from './codec.ts'
+import { lastOf } from './open.ts'
 import type { PgDb } from './pg-db.ts'
 import { PgHistory } from './pg-history.ts'
 import { SeriesIndex } from './series-index.ts'
 import type { Cursor, NamedSample, SeriesRange, StorageStats, Store, StoredEvent } from './store.ts'
-import { TIERS } from './tiers.ts'
+import { TIERS, WINDOW_MS } from './tiers.ts'
+
+/**
+ * Each series' newest open sample and, when the series has no open sample newer than its newest raw chunk could
+ * hold (its open samples are late ones for closed hours, or it has none), that chunk.
+ */
+const NEWEST = `SELECT s.host, s.name, o.ts, o.value,
+    CASE WHEN o.ts IS NULL OR o.ts < c.start_ts + ${WINDOW_MS} THEN c.data END AS data
+  FROM series s
+  LEFT JOIN LATERAL (SELECT ts, value FROM open_samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1) o ON true
+  LEFT JOIN LATERAL (SELECT start_ts, data FROM chunks_raw WHERE series_id = s.id ORDER BY start_ts DESC LIMIT 1) c
+    ON true`
+
+interface NewestRow {
+  host: string
+  name: string
+  ts: string | null
+  value: number | null
+  data: Buffer | null
+}
+
+/** The rows' newest samples at or after `since`: the later of the open one and the chunk's last, the open on a tie. */
+function newestOf(rows: readonly NewestRow[], since = Number.NEGATIVE_INFINITY) {
+  const out: [NewestRow, { ts: number; value: number }][] = []
+  for (const row of rows) {
+    const open = row.ts === null ? null : { ts: Number(row.ts), value: row.value as number }
+    const chunk = row.data ? lastOf(decodeChunk(row.data)) : null
+    const l = chunk && (!open || chunk.ts > open.ts) ? chunk : open
+    if (l && l.ts >= since) out.push([row, l])
+  }
+  return out
+}
 
 export interface PgStoreOptions {
   /** The database; the caller owns it and closes it after the store. */
@@ -353,23 +386,21 @@ export async function openPgStore(opts: PgStoreOptions): Promise<Store> {
       const have = Number(r.rows[0]?.have ?? 0)
       return { have, added: wanted.length - Number(r.rows[0]?.known ?? 0) }
     },
-    async latest() {
-      const r = await pool.query<{ host: string; name: string; ts: string; value: number }>({
+    async latest(since = Number.MIN_SAFE_INTEGER) {
+      const r = await pool.query<NewestRow>({
         name: 'vigil_latest',
-        text: `SELECT s.host, s.name, o.ts, o.value FROM series s CROSS JOIN LATERAL
-          (SELECT ts, value FROM open_samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1) o`,
+        text: `${NEWEST} WHERE o.ts >= $1 OR c.start_ts + ${WINDOW_MS} > $1`,
+        values: [since],
       })
-      return r.rows.map((row) => ({ host: row.host, name: row.name, ts: Number(row.ts), value: row.value }))
+      return newestOf(r.rows, since).map(([row, l]) => ({ host: row.host, name: row.name, ...l }))
     },
     async latestOf(host, names) {
-      const r = await pool.query<{ name: string; ts: string; value: number }>({
+      const r = await pool.query<NewestRow>({
         name: 'vigil_latest_of',
-        text: `SELECT s.name, o.ts, o.value FROM series s CROSS JOIN LATERAL
-          (SELECT ts, value FROM open_samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1) o
-          WHERE s.host = $1 AND s.name = ANY($2)`,
+        text: `${NEWEST} WHERE s.host = $1 AND s.name = ANY($2)`,
         values: [host, [...names]],
       })
-      return new Map(r.rows.map((row) => [row.name, { ts: Number(row.ts), value: row.value }]))
+      return new Map(newestOf(r.rows).map(([row, l]) => [row.name, l]))
     },
     async maintain(now) {
       floor = now - opts.retentionMs.raw

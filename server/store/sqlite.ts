@@ -95,6 +95,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     retentionMs: TIERS.map((t) => opts.retentionMs[t.name]),
   })
   const latest = new Map<number, { ts: number; value: number }>()
+  /** Series whose newest sample was looked up in history: a hub that restarts has noted none yet. */
+  const looked = new Set<number>()
+  function latestOfId(id: number): { ts: number; value: number } | undefined {
+    if (!looked.has(id)) {
+      looked.add(id)
+      const stored = latest.has(id) ? null : history.newestSample(id)
+      if (stored) latest.set(id, stored)
+    }
+    return latest.get(id)
+  }
   let lastId = Math.max(selectLastEvent.get()?.id ?? 0, reserved)
 
   function seriesId(host: string, name: string, now: number): number {
@@ -120,7 +130,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   /** Series made in a transaction that failed are forgotten again, so the id map never points at a missing row. */
   const created: [host: string, name: string][] = []
   function noteLatest(id: number, ts: number, value: number): void {
-    const prev = latest.get(id)
+    const prev = latestOfId(id)
     if (!prev) latest.set(id, { ts, value })
     else if (ts >= prev.ts) {
       prev.ts = ts
@@ -275,6 +285,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     for (const g of gone) {
       seriesIds.delete(g.host, g.name)
       latest.delete(g.id)
+      looked.delete(g.id)
     }
   }
   function fileSize(path: string): number {
@@ -336,11 +347,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       for (const name of names) if (seriesIds.get(host, name) === undefined) added++
       return { have: seriesIds.count(host), added }
     },
-    async latest() {
+    async latest(since = Number.NEGATIVE_INFINITY) {
       const out: { host: string; name: string; ts: number; value: number }[] = []
       for (const { host, name, id } of seriesIds.entries()) {
-        const l = latest.get(id)
-        if (l) out.push({ host, name, ts: l.ts, value: l.value })
+        const l = latestOfId(id)
+        if (l && l.ts >= since) out.push({ host, name, ts: l.ts, value: l.value })
       }
       return out
     },
@@ -348,7 +359,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       const out = new Map<string, { ts: number; value: number }>()
       for (const name of names) {
         const id = seriesIds.get(host, name)
-        const l = id === undefined ? undefined : latest.get(id)
+        const l = id === undefined ? undefined : latestOfId(id)
         if (l) out.set(name, { ts: l.ts, value: l.value })
       }
       return out

@@ -176,6 +176,24 @@ export function storeSuite(backend: string, open: OpenStore): void {
       expect(await store.latestOf('nobody', ['a'])).toEqual(new Map())
     })
 
+    it('gives the newest sample of each series after reopening, closed or open, and a late write does not hide it', async () => {
+      const { store, reopen } = await open()
+      await store.writeTick('h', T0, { a: 1 }, null)
+      await store.writeTick('h', T0 + 1000, { a: 2 }, null)
+      await store.maintain(T0 + HOUR + LATE_MS)
+      await store.writeTick('h', T0 + HOUR + 5000, { b: 7 }, null)
+      const again = await reopen()
+      // Older than the stored newest of `a`, written before anything asked for it
+      await again.writeSamples('h', [{ name: 'a', ts: T0 + 500, value: 9 }])
+      const newest = new Map([
+        ['a', { ts: T0 + 1000, value: 2 }],
+        ['b', { ts: T0 + HOUR + 5000, value: 7 }],
+      ])
+      expect(await again.latestOf('h', ['a', 'b'])).toEqual(newest)
+      const latest = (await again.latest()).sort((x, y) => x.name.localeCompare(y.name))
+      expect(latest).toEqual([...newest].map(([name, l]) => ({ host: 'h', name, ...l })))
+    })
+
     it('keeps a stream’s cursor, moved in the same write as its ticks', async () => {
       const { store, reopen } = await open()
       expect(await store.cursor('h/spool')).toBe(0)

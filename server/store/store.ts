@@ -104,8 +104,11 @@ export interface Store {
   metricNames(): Promise<{ host: string; name: string }[]>
   /** How many series a host has, and how many of `names` would be new ones. */
   countSeries(host: string, names: Iterable<string>): Promise<SeriesCount>
-  /** The newest value of every series, for the Prometheus exposition. */
-  latest(): Promise<{ host: string; name: string; ts: number; value: number }[]>
+  /**
+   * The newest sample of every series whose newest is at or after `since` (all of them by default), for the
+   * Prometheus exposition: noted by writes, and read from stored history after a restart.
+   */
+  latest(since?: number): Promise<{ host: string; name: string; ts: number; value: number }[]>
   /** The newest sample of each of a host's series named in `names` that exists (OTLP delta sums add onto it). */
   latestOf(host: string, names: Iterable<string>): Promise<Map<string, { ts: number; value: number }>>
   /**

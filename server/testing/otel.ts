@@ -70,8 +70,15 @@ export function useOtlpHubs() {
   })
   return {
     async start(env: Record<string, string> = {}) {
-      const { hub } = await hubs.start({ VIGIL_SAMPLE_MS: '60000', ...env })
-      return { url: hub.url, reporter: (await hub.tokens.create('reporter', 'otel')).token, hub }
+      const t = await hubs.start({ VIGIL_SAMPLE_MS: '60000', ...env })
+      const { hub } = t
+      return {
+        url: hub.url,
+        reporter: (await hub.tokens.create('reporter', 'otel')).token,
+        hub,
+        /** Stops the hub and starts it again on the same port and data. */
+        restart: () => t.restart({ VIGIL_PORT: String(hub.port) }),
+      }
     },
     async series(url: string, metric: string, host = 'otel-host'): Promise<number[]> {
       const res = await fetch(`${url}/api/series?metric=${metric}&host=${host}&from=${began - 1000}&points=10000`)
