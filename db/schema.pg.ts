@@ -191,6 +191,7 @@ export const hosts = pgTable(
     agentVersion: text('agent_version'),
     info: text('info'),
     spool: text('spool'),
+    devices: text('devices'),
     backfill: text('backfill'),
     firstSeenAt: ms('first_seen_at').notNull(),
     lastSeenAt: ms('last_seen_at'),

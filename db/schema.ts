@@ -209,6 +209,8 @@ export const hosts = sqliteTable(
     info: text('info'),
     /** JSON: the agent's spool as last reported. */
     spool: text('spool'),
+    /** JSON: the host's interface and mount names, as its agent (or the hub's own sampler) last sent them. */
+    devices: text('devices'),
     /** JSON: the latest replay that finished. */
     backfill: text('backfill'),
     firstSeenAt: integer('first_seen_at').notNull(),

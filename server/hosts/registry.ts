@@ -107,7 +107,7 @@ export class Hosts {
         agentVersion: row.agentVersion,
         info: parse<HostInfo>(row.info),
         processes: null,
-        devices: null,
+        devices: parse<Devices>(row.devices),
         spool: parse<SpoolStatus>(row.spool),
         clockSkewMs: mine ? 0 : null,
         gaps,
@@ -234,7 +234,8 @@ export class Hosts {
       .insert(hosts)
       .values({ name, firstSeenAt: now, ...set })
       .onConflictDoUpdate({ target: hosts.name, set })
-    const h = this.#hosts.get(name) ?? this.#fromRow({ name, backfill: null, firstSeenAt: now, ...set }, [], now)
+    const h =
+      this.#hosts.get(name) ?? this.#fromRow({ name, backfill: null, devices: null, firstSeenAt: now, ...set }, [], now)
     this.#hosts.set(name, h)
     h.tokenId = agent.tokenId
     h.machineId = agent.machineId
@@ -276,10 +277,17 @@ export class Hosts {
     if (h) this.#change(h, { processes }, ts)
   }
 
-  /** The host's interface and mount names, announced only when they differ from what the entry holds. */
+  /**
+   * The host's interface and mount names: kept in the hosts table, so `/metrics` labels carry them from the next
+   * start on, before the agent says them again; written and announced only when they differ from what is held.
+   */
   devices(name: string, devices: Devices): void {
     const h = this.#hosts.get(name)
-    if (h && JSON.stringify(h.entry.devices) !== JSON.stringify(devices)) this.#change(h, { devices })
+    const json = JSON.stringify(devices)
+    if (!h || JSON.stringify(h.entry.devices) === json) return
+    const { hosts } = this.#sql.t
+    this.#persist(this.#sql.db.update(hosts).set({ devices: json }).where(eq(hosts.name, name)))
+    this.#change(h, { devices })
   }
 
   spool(name: string, spool: SpoolStatus): void {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { Hub } from '../hub.ts'
 import type { HostEntry, SeriesResponse } from '../protocol/index.ts'
 import { parseNetDev } from '../sampler/linux.ts'
 import { Collector, startTestHub, type TestHub } from '../testing/hub.ts'
@@ -290,6 +291,11 @@ describe('Prometheus exposition and CSV export', () => {
       interfaces: ['br-1A2b'],
       mounts: ['/', '/mnt/my "disk"\\'],
     })
+    // Kept in the hosts table: after a restart the labels are right before the agent says the names again
+    const again = (await t?.restart()) as Hub
+    const after = await (await fetch(`${again.url}/metrics`)).text()
+    expect(after).toContain('vigil_network_receive_bytes_total{host="edge-a",interface="br-1A2b"} 123456789012\n')
+    expect(after).toContain('vigil_filesystem_used_ratio{host="edge-a",mount="/mnt/my \\"disk\\"\\\\"} 0.5\n')
   })
 
   it.runIf(process.platform === 'linux')(
