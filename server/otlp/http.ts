@@ -86,8 +86,9 @@ async function samplesOf(store: OtlpRouteDeps['store'], host: string, points: Ot
 /**
  * `POST /v1/metrics`: OTLP/HTTP from OpenTelemetry SDKs and collectors, protobuf or JSON (gzip or not), for
  * reporter, agent and admin tokens. Gauges and sums become Vigil series of the host each resource's `host.name`
- * names, histograms and summaries their count and sum (and a summary's quantiles). The same rules as `POST /api/metrics` (reserved names, times,
- * `VIGIL_MAX_SERIES`) apply to every host of the request before anything is stored.
+ * names, histograms and summaries their count and sum (and a summary's quantiles). The same rules as
+ * `POST /api/metrics` (reserved names, times, `VIGIL_MAX_SERIES`) apply to every host of the request before
+ * anything is stored. A protobuf request's refusal is a protobuf `Status` (`protobufRefusals`).
  */
 export function otlpRoutes(deps: OtlpRouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>()

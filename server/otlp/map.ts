@@ -144,9 +144,10 @@ function checkedName(name: string, m: Metric, where: string): string {
   return name
 }
 
-function finite(v: number | string | undefined, where: string, what: string): number {
+/** A finite number, or `invalid` naming point `pi` of the metric at `where` (its path built only for a refusal). */
+function finite(v: number | string | undefined, where: string, pi: number, what: string): number {
   const n = typeof v === 'string' ? Number(v) : v
-  if (n === undefined || !Number.isFinite(n)) throw new AppError('invalid', `${where}: ${what}`)
+  if (n === undefined || !Number.isFinite(n)) throw new AppError('invalid', `${where}.dataPoints.${pi}: ${what}`)
   return n
 }
 
@@ -160,7 +161,7 @@ function numberPoints(m: Metric, where: string, now: number): OtlpPoint[] {
     point: pi,
     name: checkedName(pointName(base, p.attributes ?? []), m, where),
     ts: millis(p.timeUnixNano, now),
-    value: finite(pointValue(p) ?? undefined, `${where}.dataPoints.${pi}`, 'a point needs a finite asDouble or asInt'),
+    value: finite(pointValue(p) ?? undefined, where, pi, 'a point needs a finite asDouble or asInt'),
     delta,
   }))
 }
@@ -176,24 +177,27 @@ function distributionPoints(m: Metric, where: string, now: number): OtlpPoint[] 
   const base = baseName(m.name, m.unit, false)
   const out: OtlpPoint[] = []
   for (const [pi, p] of ((histogram ?? m.summary)?.dataPoints ?? []).entries()) {
-    const at = `${where}.dataPoints.${pi}`
     const attributes = p.attributes ?? []
     const name = pointName(base, attributes)
     const point = { metric: where, point: pi, ts: millis(p.timeUnixNano, now), delta }
     const count = Number(p.count ?? 0)
-    if (count < 0) throw new AppError('invalid', `${at}: count must not be negative`)
+    if (count < 0) throw new AppError('invalid', `${where}.dataPoints.${pi}: count must not be negative`)
     out.push({ ...point, name: checkedName(`${name}_count`, m, where), value: count })
     if (p.sum !== undefined) {
-      out.push({ ...point, name: checkedName(`${name}_sum`, m, where), value: finite(p.sum, at, 'sum must be finite') })
+      out.push({
+        ...point,
+        name: checkedName(`${name}_sum`, m, where),
+        value: finite(p.sum, where, pi, 'sum must be finite'),
+      })
     }
     for (const q of p.quantileValues ?? []) {
-      const quantile = finite(q.quantile ?? 0, at, 'a quantile must be finite')
+      const quantile = finite(q.quantile ?? 0, where, pi, 'a quantile must be finite')
       const named = [...attributes, { key: 'quantile', value: { stringValue: String(quantile) } }]
       out.push({
         ...point,
         delta: false,
         name: checkedName(pointName(base, named), m, where),
-        value: finite(q.value ?? 0, at, `the value at quantile ${quantile} must be finite`),
+        value: finite(q.value ?? 0, where, pi, 'the value at a quantile must be finite'),
       })
     }
   }

@@ -48,7 +48,8 @@ function field(number: number, bytes: Uint8Array | number[]): number[] {
 export function encodeStatus(code: Code, message: string): Uint8Array {
   const info = [...field(1, utf8.encode(code)), ...field(2, utf8.encode('vigil'))]
   const any = [...field(1, utf8.encode(ERROR_INFO)), ...field(2, info)]
-  return new Uint8Array([...varint(1 * 8), ...varint(GRPC[code]), ...field(2, utf8.encode(message)), ...field(3, any)])
+  // Field 1, the code, is a varint: tag 8
+  return new Uint8Array([8, ...varint(GRPC[code]), ...field(2, utf8.encode(message)), ...field(3, any)])
 }
 
 /**
