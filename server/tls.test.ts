@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import http2 from 'node:http2'
 import https from 'node:https'
 import { hostname, networkInterfaces } from 'node:os'
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from './config.ts'
 import { ControlClient } from './testing/control.ts'
 import { startTestHub, type TestHub } from './testing/hub.ts'
-import { selfSignedNames } from './tls.ts'
+import { loadTls, selfSignedNames } from './tls.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -163,6 +163,13 @@ describe('HTTPS and HTTP/2', () => {
     expect(Date.parse(fresh.validTo) - Date.now()).toBeGreaterThan(360 * 24 * 3600_000)
     expect(statSync(key).mode & 0o777).toBe(0o600)
     expect(await healthWithCa('127.0.0.1', t.hub.port, pem, 'localhost')).toBe(200)
+    // The start-up log line says when it was made, and is quiet about a kept one
+    const config = loadConfig({ VIGIL_DATA_DIR: t.dir, VIGIL_SELF_SIGNED: 'true' })
+    expect(loadTls(config)?.source).toBe(`${crt} (self-signed for ${fresh.subjectAltName})`)
+    rmSync(crt)
+    expect(loadTls(config)?.source).toMatch(
+      /; made at this start: clients that pin a certificate of this hub need this file\)$/,
+    )
   })
 
   it('streams to an HTTP/2 client, sends HSTS, and marks the session cookie Secure', async () => {

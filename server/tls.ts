@@ -74,7 +74,8 @@ export function loadTls(config: Config): TlsFiles | null {
   const certFile = join(dir, 'self-signed.crt')
   const keyFile = join(dir, 'self-signed.key')
   const names = selfSignedNames(config.host)
-  if (!keptServes(certFile, keyFile, names)) {
+  const made = !keptServes(certFile, keyFile, names)
+  if (made) {
     mkdirSync(dir, { recursive: true })
     const r = spawnSync(
       'openssl',
@@ -108,5 +109,6 @@ export function loadTls(config: Config): TlsFiles | null {
   }
   const cert = readFileSync(certFile)
   const held = new X509Certificate(cert).subjectAltName ?? ''
-  return { cert, key: readFileSync(keyFile), source: `${certFile} (self-signed for ${held})` }
+  const note = made ? '; made at this start: clients that pin a certificate of this hub need this file' : ''
+  return { cert, key: readFileSync(keyFile), source: `${certFile} (self-signed for ${held}${note})` }
 }
