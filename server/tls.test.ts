@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import http2 from 'node:http2'
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from './config.ts'
 import { ControlClient } from './testing/control.ts'
 import { startTestHub, type TestHub } from './testing/hub.ts'
-import { loadTls, selfSignedNames } from './tls.ts'
+import { loadTls, makeSelfSigned, selfSignedNames } from './tls.ts'
 
 let t: TestHub | null = null
 afterEach(async () => {
@@ -136,25 +136,8 @@ describe('HTTPS and HTTP/2', () => {
     t = await startTestHub({ VIGIL_SELF_SIGNED: 'true', VIGIL_SAMPLE_MS: '60000' })
     const crt = join(t.dir, 'tls', 'self-signed.crt')
     const key = join(t.dir, 'tls', 'self-signed.key')
-    // A kept pair with 10 days left
-    const made = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '10',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-    ])
-    expect(made.status).toBe(0)
+    // A kept pair with every name the hub needs, and 10 days left
+    makeSelfSigned(crt, key, selfSignedNames('127.0.0.1'), 10)
     const old = new X509Certificate(readFileSync(crt))
     await t.restart()
     const pem = readFileSync(crt)

@@ -77,38 +77,46 @@ export function loadTls(config: Config): TlsFiles | null {
   const made = !keptServes(certFile, keyFile, names)
   if (made) {
     mkdirSync(dir, { recursive: true })
-    const r = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '365',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        `subjectAltName=${names.join(',')}`,
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { encoding: 'utf8' },
-    )
-    if (r.error || r.status !== 0) {
-      throw new ConfigError(
-        `--self-signed needs the openssl command to make a certificate (${r.error?.message ?? r.stderr.trim()}); or set VIGIL_TLS_CERT and VIGIL_TLS_KEY`,
-      )
-    }
-    chmodSync(keyFile, 0o600)
+    makeSelfSigned(certFile, keyFile, names)
   }
   const cert = readFileSync(certFile)
   const held = new X509Certificate(cert).subjectAltName ?? ''
   const note = made ? '; made at this start: clients that pin a certificate of this hub need this file' : ''
   return { cert, key: readFileSync(keyFile), source: `${certFile} (self-signed for ${held}${note})` }
+}
+
+/**
+ * An EC P-256 key and a certificate for `names` (`DNS:…`, `IP:…`) signed by itself, good for `days`, made with
+ * `openssl`; the key file is made readable by its owner only.
+ */
+export function makeSelfSigned(certFile: string, keyFile: string, names: readonly string[], days = 365): void {
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      String(days),
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      `subjectAltName=${names.join(',')}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { encoding: 'utf8' },
+  )
+  if (r.error || r.status !== 0) {
+    throw new ConfigError(
+      `--self-signed needs the openssl command to make a certificate (${r.error?.message ?? r.stderr.trim()}); or set VIGIL_TLS_CERT and VIGIL_TLS_KEY`,
+    )
+  }
+  chmodSync(keyFile, 0o600)
 }
