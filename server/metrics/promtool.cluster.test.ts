@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
+import { postOtlp } from '../testing/otel.ts'
 import { findBinary } from '../testing/services.ts'
 
 let t: TestHub | null = null
@@ -33,11 +34,8 @@ describe('/metrics against Prometheus’ own linter', () => {
       unit: 'ms',
       histogram: { aggregationTemporality: 2, dataPoints: [{ count: '4', sum: 1000, bucketCounts: ['4'] }] },
     }
-    const otlp = await fetch(`${hub.url}/v1/metrics`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${reporter}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [histogram] }] }] }),
-    })
+    const body = JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [histogram] }] }] })
+    const otlp = await postOtlp(hub.url, reporter, body, 'application/json')
     expect(otlp.status).toBe(200)
     // Both sampler groups have ticked: CPU, memory, network, disk, filesystems, processes, the sampler's own time
     let text = ''

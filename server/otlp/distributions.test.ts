@@ -1,17 +1,10 @@
 import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality, AggregationType, DataPointType } from '@opentelemetry/sdk-metrics'
 import { describe, expect, it } from 'vitest'
-import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
+import { otelSdk, postOtlp, useOtlpHubs } from '../testing/otel.ts'
 import { pb } from '../testing/protobuf.ts'
 
 const otlp = useOtlpHubs()
-
-const post = (url: string, token: string, body: string | Uint8Array, type: string) =>
-  fetch(`${url}/v1/metrics`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': type },
-    body,
-  })
 
 /** One summary point for `host`, in OTLP/JSON and in protobuf: the same request both ways. */
 function summaryRequest(host: string, timeMs: number) {
@@ -46,8 +39,7 @@ function summaryRequest(host: string, timeMs: number) {
     ...quantiles.flatMap((q) => pb.len(6, [...pb.double(1, q.quantile), ...pb.double(2, q.value)])),
   ]
   const metric = [...pb.string(1, 'rpc.latency'), ...pb.string(3, 'ms'), ...pb.len(11, pb.len(1, point))]
-  const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, host))])
-  const protobuf = new Uint8Array(pb.len(1, [...pb.len(1, resource), ...pb.len(2, pb.len(2, metric))]))
+  const protobuf = new Uint8Array(pb.request(host, [metric]))
   return { json: JSON.stringify(json), protobuf }
 }
 
@@ -102,9 +94,9 @@ describe('OpenTelemetry histograms and summaries', () => {
     const at = Date.now() - 1000
     const a = summaryRequest('pb-host', at)
     const b = summaryRequest('json-host', at)
-    const fromProtobuf = await post(url, reporter, a.protobuf, 'application/x-protobuf')
+    const fromProtobuf = await postOtlp(url, reporter, a.protobuf, 'application/x-protobuf')
     expect([fromProtobuf.status, fromProtobuf.headers.get('content-type')]).toEqual([200, 'application/x-protobuf'])
-    const fromJson = await post(url, reporter, b.json, 'application/json')
+    const fromJson = await postOtlp(url, reporter, b.json, 'application/json')
     expect([fromJson.status, await fromJson.json()]).toEqual([200, {}])
     for (const host of ['pb-host', 'json-host']) {
       expect(await otlp.series(url, 'rpc.latency_ms_count', host)).toEqual([40])
@@ -136,7 +128,7 @@ describe('OpenTelemetry histograms and summaries', () => {
         ],
       })
     const refusal = async (histogram: object) => {
-      const res = await post(url, reporter, request(histogram), 'application/json')
+      const res = await postOtlp(url, reporter, request(histogram), 'application/json')
       return [res.status, await res.json()]
     }
     expect(await refusal({ dataPoints: [{ count: '1', sum: 1 }] })).toEqual([

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestHub, type TestHub } from '../testing/hub.ts'
+import { postOtlp } from '../testing/otel.ts'
 import { decodeStatus, pb } from '../testing/protobuf.ts'
 
 let t: TestHub
@@ -25,9 +26,7 @@ function request(): number[] {
   const histogram = [...pb.string(1, 'shop.wait'), ...pb.string(3, 's'), ...pb.len(9, [...pb.len(1, bucket), 16, 2])]
   const quantile = pb.len(6, [...pb.double(1, 0.5), ...pb.double(2, 4)])
   const summary = [...pb.string(1, 'rpc.latency'), ...pb.len(11, pb.len(1, [...pb.fixed64(4, 2n), ...quantile]))]
-  const metrics = [gauge, sum, histogram, summary].flatMap((m) => pb.len(2, m))
-  const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, 'fuzz-host'))])
-  return pb.len(1, [...pb.len(1, resource), ...pb.len(2, metrics)])
+  return pb.request('fuzz-host', [gauge, sum, histogram, summary])
 }
 
 /** Posts the bytes; a refusal must be a 4xx protobuf Status of a known code. Resolves true when taken. */
@@ -86,12 +85,7 @@ describe('fuzzing the OTLP protobuf reader', () => {
     const seen = { ok: 0, refused: 0 }
     await fc.assert(
       fc.asyncProperty(requests, async (r) => {
-        const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, r.host))])
-        const scope = pb.len(
-          2,
-          r.metrics.flatMap((m) => pb.len(2, m)),
-        )
-        seen[(await taken(pb.len(1, [...pb.len(1, resource), ...scope]))) ? 'ok' : 'refused']++
+        seen[(await taken(pb.request(r.host, r.metrics))) ? 'ok' : 'refused']++
       }),
       { numRuns: 400 },
     )
@@ -126,9 +120,5 @@ describe('fuzzing the OTLP protobuf reader', () => {
 })
 
 function post(body: Uint8Array): Promise<Response> {
-  return fetch(`${t.hub.url}/v1/metrics`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${reporter}`, 'content-type': 'application/x-protobuf' },
-    body,
-  })
+  return postOtlp(t.hub.url, reporter, body, 'application/x-protobuf')
 }

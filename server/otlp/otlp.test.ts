@@ -3,7 +3,7 @@ import type { Attributes } from '@opentelemetry/api'
 import { ExportResultCode } from '@opentelemetry/core'
 import { AggregationTemporality } from '@opentelemetry/sdk-metrics'
 import { describe, expect, it } from 'vitest'
-import { otelSdk, useOtlpHubs } from '../testing/otel.ts'
+import { otelSdk, postOtlp, useOtlpHubs } from '../testing/otel.ts'
 import { decodeStatus, pb } from '../testing/protobuf.ts'
 import { SimAgent } from '../testing/sim-agent.ts'
 
@@ -91,44 +91,32 @@ describe('OTLP/HTTP input rules', () => {
       },
     ],
   })
-  const post = (
-    url: string,
-    token: string,
-    body: string | Uint8Array,
-    type: string,
-    extra: Record<string, string> = {},
-  ) =>
-    fetch(`${url}/v1/metrics`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': type, ...extra },
-      body,
-    })
+
   /** `gauge` in protobuf. */
   const gaugeProtobuf = (name: string, value: number, host = 'otel-host') => {
-    const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, host))])
     const metric = [...pb.string(1, name), ...pb.len(5, pb.len(1, pb.double(4, value)))]
-    return new Uint8Array(pb.len(1, [...pb.len(1, resource), ...pb.len(2, pb.len(2, metric))]))
+    return new Uint8Array(pb.request(host, [metric]))
   }
   const answer = async (res: Response) => [res.status, ((await res.json()) as { error?: { code: string } }).error?.code]
 
   it('answers bad JSON, a wrong shape and an unknown content type with 400 invalid', async () => {
     const { url, reporter } = await otlp.start()
-    expect(await answer(await post(url, reporter, '{"resourceMetrics": [', 'application/json'))).toEqual([
+    expect(await answer(await postOtlp(url, reporter, '{"resourceMetrics": [', 'application/json'))).toEqual([
       400,
       'invalid',
     ])
-    expect(await answer(await post(url, reporter, '{"resourceMetrics": "all"}', 'application/json'))).toEqual([
+    expect(await answer(await postOtlp(url, reporter, '{"resourceMetrics": "all"}', 'application/json'))).toEqual([
       400,
       'invalid',
     ])
-    expect(await answer(await post(url, reporter, JSON.stringify(gauge('shop.depth', 1)), 'text/plain'))).toEqual([
+    expect(await answer(await postOtlp(url, reporter, JSON.stringify(gauge('shop.depth', 1)), 'text/plain'))).toEqual([
       400,
       'invalid',
     ])
     const nan = JSON.stringify(gauge('shop.depth', 0)).replace('"asDouble":0', '"asDouble":"NaN"')
-    expect(await answer(await post(url, reporter, nan, 'application/json'))).toEqual([400, 'invalid'])
+    expect(await answer(await postOtlp(url, reporter, nan, 'application/json'))).toEqual([400, 'invalid'])
     // A reporter may not write Vigil's own names
-    const reserved = await post(url, reporter, JSON.stringify(gauge('cpu.usage_pct', 1)), 'application/json')
+    const reserved = await postOtlp(url, reporter, JSON.stringify(gauge('cpu.usage_pct', 1)), 'application/json')
     expect([reserved.status, await reserved.json()]).toEqual([
       400,
       {
@@ -142,7 +130,7 @@ describe('OTLP/HTTP input rules', () => {
     expect(await otlp.series(url, 'shop.depth')).toEqual([])
     // gzip, as exporters send with compression on, is taken
     const gz = gzipSync(JSON.stringify(gauge('shop.depth', 3)))
-    const ok = await post(url, reporter, gz, 'application/json', { 'content-encoding': 'gzip' })
+    const ok = await postOtlp(url, reporter, gz, 'application/json', { 'content-encoding': 'gzip' })
     expect([ok.status, await ok.json()]).toEqual([200, {}])
     expect(await otlp.series(url, 'shop.depth')).toEqual([3])
   })
@@ -156,7 +144,7 @@ describe('OTLP/HTTP input rules', () => {
       body: decodeStatus(new Uint8Array(await res.arrayBuffer())),
     })
     const info = (reason: string) => [{ typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'vigil' }]
-    const malformed = await post(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), PROTOBUF)
+    const malformed = await postOtlp(url, reporter, new Uint8Array([0x0a, 0xff, 0x01]), PROTOBUF)
     const message = 'The protobuf body is malformed: length past the end of its message'
     const bytes = new Uint8Array(await malformed.clone().arrayBuffer())
     // Byte for byte what another writer makes of Status{code: 3, message, details: [Any{ErrorInfo}]}
@@ -169,15 +157,15 @@ describe('OTLP/HTTP input rules', () => {
       body: { code: 3, message, details: info('invalid') },
     })
     // Each refusal carries what the same request as JSON gets: its status, message and code
-    expect((await post(url, reporter, gaugeProtobuf('shop.a', 1), PROTOBUF)).status).toBe(200)
+    expect((await postOtlp(url, reporter, gaugeProtobuf('shop.a', 1), PROTOBUF)).status).toBe(200)
     for (const [token, body, json, grpc] of [
       ['vgl_not-a-token', gaugeProtobuf('shop.a', 1), JSON.stringify(gauge('shop.a', 1)), 16],
       [viewer, gaugeProtobuf('shop.a', 1), JSON.stringify(gauge('shop.a', 1)), 7],
       [reporter, gaugeProtobuf('shop.b', 1), JSON.stringify(gauge('shop.b', 1)), 8],
     ] as const) {
-      const asJson = await post(url, token, json, 'application/json')
+      const asJson = await postOtlp(url, token, json, 'application/json')
       const { error } = (await asJson.json()) as { error: { code: string; message: string } }
-      expect(await status(await post(url, token, body, PROTOBUF))).toEqual({
+      expect(await status(await postOtlp(url, token, body, PROTOBUF))).toEqual({
         status: asJson.status,
         type: PROTOBUF,
         body: { code: grpc, message: error.message, details: info(error.code) },
@@ -185,7 +173,7 @@ describe('OTLP/HTTP input rules', () => {
     }
     expect(await otlp.series(url, 'shop.b')).toEqual([])
     // The body cap, which answers before the body is read
-    expect(await status(await post(url, reporter, new Uint8Array(1024 * 1024 + 1), PROTOBUF))).toEqual({
+    expect(await status(await postOtlp(url, reporter, new Uint8Array(1024 * 1024 + 1), PROTOBUF))).toEqual({
       status: 413,
       type: PROTOBUF,
       body: { code: 8, message: 'Body over 1048576 bytes', details: info('payload_too_large') },
@@ -195,16 +183,14 @@ describe('OTLP/HTTP input rules', () => {
   it('refuses a viewer with 403, and past VIGIL_MAX_SERIES answers 429 cardinality_limit', async () => {
     const { url, reporter, hub } = await otlp.start({ VIGIL_MAX_SERIES: '2' })
     const viewer = (await hub.tokens.create('viewer', 'looks')).token
-    expect(await answer(await post(url, viewer, JSON.stringify(gauge('shop.depth', 1)), 'application/json'))).toEqual([
-      403,
-      'forbidden',
-    ])
-    expect((await post(url, reporter, JSON.stringify(gauge('shop.a', 1)), 'application/json')).status).toBe(200)
-    expect((await post(url, reporter, JSON.stringify(gauge('shop.b', 1)), 'application/json')).status).toBe(200)
-    expect(await answer(await post(url, reporter, JSON.stringify(gauge('shop.c', 1)), 'application/json'))).toEqual([
-      429,
-      'cardinality_limit',
-    ])
+    expect(
+      await answer(await postOtlp(url, viewer, JSON.stringify(gauge('shop.depth', 1)), 'application/json')),
+    ).toEqual([403, 'forbidden'])
+    expect((await postOtlp(url, reporter, JSON.stringify(gauge('shop.a', 1)), 'application/json')).status).toBe(200)
+    expect((await postOtlp(url, reporter, JSON.stringify(gauge('shop.b', 1)), 'application/json')).status).toBe(200)
+    expect(await answer(await postOtlp(url, reporter, JSON.stringify(gauge('shop.c', 1)), 'application/json'))).toEqual(
+      [429, 'cardinality_limit'],
+    )
   })
 
   it('lets an agent token push only for the host it is bound to', async () => {
@@ -214,9 +200,11 @@ describe('OTLP/HTTP input rules', () => {
     const sim = new SimAgent({ url, token: agent, host: 'edge-1' })
     await sim.hello()
     sim.close()
-    expect((await post(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-1')), 'application/json')).status).toBe(200)
+    expect((await postOtlp(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-1')), 'application/json')).status).toBe(
+      200,
+    )
     expect(
-      await answer(await post(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-2')), 'application/json')),
+      await answer(await postOtlp(url, agent, JSON.stringify(gauge('shop.a', 1, 'edge-2')), 'application/json')),
     ).toEqual([403, 'forbidden'])
   })
 })

@@ -58,6 +58,21 @@ export function otelSdk(
   }
 }
 
+/** `POST /v1/metrics` with a bearer token and a content type. */
+export function postOtlp(
+  url: string,
+  token: string,
+  body: string | Uint8Array,
+  type: string,
+  extra: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${url}/v1/metrics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': type, ...extra },
+    body,
+  })
+}
+
 /**
  * For an OTLP test file: a hub (sampling once a minute, so its own series stay quiet) with a reporter token, stopped
  * after the test, and a series' raw values since the test began: a span short enough that no bucket holds two.

@@ -17,6 +17,17 @@ export const pb = {
   },
   double: (field: number, v: number) => pb.fixed(field, (b) => b.writeDoubleLE(v)),
   fixed64: (field: number, v: bigint) => pb.fixed(field, (b) => b.writeBigUInt64LE(v)),
+  /** An `ExportMetricsServiceRequest`: one resource with `host.name`, one scope with these `Metric`s. */
+  request(host: string, metrics: number[][]): number[] {
+    const resource = pb.len(1, [...pb.string(1, 'host.name'), ...pb.len(2, pb.string(1, host))])
+    return pb.len(1, [
+      ...pb.len(1, resource),
+      ...pb.len(
+        2,
+        metrics.flatMap((m) => pb.len(2, m)),
+      ),
+    ])
+  },
 }
 
 /** A message's fields, in order: varints as numbers, length-delimited ones as bytes. Other wire types throw. */
